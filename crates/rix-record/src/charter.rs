@@ -1,0 +1,265 @@
+//! The charter: the list of members (who may author) and observers (who may only replicate) of
+//! one rix network, with each member's signing key and node address. Membership is data: adding
+//! an administration is an edit of this file, not of code.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::content::valid_network_name;
+use crate::keys::AuthorKey;
+use crate::member::MemberCode;
+
+/// A charter file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CharterError {
+    /// The file could not be read or written.
+    #[error("charter {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The file is not a charter (TOML syntax, a missing or mistyped field).
+    #[error("charter {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, which names the field and line.
+        message: String,
+    },
+    /// A field breaks a rule.
+    #[error("charter {path}: {field}: {reason}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Which field.
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// One network's membership.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Charter {
+    /// The network's name: part of every signed record and of the gossip topic, so that two
+    /// networks never mix. 1-64 of `a-z 0-9 - . _`.
+    pub network: String,
+    /// What this network is, in words.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// Administrations that may author records.
+    #[serde(default)]
+    pub members: Vec<CharterMember>,
+    /// Peers that may connect and replicate but not author.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub observers: Vec<Observer>,
+}
+
+/// A member administration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CharterMember {
+    /// Its code (`KZ`).
+    pub code: MemberCode,
+    /// Its full name.
+    pub name: String,
+    /// Its ed25519 record-signing public key, 64 hex digits.
+    pub public_key: AuthorKey,
+    /// The libp2p peer id of its node.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub peer_id: String,
+    /// Multiaddresses its node listens on, which other nodes dial.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<String>,
+}
+
+/// A read-only replica admitted to the network.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Observer {
+    /// Who runs it.
+    pub name: String,
+    /// Its libp2p peer id.
+    pub peer_id: String,
+    /// Where it can be dialled, if anywhere.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<String>,
+}
+
+impl Charter {
+    /// An empty charter for `network`.
+    pub fn new(network: impl Into<String>) -> Self {
+        Self { network: network.into(), description: String::new(), members: vec![], observers: vec![] }
+    }
+
+    /// Reads and validates a charter file.
+    pub fn load(path: &Path) -> Result<Self, CharterError> {
+        let text = fs::read_to_string(path).map_err(|source| CharterError::Io { path: path.to_owned(), source })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and validates charter text; `path` is used in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, CharterError> {
+        let charter: Charter =
+            toml::from_str(text).map_err(|e| CharterError::Parse { path: path.to_owned(), message: e.to_string() })?;
+        charter.validate(path)?;
+        Ok(charter)
+    }
+
+    /// Writes the charter (atomically: a temporary file renamed over the old one).
+    pub fn save(&self, path: &Path) -> Result<(), CharterError> {
+        self.validate(path)?;
+        let io = |source| CharterError::Io { path: path.to_owned(), source };
+        let text = format!(
+            "# rix charter: the members and observers of network {:?}.\n# Every node of the network holds a copy; see docs/operations.md.\n\n{}",
+            self.network,
+            toml::to_string_pretty(self).expect("charter serialises")
+        );
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::create_dir_all(dir).map_err(io)?;
+        }
+        let tmp = path.with_extension("toml.tmp");
+        fs::write(&tmp, text).map_err(io)?;
+        fs::rename(&tmp, path).map_err(io)
+    }
+
+    /// The member with this code.
+    pub fn member(&self, code: &MemberCode) -> Option<&CharterMember> {
+        self.members.iter().find(|m| &m.code == code)
+    }
+
+    /// The member whose node has this peer id.
+    pub fn member_by_peer(&self, peer_id: &str) -> Option<&CharterMember> {
+        self.members.iter().find(|m| !m.peer_id.is_empty() && m.peer_id == peer_id)
+    }
+
+    /// The observer with this peer id.
+    pub fn observer(&self, peer_id: &str) -> Option<&Observer> {
+        self.observers.iter().find(|o| o.peer_id == peer_id)
+    }
+
+    /// Whether a node with this peer id may connect (member node or observer).
+    pub fn admits_peer(&self, peer_id: &str) -> bool {
+        self.member_by_peer(peer_id).is_some() || self.observer(peer_id).is_some()
+    }
+
+    /// Adds `member`, or replaces the entry with the same code.
+    pub fn upsert_member(&mut self, member: CharterMember) {
+        match self.members.iter_mut().find(|m| m.code == member.code) {
+            Some(existing) => *existing = member,
+            None => self.members.push(member),
+        }
+    }
+
+    /// Adds an observer, or renames the one with the same peer id.
+    pub fn upsert_observer(&mut self, observer: Observer) {
+        match self.observers.iter_mut().find(|o| o.peer_id == observer.peer_id) {
+            Some(existing) => *existing = observer,
+            None => self.observers.push(observer),
+        }
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), CharterError> {
+        let invalid = |field: String, reason: String| CharterError::Invalid { path: path.to_owned(), field, reason };
+        if !valid_network_name(&self.network) {
+            return Err(invalid("network".into(), format!("{:?}: use 1-64 of a-z 0-9 - . _", self.network)));
+        }
+        let mut codes = BTreeSet::new();
+        let mut keys = BTreeSet::new();
+        let mut peers = BTreeSet::new();
+        for (i, m) in self.members.iter().enumerate() {
+            let field = |f: &str| format!("members[{i}].{f}");
+            if !codes.insert(m.code.clone()) {
+                return Err(invalid(field("code"), format!("member {} is listed twice", m.code)));
+            }
+            if !keys.insert(m.public_key.to_bytes()) {
+                return Err(invalid(field("public_key"), format!("{} shares its key with another member", m.code)));
+            }
+            if !m.peer_id.is_empty() {
+                check_peer_id(&m.peer_id).map_err(|r| invalid(field("peer_id"), r))?;
+                if !peers.insert(m.peer_id.clone()) {
+                    return Err(invalid(field("peer_id"), format!("{} is listed twice", m.peer_id)));
+                }
+            }
+            for a in &m.addresses {
+                check_multiaddr(a).map_err(|r| invalid(field("addresses"), r))?;
+            }
+        }
+        for (i, o) in self.observers.iter().enumerate() {
+            let field = |f: &str| format!("observers[{i}].{f}");
+            check_peer_id(&o.peer_id).map_err(|r| invalid(field("peer_id"), r))?;
+            if !peers.insert(o.peer_id.clone()) {
+                return Err(invalid(field("peer_id"), format!("{} is listed twice", o.peer_id)));
+            }
+            for a in &o.addresses {
+                check_multiaddr(a).map_err(|r| invalid(field("addresses"), r))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A light shape check; the network layer parses peer ids fully.
+fn check_peer_id(peer_id: &str) -> Result<(), String> {
+    const BASE58: &str = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+    if (40..=64).contains(&peer_id.len()) && peer_id.chars().all(|c| BASE58.contains(c)) {
+        Ok(())
+    } else {
+        Err(format!("{peer_id:?} is not a libp2p peer id (base58, like 12D3KooW...)"))
+    }
+}
+
+fn check_multiaddr(addr: &str) -> Result<(), String> {
+    if addr.starts_with('/') && !addr.contains(char::is_whitespace) {
+        Ok(())
+    } else {
+        Err(format!("{addr:?} is not a multiaddress (like /ip4/203.0.113.7/tcp/4001)"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::MemberKey;
+
+    fn member(code: &str, seed: u8) -> CharterMember {
+        CharterMember {
+            code: code.parse().unwrap(),
+            name: format!("Customs of {code}"),
+            public_key: MemberKey::from_seed(&[seed; 32]).author_key(),
+            peer_id: String::new(),
+            addresses: vec!["/ip4/127.0.0.1/tcp/4001".into()],
+        }
+    }
+
+    #[test]
+    fn save_load_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("charter.toml");
+        let mut c = Charter::new("almaty-test");
+        c.upsert_member(member("KZ", 1));
+        c.upsert_member(member("JP", 2));
+        c.save(&path).unwrap();
+        assert_eq!(Charter::load(&path).unwrap(), c);
+    }
+
+    #[test]
+    fn errors_name_file_and_field() {
+        let path = Path::new("net/charter.toml");
+        let mut c = Charter::new("almaty-test");
+        c.members.push(member("KZ", 1));
+        c.members.push(member("KZ", 2));
+        let text = toml::to_string(&c).unwrap();
+        let err = Charter::parse(&text, path).unwrap_err().to_string();
+        assert!(err.contains("net/charter.toml") && err.contains("members[1].code"), "{err}");
+
+        let err = Charter::parse("network = \"x\"\n[[members]]\ncode = \"KZ\"\n", path).unwrap_err().to_string();
+        assert!(err.contains("net/charter.toml") && err.contains("name"), "{err}");
+    }
+}

@@ -1,0 +1,541 @@
+//! [`Replica`]: the sled-backed store of verified records and its indexes.
+//!
+//! Writes are serialised by one lock and applied as one atomic sled batch per call, then
+//! flushed before the call returns: a record reported as stored survives a crash of the
+//! process (see `docs/architecture.md` for what sled's flush does and does not promise).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rix_record::{ChainHead, MemberCode, RecordId, VerifiedRecord};
+
+use crate::keys;
+
+/// Storage failures. Expected outcomes such as "already held" are [`Inserted`] values instead.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another process (usually the running daemon) has the store open.
+    #[error("the replica at {0} is in use by another process (is the daemon running? then query through it)")]
+    Locked(PathBuf),
+    /// sled reported an error.
+    #[error("replica storage error: {0}")]
+    Storage(String),
+    /// Stored bytes no longer decode: disk corruption or a foreign file.
+    #[error("replica is corrupt: record {id}: {reason}")]
+    Corrupt {
+        /// The affected key or id.
+        id: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The store was written by a different, incompatible version of rix.
+    #[error("replica at {path} has format version {found}; this rix reads version {expected}")]
+    FormatVersion {
+        /// The store's directory.
+        path: PathBuf,
+        /// Its version.
+        found: u32,
+        /// Ours.
+        expected: u32,
+    },
+    /// No record id starts with the given prefix.
+    #[error("no record with id {0}")]
+    NotFound(String),
+    /// More than one record id starts with the given prefix.
+    #[error("id prefix {prefix} matches {count} records; give more digits")]
+    Ambiguous {
+        /// The prefix.
+        prefix: String,
+        /// How many match.
+        count: usize,
+    },
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        StoreError::Storage(e.to_string())
+    }
+}
+
+/// What inserting one verified record did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inserted {
+    /// Stored and indexed.
+    New,
+    /// This exact record was already held; nothing changed.
+    Duplicate,
+    /// The author already has a different record with this sequence number. The new one is
+    /// kept as evidence (see [`Replica::equivocations`]) but not indexed.
+    Equivocation {
+        /// The record held for that sequence number.
+        existing: RecordId,
+    },
+}
+
+/// Tuning for [`Replica::open`].
+#[derive(Debug, Clone)]
+pub struct ReplicaOptions {
+    /// sled's page cache, in bytes.
+    pub cache_capacity_bytes: u64,
+}
+
+impl Default for ReplicaOptions {
+    fn default() -> Self {
+        Self { cache_capacity_bytes: 64 * 1024 * 1024 }
+    }
+}
+
+/// A stored record with what the replica knows about it from later records.
+#[derive(Debug, Clone)]
+pub struct StoredRecord {
+    /// The record.
+    pub record: VerifiedRecord,
+    /// The newest record of the same author that names this one in `supersedes`.
+    pub superseded_by: Option<RecordId>,
+    /// The author's withdrawal of this record, if held.
+    pub withdrawn_by: Option<VerifiedRecord>,
+}
+
+/// What the replica holds of one author's sequence.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AuthorChain {
+    /// The author.
+    pub author: MemberCode,
+    /// Records held.
+    pub held: u64,
+    /// Every record 1..=contiguous is held.
+    pub contiguous: u64,
+    /// The highest sequence number held.
+    pub max_seq: u64,
+    /// The head of the contiguous prefix (what this author's next record links to, if
+    /// nothing is missing).
+    pub head: Option<ChainHead>,
+    /// The record with the highest sequence number held.
+    pub max_head: Option<ChainHead>,
+    /// Sequence numbers below `max_seq` that are not held, as inclusive ranges.
+    pub missing: Vec<(u64, u64)>,
+    /// Inconsistencies in the hash links.
+    pub issues: Vec<ChainIssue>,
+}
+
+/// A hash-link inconsistency in an author's chain.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ChainIssue {
+    /// The record whose `prev` does not match.
+    pub seq: u64,
+    /// Its id.
+    pub id: RecordId,
+    /// What it links to.
+    pub links_to: RecordId,
+    /// What the replica holds for `seq - 1`.
+    pub held: RecordId,
+}
+
+/// Two or more distinct records signed by one author with one sequence number.
+#[derive(Debug, Clone)]
+pub struct Equivocation {
+    /// The author.
+    pub author: MemberCode,
+    /// The sequence number.
+    pub seq: u64,
+    /// All conflicting records held (the indexed one first).
+    pub records: Vec<VerifiedRecord>,
+}
+
+/// The local replica.
+pub struct Replica {
+    db: sled::Db,
+    path: PathBuf,
+    write_lock: Mutex<()>,
+}
+
+impl std::fmt::Debug for Replica {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Replica({})", self.path.display())
+    }
+}
+
+const FORMAT_VERSION: u32 = 1;
+
+impl Replica {
+    /// Opens (creating if needed) the replica in directory `path`.
+    pub fn open(path: &Path, options: &ReplicaOptions) -> Result<Self, StoreError> {
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(options.cache_capacity_bytes)
+            .open()
+            .map_err(|e| match &e {
+                sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock") => {
+                    StoreError::Locked(path.to_owned())
+                }
+                _ => StoreError::Storage(format!("opening {}: {e}", path.display())),
+            })?;
+        match db.get(keys::meta("format"))? {
+            Some(v) => {
+                let found = u32::from_be_bytes(v.as_ref().try_into().map_err(|_| StoreError::Corrupt {
+                    id: "meta/format".into(),
+                    reason: "bad length".into(),
+                })?);
+                if found != FORMAT_VERSION {
+                    return Err(StoreError::FormatVersion { path: path.to_owned(), found, expected: FORMAT_VERSION });
+                }
+            }
+            None => {
+                db.insert(keys::meta("format"), &FORMAT_VERSION.to_be_bytes())?;
+                db.flush()?;
+            }
+        }
+        Ok(Self { db, path: path.to_owned(), write_lock: Mutex::new(()) })
+    }
+
+    /// The store's directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Stores one record (see [`Inserted`]) and flushes it to disk before returning.
+    pub fn insert(&self, record: &VerifiedRecord) -> Result<Inserted, StoreError> {
+        Ok(self.insert_batch(std::slice::from_ref(record))?[0])
+    }
+
+    /// Stores many records in one atomic write and one flush; outcomes in input order.
+    pub fn insert_batch(&self, records: &[VerifiedRecord]) -> Result<Vec<Inserted>, StoreError> {
+        let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut batch = sled::Batch::default();
+        let mut outcomes = Vec::with_capacity(records.len());
+        // Records earlier in this batch are not in sled yet; these overlays stand in for them.
+        let mut pending_ids = std::collections::HashSet::new();
+        let mut pending_chain: BTreeMap<Vec<u8>, RecordId> = BTreeMap::new();
+        let mut added = 0u64;
+        for verified in records {
+            let id = verified.id();
+            if pending_ids.contains(&id) || self.db.contains_key(keys::record(&id))? {
+                outcomes.push(Inserted::Duplicate);
+                continue;
+            }
+            let r = verified.record();
+            let author = r.author.as_str();
+            let chain_key = keys::chain(author, r.seq);
+            let existing = match pending_chain.get(&chain_key) {
+                Some(id) => Some(*id),
+                None => self.db.get(&chain_key)?.map(|v| id_from(&v)).transpose()?,
+            };
+            if let Some(existing) = existing {
+                let evidence_key = keys::evidence(author, r.seq, &id);
+                batch.insert(evidence_key, verified.bytes());
+                tracing::warn!(author, seq = r.seq, %id, %existing, "equivocation: two records with one sequence number");
+                outcomes.push(Inserted::Equivocation { existing });
+                continue;
+            }
+            pending_ids.insert(id);
+            pending_chain.insert(chain_key.clone(), id);
+            added += 1;
+            batch.insert(keys::record(&id), verified.bytes());
+            batch.insert(chain_key, id.as_bytes().as_slice());
+            let t = r.created_at.unix();
+            batch.insert(keys::time(t, &id), &[]);
+            match &r.content {
+                rix_record::Content::Publication(p) => {
+                    batch.insert(keys::facet(keys::KIND, p.kind.slug(), t, &id), &[]);
+                    for f in &p.factors {
+                        batch.insert(keys::facet(keys::FACTOR, f.slug(), t, &id), &[]);
+                    }
+                    if let Some(old) = &p.supersedes {
+                        batch.insert(keys::link(keys::SUPERSEDES, old, &id), &[]);
+                    }
+                }
+                rix_record::Content::Withdrawal(w) => {
+                    batch.insert(keys::link(keys::WITHDRAWS, &w.withdraws, &id), &[]);
+                }
+            }
+            outcomes.push(Inserted::New);
+        }
+        if added > 0 {
+            let count = self.len()? + added;
+            batch.insert(keys::meta("count"), &count.to_be_bytes());
+        }
+        self.db.apply_batch(batch)?;
+        self.db.flush()?;
+        Ok(outcomes)
+    }
+
+    /// How many records are stored (evidence of equivocation not counted).
+    pub fn len(&self) -> Result<u64, StoreError> {
+        Ok(self.db.get(keys::meta("count"))?.map(|v| u64_from(&v)).unwrap_or(0))
+    }
+
+    /// Whether nothing is stored.
+    pub fn is_empty(&self) -> Result<bool, StoreError> {
+        Ok(self.len()? == 0)
+    }
+
+    /// Whether the record is held.
+    pub fn contains(&self, id: &RecordId) -> Result<bool, StoreError> {
+        Ok(self.db.contains_key(keys::record(id))?)
+    }
+
+    /// The record with this id.
+    pub fn get(&self, id: &RecordId) -> Result<Option<VerifiedRecord>, StoreError> {
+        self.db.get(keys::record(id))?.map(|bytes| decode(id, &bytes)).transpose()
+    }
+
+    /// The id of the record that a full id or unique hex prefix names.
+    pub fn resolve(&self, prefix: &str) -> Result<RecordId, StoreError> {
+        let prefix = prefix.trim().to_ascii_lowercase();
+        if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(StoreError::NotFound(prefix));
+        }
+        let even = &prefix[..prefix.len() & !1];
+        let mut scan_key = vec![keys::RECORD];
+        scan_key.extend(hex_bytes(even));
+        let mut found = None;
+        let mut count = 0;
+        for item in self.db.scan_prefix(&scan_key).keys() {
+            let key = item?;
+            let id = keys::trailing_id(&key);
+            if id.to_hex().starts_with(&prefix) {
+                count += 1;
+                found = Some(id);
+                if count > 1 && prefix.len() < 64 {
+                    // Keep counting a little, to say how ambiguous it is.
+                    if count >= 100 {
+                        break;
+                    }
+                }
+            }
+        }
+        match (count, found) {
+            (1, Some(id)) => Ok(id),
+            (0, _) => Err(StoreError::NotFound(prefix)),
+            (count, _) => Err(StoreError::Ambiguous { prefix, count }),
+        }
+    }
+
+    /// Every stored record, in id order.
+    pub fn iter(&self) -> impl Iterator<Item = Result<VerifiedRecord, StoreError>> + '_ {
+        self.db.scan_prefix([keys::RECORD]).map(|item| {
+            let (k, v) = item?;
+            decode(&keys::trailing_id(&k), &v)
+        })
+    }
+
+    /// Every stored record's raw envelope bytes, in id order, without decoding.
+    pub fn iter_raw(&self) -> impl Iterator<Item = Result<(RecordId, Vec<u8>), StoreError>> + '_ {
+        self.db.scan_prefix([keys::RECORD]).map(|item| {
+            let (k, v) = item?;
+            Ok((keys::trailing_id(&k), v.to_vec()))
+        })
+    }
+
+    /// The record an author signed with this sequence number, if held.
+    pub fn id_at(&self, author: &MemberCode, seq: u64) -> Result<Option<RecordId>, StoreError> {
+        self.db.get(keys::chain(author.as_str(), seq))?.map(|v| id_from(&v)).transpose()
+    }
+
+    /// Up to `limit` of an author's records with sequence numbers in `from..=to`, in order.
+    pub fn range(&self, author: &MemberCode, from: u64, to: u64, limit: usize) -> Result<Vec<VerifiedRecord>, StoreError> {
+        let start = keys::chain(author.as_str(), from);
+        let end = keys::chain(author.as_str(), to);
+        let mut out = Vec::new();
+        for item in self.db.range(start..=end).take(limit) {
+            let (_, v) = item?;
+            let id = id_from(&v)?;
+            if let Some(r) = self.get(&id)? {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Authors with at least one record held.
+    pub fn authors(&self) -> Result<Vec<MemberCode>, StoreError> {
+        let mut out: Vec<MemberCode> = Vec::new();
+        let mut cursor = vec![keys::CHAIN];
+        loop {
+            let next = self.db.range(cursor.clone()..).keys().next().transpose()?;
+            let Some(key) = next.filter(|k| k.first() == Some(&keys::CHAIN)) else { break };
+            let end = key.iter().position(|&b| b == 0).unwrap_or(key.len());
+            let code = std::str::from_utf8(&key[1..end]).map_err(|_| StoreError::Corrupt {
+                id: "chain index".into(),
+                reason: "author code is not UTF-8".into(),
+            })?;
+            out.push(code.parse().map_err(|e| StoreError::Corrupt { id: "chain index".into(), reason: format!("{e}") })?);
+            // Skip past this author's entries: the next key after "c author \x01".
+            cursor = [&key[..end], &[1u8]].concat();
+        }
+        Ok(out)
+    }
+
+    /// What is held of one author's sequence: gaps and broken links included.
+    pub fn chain(&self, author: &MemberCode) -> Result<AuthorChain, StoreError> {
+        let mut chain = AuthorChain {
+            author: author.clone(),
+            held: 0,
+            contiguous: 0,
+            max_seq: 0,
+            head: None,
+            max_head: None,
+            missing: vec![],
+            issues: vec![],
+        };
+        let mut prev: Option<(u64, RecordId)> = None;
+        for item in self.db.scan_prefix(keys::chain_prefix(author.as_str())) {
+            let (k, v) = item?;
+            let seq = u64::from_be_bytes(k[k.len() - 8..].try_into().expect("8 bytes"));
+            let id = id_from(&v)?;
+            chain.held += 1;
+            let expected = prev.map_or(1, |(s, _)| s + 1);
+            if seq > expected {
+                chain.missing.push((expected, seq - 1));
+            }
+            if chain.missing.is_empty() {
+                chain.contiguous = seq;
+                chain.head = Some(ChainHead { seq, id });
+            }
+            if let Some((_, pid)) = prev.filter(|(s, _)| *s + 1 == seq) {
+                let record = self.get(&id)?.ok_or_else(|| StoreError::Corrupt {
+                    id: id.to_hex(),
+                    reason: "indexed but not stored".into(),
+                })?;
+                if record.record().prev != Some(pid) {
+                    chain.issues.push(ChainIssue {
+                        seq,
+                        id,
+                        links_to: record.record().prev.unwrap_or(pid),
+                        held: pid,
+                    });
+                }
+            }
+            chain.max_seq = seq;
+            chain.max_head = Some(ChainHead { seq, id });
+            prev = Some((seq, id));
+        }
+        Ok(chain)
+    }
+
+    /// Every author's chain.
+    pub fn chains(&self) -> Result<Vec<AuthorChain>, StoreError> {
+        self.authors()?.iter().map(|a| self.chain(a)).collect()
+    }
+
+    /// All equivocation evidence held.
+    pub fn equivocations(&self) -> Result<Vec<Equivocation>, StoreError> {
+        let mut grouped: BTreeMap<(String, u64), Vec<VerifiedRecord>> = BTreeMap::new();
+        for item in self.db.scan_prefix([keys::EVIDENCE]) {
+            let (k, v) = item?;
+            let id = keys::trailing_id(&k);
+            let record = decode(&id, &v)?;
+            let r = record.record();
+            grouped.entry((r.author.to_string(), r.seq)).or_default().push(record);
+        }
+        let mut out = Vec::new();
+        for ((author, seq), mut evidence) in grouped {
+            let author: MemberCode = author.parse().expect("stored author codes are valid");
+            if let Some(indexed) = self.id_at(&author, seq)?.and_then(|id| self.get(&id).transpose()) {
+                evidence.insert(0, indexed?);
+            }
+            out.push(Equivocation { author, seq, records: evidence });
+        }
+        Ok(out)
+    }
+
+    /// A record together with its supersession and withdrawal state.
+    pub fn stored(&self, record: VerifiedRecord) -> Result<StoredRecord, StoreError> {
+        let author = record.record().author.clone();
+        let id = record.id();
+        let mut superseded_by: Option<(u64, RecordId)> = None;
+        for newer in self.linked(keys::SUPERSEDES, &id)? {
+            let r = newer.record();
+            // Only the author may supersede its own record; other claims are ignored.
+            if r.author == author && superseded_by.is_none_or(|(seq, _)| r.seq > seq) {
+                superseded_by = Some((r.seq, newer.id()));
+            }
+        }
+        let withdrawn_by = self.linked(keys::WITHDRAWS, &id)?.into_iter().find(|w| w.record().author == author);
+        Ok(StoredRecord { record, superseded_by: superseded_by.map(|(_, id)| id), withdrawn_by })
+    }
+
+    /// The newest version of the record: follows `superseded_by` to its end.
+    pub fn current_version(&self, id: &RecordId) -> Result<RecordId, StoreError> {
+        let mut current = *id;
+        // Links point from newer to strictly older records (ids are hashes), so this ends;
+        // the bound only guards against a corrupt store.
+        for _ in 0..10_000 {
+            let Some(record) = self.get(&current)? else { break };
+            match self.stored(record)?.superseded_by {
+                Some(next) => current = next,
+                None => break,
+            }
+        }
+        Ok(current)
+    }
+
+    fn linked(&self, prefix: u8, target: &RecordId) -> Result<Vec<VerifiedRecord>, StoreError> {
+        let mut out = Vec::new();
+        for key in self.db.scan_prefix(keys::link_prefix(prefix, target)).keys() {
+            let by = keys::trailing_id(&key?);
+            if let Some(r) = self.get(&by)? {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Ids from an index, newest first: `(prefix, slug)` selects kind, factor or (with
+    /// `None`) the time index.
+    pub(crate) fn ids_newest_first(&self, index: Option<(u8, &str)>) -> impl Iterator<Item = Result<RecordId, StoreError>> + '_ {
+        let prefix = match index {
+            Some((p, slug)) => keys::facet_prefix(p, slug),
+            None => vec![keys::TIME],
+        };
+        self.db.scan_prefix(prefix).keys().rev().map(|k| Ok(keys::trailing_id(&k?)))
+    }
+
+    /// An author's record ids, highest sequence number first.
+    pub(crate) fn author_ids_newest_first(&self, author: &MemberCode) -> impl Iterator<Item = Result<RecordId, StoreError>> + '_ {
+        self.db.scan_prefix(keys::chain_prefix(author.as_str())).values().rev().map(|v| id_from(&v?))
+    }
+
+    /// Writes everything buffered to disk.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Bytes the store occupies on disk.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.db.size_on_disk()?)
+    }
+}
+
+fn decode(id: &RecordId, bytes: &[u8]) -> Result<VerifiedRecord, StoreError> {
+    let record = VerifiedRecord::reload_trusted(bytes)
+        .map_err(|e| StoreError::Corrupt { id: id.to_hex(), reason: e.to_string() })?;
+    if record.id() != *id {
+        return Err(StoreError::Corrupt { id: id.to_hex(), reason: "bytes do not hash to their id".into() });
+    }
+    Ok(record)
+}
+
+fn id_from(v: &[u8]) -> Result<RecordId, StoreError> {
+    let bytes: [u8; 32] = v
+        .try_into()
+        .map_err(|_| StoreError::Corrupt { id: hex_string(v), reason: "index value is not an id".into() })?;
+    Ok(RecordId::from_bytes(bytes))
+}
+
+fn u64_from(v: &[u8]) -> u64 {
+    v.try_into().map(u64::from_be_bytes).unwrap_or(0)
+}
+
+fn hex_bytes(even_hex: &str) -> Vec<u8> {
+    (0..even_hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&even_hex[i..i + 2], 16).expect("checked hex"))
+        .collect()
+}
+
+fn hex_string(v: &[u8]) -> String {
+    v.iter().map(|b| format!("{b:02x}")).collect()
+}
