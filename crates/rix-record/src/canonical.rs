@@ -108,14 +108,19 @@ mod tests {
     #[test]
     fn sorts_keys_and_drops_whitespace() {
         assert_eq!(
-            canon(json!({"b": 1, "a": [true, null, -3], "aa": {"z": "x", "y": 18446744073709551615u64}})),
+            canon(
+                json!({"b": 1, "a": [true, null, -3], "aa": {"z": "x", "y": 18446744073709551615u64}})
+            ),
             r#"{"a":[true,null,-3],"aa":{"y":18446744073709551615,"z":"x"},"b":1}"#
         );
     }
 
     #[test]
     fn escapes_like_rfc8785() {
-        assert_eq!(canon(json!("q\"b\\\u{8}\t\n\u{c}\r\u{1}\u{1f}/é中")), "\"q\\\"b\\\\\\b\\t\\n\\f\\r\\u0001\\u001f/é中\"");
+        assert_eq!(
+            canon(json!("q\"b\\\u{8}\t\n\u{c}\r\u{1}\u{1f}/é中")),
+            "\"q\\\"b\\\\\\b\\t\\n\\f\\r\\u0001\\u001f/é中\""
+        );
     }
 
     #[test]

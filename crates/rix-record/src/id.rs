@@ -63,7 +63,11 @@ impl FromStr for RecordId {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         // Uppercase hex would make two spellings of one id; the canonical form is lowercase.
-        if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if s.len() != 64
+            || !s
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             return Err(InvalidRecordId(s.to_owned()));
         }
         let mut out = [0u8; 32];

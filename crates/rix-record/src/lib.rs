@@ -18,15 +18,14 @@ pub mod file;
 pub mod id;
 pub mod keys;
 pub mod member;
+pub mod pack;
 pub mod timefmt;
 pub mod vocab;
 
 pub use author::{Author, ChainHead};
 pub use charter::{Charter, CharterError, CharterMember, Observer};
 pub use content::{Content, LanguageTag, Publication, Record, Withdrawal};
-pub use envelope::{
-    MAX_RECORD_BYTES, SIGNING_CONTEXT, SignedRecord, VerifiedRecord, VerifyError,
-};
+pub use envelope::{MAX_RECORD_BYTES, SIGNING_CONTEXT, SignedRecord, VerifiedRecord, VerifyError};
 pub use id::RecordId;
 pub use keys::{KeyError, MemberKey};
 pub use member::MemberCode;

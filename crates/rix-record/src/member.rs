@@ -31,7 +31,8 @@ impl FromStr for MemberCode {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let ok = (2..=16).contains(&s.len())
             && s.as_bytes()[0].is_ascii_uppercase()
-            && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-');
+            && s.bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-');
         if ok {
             Ok(Self(s.to_owned()))
         } else {
@@ -71,7 +72,9 @@ mod tests {
 
     #[test]
     fn accepts_signatory_codes_and_rejects_others() {
-        for code in ["AZ", "CN", "JP", "KZ", "KG", "MN", "RU", "TJ", "UZ", "WCO-SEC"] {
+        for code in [
+            "AZ", "CN", "JP", "KZ", "KG", "MN", "RU", "TJ", "UZ", "WCO-SEC",
+        ] {
             assert!(code.parse::<MemberCode>().is_ok(), "{code}");
         }
         for bad in ["", "k", "kz", "1Z", "K Z", "ABCDEFGHIJKLMNOPQ"] {

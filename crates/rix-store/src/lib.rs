@@ -14,5 +14,6 @@ pub mod query;
 mod replica;
 
 pub use replica::{
-    AuthorChain, ChainIssue, Equivocation, Inserted, Replica, ReplicaOptions, StoreError, StoredRecord,
+    AuthorChain, ChainIssue, Equivocation, Inserted, Replica, ReplicaOptions, StoreError,
+    StoredRecord,
 };

@@ -1,0 +1,227 @@
+//! The command line: every command, flag and its help text (clap derive; doc comments are
+//! the help). `docs/cli.md` describes the same surface for readers and scripts.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use rix_record::{KeyFactor, Kind, MemberCode};
+
+/// rix: the Regional Integrity eXchange.
+///
+/// Customs administrations publish signed integrity records (best practices, strategies, case
+/// studies, action plans, codes of conduct, events, self-assessments); every node keeps a full
+/// replica and gossips records to the others. Analysts query their local replica.
+///
+/// Start with `rix devnet` to see a local nine-member network, or `rix init` to set up a node.
+#[derive(Debug, Parser)]
+#[command(name = "rix", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// Node config file [default: ./config.toml].
+    #[arg(long, global = true, env = "RIX_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Machine-readable output: one JSON document on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More log output (repeat for more); logs go to stderr. RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a node: config, signing key (mode 0600), node identity, data directory, and this
+    /// member's entry in a charter.
+    Init(InitArgs),
+    /// Sign record files as this node's member and store them (gossiped at once if the daemon
+    /// runs, else on its next start).
+    Publish(PublishArgs),
+    /// Publish a signed withdrawal of one of this member's records.
+    Withdraw(WithdrawArgs),
+    /// List records, newest first: current versions, withdrawn ones hidden.
+    List(ListArgs),
+    /// Show one record in full (a unique id prefix is enough).
+    Show(ShowArgs),
+    /// Records per member and key factor, by kind and year, newest per member, coverage gaps.
+    Stats,
+    /// Export records as json, jsonl, csv, md or signed (the exact signed bytes).
+    Export(ExportArgs),
+    /// Import a `signed` export: verify every record, store the valid ones, report the rest.
+    Import(ImportArgs),
+    /// Re-verify every stored record against the charter; exit 1 if any fails.
+    Verify,
+    /// Node state: member, peer id, addresses, peers, records held per member.
+    Status,
+    /// Inspect or edit the charter (the network's members and observers).
+    #[command(subcommand)]
+    Charter(CharterCommand),
+}
+
+/// `rix init`
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Node directory to create.
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// This node's member code (e.g. KZ).
+    #[arg(long, value_name = "CODE")]
+    pub member: MemberCode,
+    /// The administration's name, for the charter.
+    #[arg(long, value_name = "TEXT")]
+    pub name: Option<String>,
+    /// Listen multiaddress (repeatable).
+    #[arg(
+        long,
+        value_name = "MULTIADDR",
+        default_value = "/ip4/0.0.0.0/tcp/4001"
+    )]
+    pub listen: Vec<String>,
+    /// Local API address.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:7401")]
+    pub api: String,
+    /// Charter file to add (or update) this member in; created if missing [default: DIR/charter.toml].
+    #[arg(long, value_name = "FILE")]
+    pub charter: Option<PathBuf>,
+    /// Network name when a new charter is created.
+    #[arg(long, value_name = "NAME", default_value = rix_node::init::DEFAULT_NETWORK)]
+    pub network: String,
+    /// Replace an existing config and keys. The member gets a new identity.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `rix publish`
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// Record files: Markdown with TOML front matter between `+++` lines, or JSON.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Validate and show what would be signed; sign and store nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `rix withdraw`
+#[derive(Debug, Args)]
+pub struct WithdrawArgs {
+    /// The record to withdraw (id or unique prefix); it must be this member's.
+    pub id: String,
+    /// Why it is withdrawn.
+    #[arg(long)]
+    pub reason: String,
+}
+
+/// Filters shared by `list` and `export`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct FilterArgs {
+    /// Only this kind.
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<Kind>,
+    /// Only this author.
+    #[arg(long, value_name = "CODE")]
+    pub member: Option<MemberCode>,
+    /// Only records with this key factor.
+    #[arg(long, value_name = "FACTOR")]
+    pub factor: Option<KeyFactor>,
+    /// Only records created on or after this date (YYYY-MM-DD or RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// Only records in this language (`zh` also matches `zh-Hans`).
+    #[arg(long, value_name = "TAG")]
+    pub language: Option<String>,
+    /// At most N records.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Include superseded versions.
+    #[arg(long)]
+    pub all_versions: bool,
+    /// Include withdrawn records.
+    #[arg(long)]
+    pub include_withdrawn: bool,
+}
+
+/// `rix list`
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Filters.
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
+/// `rix show`
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Record id or unique prefix.
+    pub id: String,
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// `{"records": [...]}` with bodies.
+    Json,
+    /// One record per line.
+    Jsonl,
+    /// One row per record; list fields joined with "; ".
+    Csv,
+    /// A Markdown report grouped by key factor.
+    Md,
+    /// Every stored record's exact signed bytes (see docs/record-format.md); re-importable.
+    Signed,
+}
+
+/// `rix export`
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Output format.
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// Write here instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Start CSV with a UTF-8 byte order mark (for spreadsheet programs).
+    #[arg(long)]
+    pub bom: bool,
+    /// Filters (not for `signed`, which exports everything).
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
+/// `rix import`
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// A file written by `rix export --format signed`.
+    pub file: PathBuf,
+}
+
+/// `rix charter ...`
+#[derive(Debug, Subcommand)]
+pub enum CharterCommand {
+    /// Print the charter.
+    Show {
+        /// Charter file [default: the one the config names].
+        #[arg(long, value_name = "FILE")]
+        charter: Option<PathBuf>,
+    },
+    /// Admit a read-only replica: it may connect and replicate but not author.
+    AddObserver {
+        /// Charter file to edit.
+        #[arg(long, value_name = "FILE")]
+        charter: PathBuf,
+        /// The observer node's peer id.
+        #[arg(long, value_name = "ID")]
+        peer_id: String,
+        /// Who runs it.
+        #[arg(long, value_name = "TEXT")]
+        name: String,
+        /// Where it can be dialled (repeatable; optional).
+        #[arg(long, value_name = "MULTIADDR")]
+        address: Vec<String>,
+    },
+}

@@ -1,0 +1,86 @@
+//! One module per group of commands; each takes parsed arguments and a [`Context`] and
+//! writes its output. Errors bubble up to `main`, which prints them once.
+
+pub mod node;
+pub mod records;
+pub mod transfer;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result};
+use rix_node::backend::{Backend, LocalBackend};
+use rix_node::{LoadedConfig, NodeConfig};
+use serde::Serialize;
+
+/// What every command gets: global flags and the config location.
+pub struct Context {
+    /// `--json`.
+    pub json: bool,
+    /// `--quiet`.
+    pub quiet: bool,
+    /// `--config`, if given.
+    pub config: Option<PathBuf>,
+}
+
+impl Context {
+    /// Loads the node config named by `--config`, `RIX_CONFIG` or `./config.toml`.
+    pub fn load_config(&self) -> Result<LoadedConfig> {
+        let path = match &self.config {
+            Some(p) => p.clone(),
+            None if std::path::Path::new("config.toml").is_file() => PathBuf::from("config.toml"),
+            None => anyhow::bail!(
+                "no node config: pass --config FILE or set RIX_CONFIG (`rix init --dir DIR --member CODE` creates one)"
+            ),
+        };
+        Ok(NodeConfig::load(&path)?)
+    }
+
+    /// The node to talk to: the running daemon's API if there is one, else the replica.
+    pub fn backend(&self) -> Result<Box<dyn Backend>> {
+        let config = self.load_config()?;
+        let local = LocalBackend::open(config).context("opening the node's replica")?;
+        Ok(Box::new(local))
+    }
+
+    /// Prints `value` as one JSON document.
+    pub fn print_json<T: Serialize>(&self, value: &T) -> Result<()> {
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, value)?;
+        writeln!(out)?;
+        Ok(())
+    }
+
+    /// A progress line for people (stderr), unless quiet or JSON.
+    pub fn note(&self, message: impl std::fmt::Display) {
+        if !self.quiet {
+            eprintln!("{message}");
+        }
+    }
+}
+
+/// Parses `--since`: a date (start of day, UTC) or an RFC 3339 timestamp.
+pub fn parse_since(s: &str) -> Result<rix_record::Timestamp> {
+    if let Ok(d) = s.parse::<rix_record::Date>() {
+        return Ok(d.start());
+    }
+    s.parse::<rix_record::Timestamp>().map_err(|_| {
+        anyhow::anyhow!(
+            "--since {s:?}: expected a date like 2024-01-31 or a time like 2024-01-31T12:00:00Z"
+        )
+    })
+}
+
+/// The query filter from command-line filter flags.
+pub fn filter_from(args: &crate::cli::FilterArgs) -> Result<rix_store::query::RecordFilter> {
+    Ok(rix_store::query::RecordFilter {
+        kind: args.kind,
+        member: args.member.clone(),
+        factor: args.factor,
+        since: args.since.as_deref().map(parse_since).transpose()?,
+        language: args.language.clone(),
+        all_versions: args.all_versions,
+        include_withdrawn: args.include_withdrawn,
+        limit: args.limit,
+    })
+}

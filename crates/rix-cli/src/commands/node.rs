@@ -1,0 +1,166 @@
+//! Node set-up and state: `init`, `status`, `charter`.
+
+use anyhow::{Context as _, Result};
+use rix_node::init::{InitOptions, init_node};
+use rix_record::{Charter, Observer};
+
+use super::Context;
+use crate::cli::{CharterCommand, InitArgs};
+use crate::render::Table;
+
+pub fn init(ctx: &Context, args: &InitArgs) -> Result<()> {
+    let outcome = init_node(&InitOptions {
+        dir: args.dir.clone(),
+        member: args.member.clone(),
+        name: args.name.clone(),
+        listen: args.listen.clone(),
+        api: args.api.clone(),
+        charter: args.charter.clone(),
+        network: args.network.clone(),
+        force: args.force,
+    })?;
+    if ctx.json {
+        return ctx.print_json(&outcome);
+    }
+    println!(
+        "Created node {} for network {:?}",
+        outcome.member, outcome.network
+    );
+    println!("  config      {}", outcome.config.display());
+    println!("  charter     {}", outcome.charter.display());
+    println!("  public key  {}", outcome.public_key);
+    println!("  peer id     {}", outcome.peer_id);
+    println!(
+        "\nBack up {}/keys/ offline. Next: `rix --config {} daemon`.",
+        args.dir.display(),
+        outcome.config.display()
+    );
+    Ok(())
+}
+
+pub fn status(ctx: &Context) -> Result<()> {
+    let status = ctx.backend()?.status()?;
+    if ctx.json {
+        return ctx.print_json(&status);
+    }
+    println!("network     {}", status.network);
+    println!(
+        "member      {}",
+        status.member.as_deref().unwrap_or("(observer)")
+    );
+    println!("peer id     {}", status.peer_id);
+    println!(
+        "daemon      {}",
+        if status.daemon_running {
+            "running"
+        } else {
+            "not running (reading the replica directly)"
+        }
+    );
+    for a in &status.listen_addresses {
+        println!("listening   {a}");
+    }
+    println!("peers       {}", status.connected_peers.len());
+    println!("records     {}", status.records);
+    println!(
+        "can publish {}",
+        if status.can_publish {
+            "yes"
+        } else {
+            "no (signing history not yet known)"
+        }
+    );
+    if !status.members.is_empty() {
+        println!();
+        let mut t = Table::new(
+            &["MEMBER", "RECORDS", "HIGHEST", "CONTIGUOUS", "MISSING"],
+            4,
+        );
+        for m in &status.members {
+            let missing: u64 = m.missing.iter().map(|(a, b)| b - a + 1).sum();
+            t.row(vec![
+                m.member.clone(),
+                m.held.to_string(),
+                m.max_seq.to_string(),
+                m.contiguous.to_string(),
+                missing.to_string(),
+            ]);
+        }
+        t.print(&mut std::io::stdout().lock())?;
+    }
+    for e in &status.equivocations {
+        println!(
+            "EQUIVOCATION: {} signed {} records with seq {}",
+            e.member,
+            e.ids.len(),
+            e.seq
+        );
+    }
+    Ok(())
+}
+
+pub fn charter(ctx: &Context, command: &CharterCommand) -> Result<()> {
+    match command {
+        CharterCommand::Show { charter } => {
+            let path = match charter {
+                Some(p) => p.clone(),
+                None => ctx.load_config()?.config.charter,
+            };
+            let c = Charter::load(&path)?;
+            if ctx.json {
+                return ctx.print_json(&c);
+            }
+            println!(
+                "network {:?}: {} members, {} observers ({})",
+                c.network,
+                c.members.len(),
+                c.observers.len(),
+                path.display()
+            );
+            let mut t = Table::new(&["CODE", "NAME", "PEER ID", "ADDRESSES"], 1);
+            for m in &c.members {
+                t.row(vec![
+                    m.code.to_string(),
+                    m.name.clone(),
+                    m.peer_id.clone(),
+                    m.addresses.len().to_string(),
+                ]);
+            }
+            for o in &c.observers {
+                t.row(vec![
+                    "observer".into(),
+                    o.name.clone(),
+                    o.peer_id.clone(),
+                    o.addresses.len().to_string(),
+                ]);
+            }
+            t.print(&mut std::io::stdout().lock())?;
+        }
+        CharterCommand::AddObserver {
+            charter,
+            peer_id,
+            name,
+            address,
+        } => {
+            let mut c = Charter::load(charter)?;
+            if c.member_by_peer(peer_id).is_some() {
+                anyhow::bail!("{peer_id} is a member's node already");
+            }
+            c.upsert_observer(Observer {
+                name: name.clone(),
+                peer_id: peer_id.clone(),
+                addresses: address.clone(),
+            });
+            c.save(charter)
+                .with_context(|| format!("saving {}", charter.display()))?;
+            if ctx.json {
+                return ctx.print_json(&c);
+            }
+            println!(
+                "{name} ({peer_id}) is now an observer in {}; copy the charter to every node.",
+                charter.display()
+            );
+        }
+    }
+    Ok(())
+}

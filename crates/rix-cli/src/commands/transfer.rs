@@ -1,0 +1,255 @@
+//! Moving records in and out, and checking them: `export`, `import`, `verify`.
+
+use std::collections::BTreeMap;
+use std::io::{BufWriter, Write};
+
+use anyhow::{Context as _, Result};
+use rix_record::KeyFactor;
+use rix_record::pack::{self, PackReader};
+use rix_store::query::RecordView;
+
+use super::{Context, filter_from};
+use crate::cli::{ExportArgs, ExportFormat, ImportArgs};
+
+pub fn export(ctx: &Context, args: &ExportArgs) -> Result<()> {
+    let backend = ctx.backend()?;
+    let mut out: Box<dyn Write> = match &args.out {
+        Some(path) => Box::new(BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => Box::new(BufWriter::new(std::io::stdout().lock())),
+    };
+    let count = if args.format == ExportFormat::Signed {
+        let envelopes = backend.export_signed()?;
+        pack::write_header(&mut out)?;
+        for e in &envelopes {
+            pack::write_entry(&mut out, e)?;
+        }
+        envelopes.len()
+    } else {
+        let views = backend.export_views(&filter_from(&args.filter)?)?;
+        match args.format {
+            ExportFormat::Json => {
+                serde_json::to_writer_pretty(&mut out, &serde_json::json!({ "records": views }))?;
+                writeln!(out)?;
+            }
+            ExportFormat::Jsonl => {
+                for v in &views {
+                    serde_json::to_writer(&mut out, v)?;
+                    writeln!(out)?;
+                }
+            }
+            ExportFormat::Csv => write_csv(&views, args.bom, &mut out)?,
+            ExportFormat::Md => write_markdown(&views, &mut out)?,
+            ExportFormat::Signed => unreachable!("handled above"),
+        }
+        views.len()
+    };
+    out.flush()?;
+    if let Some(path) = &args.out {
+        if ctx.json {
+            ctx.print_json(&serde_json::json!({"exported": count, "out": path}))?;
+        } else {
+            ctx.note(format!("exported {count} records to {}", path.display()));
+        }
+    }
+    Ok(())
+}
+
+fn write_csv(views: &[RecordView], bom: bool, out: &mut dyn Write) -> Result<()> {
+    if bom {
+        out.write_all("\u{feff}".as_bytes())?;
+    }
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record([
+        "id",
+        "author",
+        "seq",
+        "kind",
+        "title",
+        "summary",
+        "language",
+        "factors",
+        "approaches",
+        "stages",
+        "themes",
+        "tags",
+        "created_at",
+        "supersedes",
+        "superseded_by",
+        "withdrawn",
+        "body",
+    ])?;
+    for v in views {
+        w.write_record([
+            v.id.as_str(),
+            &v.author,
+            &v.seq.to_string(),
+            &v.kind,
+            &v.title,
+            &v.summary,
+            &v.language,
+            &v.factors.join("; "),
+            &v.approaches.join("; "),
+            &v.stages.join("; "),
+            &v.themes.join("; "),
+            &v.tags.join("; "),
+            &v.created_at,
+            v.supersedes.as_deref().unwrap_or(""),
+            v.superseded_by.as_deref().unwrap_or(""),
+            if v.withdrawn { "true" } else { "false" },
+            v.body.as_deref().unwrap_or(""),
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// A Markdown report grouped by key factor (a record appears under each of its factors).
+fn write_markdown(views: &[RecordView], out: &mut dyn Write) -> Result<()> {
+    let mut by_factor: BTreeMap<usize, Vec<&RecordView>> = BTreeMap::new();
+    for v in views {
+        for f in &v.factors {
+            if let Some(i) = KeyFactor::ALL.iter().position(|k| k.slug() == f) {
+                by_factor.entry(i).or_default().push(v);
+            }
+        }
+    }
+    writeln!(out, "# Regional Integrity eXchange: records report\n")?;
+    writeln!(
+        out,
+        "{} records, grouped by the key factors of the Revised Arusha Declaration.\n",
+        views.len()
+    )?;
+    writeln!(out, "## Contents\n")?;
+    for (i, records) in &by_factor {
+        let f = KeyFactor::ALL[*i];
+        writeln!(out, "- [{}](#{}) ({})", f.label(), f.slug(), records.len())?;
+    }
+    for (i, records) in &by_factor {
+        let f = KeyFactor::ALL[*i];
+        writeln!(out, "\n<a id=\"{}\"></a>\n## {}\n", f.slug(), f.label())?;
+        for v in records {
+            writeln!(out, "### {}\n", v.title)?;
+            writeln!(
+                out,
+                "*{} · {} · {} · {}* — `{}`{}\n",
+                v.author,
+                v.kind,
+                &v.created_at[..10],
+                v.language,
+                &v.id[..12],
+                if v.withdrawn { " · **withdrawn**" } else { "" }
+            )?;
+            if !v.summary.is_empty() {
+                writeln!(out, "{}\n", v.summary)?;
+            }
+            if !v.tags.is_empty() {
+                writeln!(out, "Tags: {}\n", v.tags.join(", "))?;
+            }
+            if let Some(body) = v.body.as_deref().filter(|b| !b.trim().is_empty()) {
+                // Demote the body's headings so they nest under the record's.
+                for line in body.lines() {
+                    if line.starts_with('#') {
+                        writeln!(out, "###{line}")?;
+                    } else {
+                        writeln!(out, "{line}")?;
+                    }
+                }
+                writeln!(out)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn import(ctx: &Context, args: &ImportArgs) -> Result<()> {
+    let file = std::fs::File::open(&args.file)
+        .with_context(|| format!("opening {}", args.file.display()))?;
+    let reader = PackReader::new(std::io::BufReader::new(file))
+        .with_context(|| format!("{}", args.file.display()))?;
+    let envelopes = reader
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("{}", args.file.display()))?;
+    let report = ctx.backend()?.import(envelopes)?;
+    if ctx.json {
+        ctx.print_json(&report)?;
+    } else {
+        println!(
+            "read {}: {} stored, {} already held, {} equivocations kept as evidence, {} rejected",
+            report.read,
+            report.stored,
+            report.duplicates,
+            report.equivocations,
+            report.rejected.len()
+        );
+        for r in &report.rejected {
+            println!("  rejected #{} ({}): {}", r.index, &r.id[..12], r.error);
+        }
+    }
+    if !report.rejected.is_empty() {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+pub fn verify(ctx: &Context) -> Result<()> {
+    let report = ctx.backend()?.verify()?;
+    if ctx.json {
+        ctx.print_json(&report)?;
+    } else {
+        println!(
+            "checked {} records: {} valid, {} failed",
+            report.checked,
+            report.valid,
+            report.failures.len()
+        );
+        for f in &report.failures {
+            println!("  FAILED {}: {}", &f.id[..12], f.error);
+        }
+        for c in &report.chains {
+            let mut line = format!(
+                "  {:<6} {} records, contiguous to #{}, highest #{}",
+                c.member, c.held, c.contiguous, c.max_seq
+            );
+            if !c.missing.is_empty() {
+                let gaps: Vec<String> = c
+                    .missing
+                    .iter()
+                    .map(|(a, b)| {
+                        if a == b {
+                            format!("#{a}")
+                        } else {
+                            format!("#{a}-#{b}")
+                        }
+                    })
+                    .collect();
+                line.push_str(&format!("; missing {}", gaps.join(", ")));
+            }
+            for (seq, id) in &c.broken_links {
+                line.push_str(&format!(
+                    "; #{seq} ({}) links to a record not held",
+                    &id[..12]
+                ));
+            }
+            println!("{line}");
+        }
+        for e in &report.equivocations {
+            println!(
+                "  EQUIVOCATION: {} signed {} different records with seq {}: {}",
+                e.member,
+                e.ids.len(),
+                e.seq,
+                e.ids
+                    .iter()
+                    .map(|i| &i[..12])
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    if !report.ok() {
+        std::process::exit(1);
+    }
+    Ok(())
+}

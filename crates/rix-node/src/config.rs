@@ -1,0 +1,402 @@
+//! Node configuration: one TOML file, one serde struct per subsystem, every field defaulted
+//! and documented. Relative paths are relative to the directory of the config file.
+//!
+//! `node-config/node.example.toml` shows every field with its default; a test parses it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use rix_record::MemberCode;
+use serde::{Deserialize, Serialize};
+
+/// A config file that cannot be used. Every variant names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("config {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// TOML syntax, an unknown, missing or mistyped field (the message names field and line).
+    #[error("config {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message.
+        message: String,
+    },
+    /// A field's value is not acceptable.
+    #[error("config {path}: field `{field}`: {reason}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Dotted field name.
+        field: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// The whole node configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// This node's member code in the charter, or absent for an observer node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<MemberCode>,
+    /// The charter file. Default `charter.toml`.
+    #[serde(default = "default_charter")]
+    pub charter: PathBuf,
+    /// Where the replica, API token and other state live. Default `data`.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// Key files.
+    #[serde(default)]
+    pub keys: KeysConfig,
+    /// Peer-to-peer networking.
+    #[serde(default)]
+    pub network: NetworkConfig,
+    /// Anti-entropy sync.
+    #[serde(default)]
+    pub sync: SyncConfig,
+    /// The local HTTP API used by the CLI.
+    #[serde(default)]
+    pub api: ApiConfig,
+    /// The replica.
+    #[serde(default)]
+    pub store: StoreConfig,
+}
+
+/// `[keys]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeysConfig {
+    /// The member's record-signing key (ed25519 seed, hex, mode 0600). Default `keys/signing.key`.
+    pub signing: PathBuf,
+    /// The node's libp2p identity key (ed25519 seed, hex, mode 0600). Default `keys/node.key`.
+    pub node: PathBuf,
+}
+
+impl Default for KeysConfig {
+    fn default() -> Self {
+        Self {
+            signing: "keys/signing.key".into(),
+            node: "keys/node.key".into(),
+        }
+    }
+}
+
+/// `[network]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// Multiaddresses to listen on. Default `["/ip4/0.0.0.0/tcp/4001"]`.
+    pub listen: Vec<String>,
+    /// Also find peers on the local network with mDNS (they must still be in the charter).
+    /// Default false.
+    pub mdns: bool,
+    /// First redial delay after a failed dial, seconds; doubles up to `redial_max_secs`.
+    /// Default 1.
+    pub redial_min_secs: u64,
+    /// Longest redial delay, seconds. Default 60.
+    pub redial_max_secs: u64,
+    /// Close a connection idle this long, seconds. Default 3600 (members stay connected).
+    pub idle_timeout_secs: u64,
+    /// Most simultaneous connections. Default 64.
+    pub max_connections: u32,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        Self {
+            listen: vec!["/ip4/0.0.0.0/tcp/4001".into()],
+            mdns: false,
+            redial_min_secs: 1,
+            redial_max_secs: 60,
+            idle_timeout_secs: 3600,
+            max_connections: 64,
+        }
+    }
+}
+
+/// `[sync]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyncConfig {
+    /// Seconds between sync rounds with each connected peer (one also runs on connect).
+    /// Default 30.
+    pub interval_secs: u64,
+    /// Most records one sync response carries. Default 512.
+    pub batch_records: u32,
+    /// Seconds before an unanswered sync request fails. Default 30.
+    pub request_timeout_secs: u64,
+    /// Seconds a node whose signing history is unknown waits for peers before it gives up
+    /// recovering it (publishing stays refused until it succeeds). Default 30.
+    pub recovery_timeout_secs: u64,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        Self {
+            interval_secs: 30,
+            batch_records: 512,
+            request_timeout_secs: 30,
+            recovery_timeout_secs: 30,
+        }
+    }
+}
+
+/// `[api]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Address of the local HTTP API. Default `127.0.0.1:7401`. Anything but loopback is
+    /// reachable by others and is warned about at start.
+    pub listen: String,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:7401".into(),
+        }
+    }
+}
+
+/// `[store]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// sled page cache, MiB. Default 64.
+    pub cache_capacity_mb: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            cache_capacity_mb: 64,
+        }
+    }
+}
+
+fn default_charter() -> PathBuf {
+    "charter.toml".into()
+}
+
+fn default_data_dir() -> PathBuf {
+    "data".into()
+}
+
+/// A loaded configuration with its paths made absolute.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    /// The config file.
+    pub path: PathBuf,
+    /// Its contents, paths resolved.
+    pub config: NodeConfig,
+}
+
+impl NodeConfig {
+    /// Reads, validates and resolves a config file.
+    pub fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut config: NodeConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        config.validate(path)?;
+        let base = path.parent().map(Path::to_owned).unwrap_or_default();
+        let base = std::path::absolute(&base).unwrap_or(base);
+        for p in [
+            &mut config.charter,
+            &mut config.data_dir,
+            &mut config.keys.signing,
+            &mut config.keys.node,
+        ] {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        Ok(LoadedConfig {
+            path: path.to_owned(),
+            config,
+        })
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let invalid = |field, reason: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            field,
+            reason,
+        };
+        self.api_addr().map_err(|r| invalid("api.listen", r))?;
+        for a in &self.network.listen {
+            if !a.starts_with('/') {
+                return Err(invalid(
+                    "network.listen",
+                    format!("{a:?} is not a multiaddress (like /ip4/0.0.0.0/tcp/4001)"),
+                ));
+            }
+        }
+        if self.network.redial_min_secs == 0
+            || self.network.redial_min_secs > self.network.redial_max_secs
+        {
+            return Err(invalid(
+                "network.redial_min_secs",
+                "must be at least 1 and at most redial_max_secs".into(),
+            ));
+        }
+        if self.sync.interval_secs == 0 {
+            return Err(invalid("sync.interval_secs", "must be at least 1".into()));
+        }
+        if !(1..=10_000).contains(&self.sync.batch_records) {
+            return Err(invalid(
+                "sync.batch_records",
+                "must be between 1 and 10000".into(),
+            ));
+        }
+        if self.store.cache_capacity_mb == 0 {
+            return Err(invalid(
+                "store.cache_capacity_mb",
+                "must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The API socket address.
+    pub fn api_addr(&self) -> Result<SocketAddr, String> {
+        self.api.listen.parse().map_err(|_| {
+            format!(
+                "{:?} is not HOST:PORT (like 127.0.0.1:7401)",
+                self.api.listen
+            )
+        })
+    }
+}
+
+impl LoadedConfig {
+    /// The replica directory.
+    pub fn replica_dir(&self) -> PathBuf {
+        self.config.data_dir.join("replica")
+    }
+
+    /// The API token file (written by the daemon at start, mode 0600).
+    pub fn api_token_path(&self) -> PathBuf {
+        self.config.data_dir.join("api.token")
+    }
+
+    /// The file holding the last record this member signed (next to the signing key, so it
+    /// survives the loss of the data directory).
+    pub fn journal_path(&self) -> PathBuf {
+        self.config.keys.signing.with_file_name("last-signed.rix")
+    }
+}
+
+/// The text of a new config file, with every section and its defaults commented.
+pub fn config_template(member: Option<&MemberCode>, listen: &[String], api: &str) -> String {
+    let member_line = match member {
+        Some(m) => format!("member = \"{m}\""),
+        None => {
+            "# member = \"KZ\"   # absent: an observer node that replicates but does not author"
+                .into()
+        }
+    };
+    let listen = listen
+        .iter()
+        .map(|a| format!("\"{a}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        r#"# rix node configuration. Relative paths are relative to this file's directory.
+# Every field is optional except `member` on an authoring node; defaults are shown.
+
+# This node's member code in the charter.
+{member_line}
+# The network's charter (members, keys, addresses).
+charter = "charter.toml"
+# Replica, API token and other state.
+data_dir = "data"
+
+[keys]
+# The member's record-signing key. Secret: mode 0600, back it up offline.
+signing = "keys/signing.key"
+# The node's libp2p identity (its peer id is in the charter).
+node = "keys/node.key"
+
+[network]
+listen = [{listen}]
+# Also discover peers on the LAN with mDNS (they must still be in the charter).
+mdns = false
+redial_min_secs = 1
+redial_max_secs = 60
+idle_timeout_secs = 3600
+max_connections = 64
+
+[sync]
+interval_secs = 30
+batch_records = 512
+request_timeout_secs = 30
+recovery_timeout_secs = 30
+
+[api]
+# The local API for the rix CLI. Keep it on loopback.
+listen = "{api}"
+
+[store]
+cache_capacity_mb = 64
+"#
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_text(text: &str) -> Result<LoadedConfig, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        std::fs::write(&path, text).unwrap();
+        NodeConfig::load(&path)
+    }
+
+    #[test]
+    fn template_parses_and_paths_resolve_against_the_file() {
+        let loaded = load_text(&config_template(
+            Some(&"KZ".parse().unwrap()),
+            &["/ip4/127.0.0.1/tcp/4101".into()],
+            "127.0.0.1:7501",
+        ))
+        .unwrap();
+        assert_eq!(loaded.config.member.as_ref().unwrap().as_str(), "KZ");
+        assert!(loaded.config.data_dir.is_absolute());
+        assert_eq!(loaded.config.api_addr().unwrap().port(), 7501);
+        assert!(loaded.journal_path().ends_with("keys/last-signed.rix"));
+    }
+
+    #[test]
+    fn errors_name_the_file_and_the_field() {
+        let e = load_text("member = \"KZ\"\n[api]\nlisten = \"localhost\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("node.toml") && e.contains("api.listen"), "{e}");
+        let e = load_text("member = \"KZ\"\n[sync]\ninterval = 5\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("node.toml") && e.contains("interval") && e.contains("line 3"),
+            "{e}"
+        );
+        let e = load_text("member = \"kz\"\n").unwrap_err().to_string();
+        assert!(
+            e.contains("member") && e.contains("not a member code"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,138 @@
+//! `rix init`: a new node directory with its config, keys, journal and data directory, and
+//! (optionally) this member's entry in a charter file.
+
+use std::path::{Path, PathBuf};
+
+use rix_net::NodeIdentity;
+use rix_record::{Charter, CharterMember, KeyError, MemberCode, MemberKey};
+use serde::Serialize;
+
+use crate::config::{NodeConfig, config_template};
+use crate::error::NodeError;
+use crate::publish::SigningJournal;
+
+/// The default network name for a charter created by `rix init`.
+pub const DEFAULT_NETWORK: &str = "almaty-integrity";
+
+/// What `rix init` needs.
+#[derive(Debug, Clone)]
+pub struct InitOptions {
+    /// The node directory.
+    pub dir: PathBuf,
+    /// The member code.
+    pub member: MemberCode,
+    /// The administration's name.
+    pub name: Option<String>,
+    /// Listen multiaddresses.
+    pub listen: Vec<String>,
+    /// API `HOST:PORT`.
+    pub api: String,
+    /// A charter file to add this member to (created if missing); default `DIR/charter.toml`.
+    pub charter: Option<PathBuf>,
+    /// The network name, if a new charter is created.
+    pub network: String,
+    /// Replace existing keys and config.
+    pub force: bool,
+}
+
+/// What `rix init` did (`--json` prints this).
+#[derive(Debug, Clone, Serialize)]
+pub struct InitOutcome {
+    /// The member code.
+    pub member: String,
+    /// The member's signing public key, hex.
+    pub public_key: String,
+    /// The node's peer id.
+    pub peer_id: String,
+    /// The config file written.
+    pub config: PathBuf,
+    /// The charter file updated.
+    pub charter: PathBuf,
+    /// The network name.
+    pub network: String,
+}
+
+/// Creates the node directory.
+pub fn init_node(options: &InitOptions) -> Result<InitOutcome, NodeError> {
+    let dir = std::path::absolute(&options.dir).map_err(|source| io("resolving --dir", source))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|source| io(&format!("creating {}", dir.display()), source))?;
+    let config_path = dir.join("config.toml");
+    if config_path.exists() && !options.force {
+        return Err(NodeError::Key(KeyError::Exists(config_path)));
+    }
+    let charter_path = options.charter.clone().map_or_else(
+        || dir.join("charter.toml"),
+        |c| std::path::absolute(&c).unwrap_or(c),
+    );
+
+    let signing_path = dir.join("keys/signing.key");
+    if signing_path.exists() && !options.force {
+        return Err(NodeError::Key(KeyError::Exists(signing_path)));
+    }
+    let key = MemberKey::generate()?;
+    key.save(&signing_path, options.force)?;
+    let identity = NodeIdentity::create(&dir.join("keys/node.key"), options.force)?;
+    SigningJournal::new(dir.join("keys/last-signed.rix")).create_fresh()?;
+    std::fs::create_dir_all(dir.join("data"))
+        .map_err(|source| io("creating the data directory", source))?;
+
+    let mut text = config_template(Some(&options.member), &options.listen, &options.api);
+    if options.charter.is_some() {
+        text = text.replace(
+            "charter = \"charter.toml\"",
+            &format!("charter = {:?}", charter_path.display().to_string()),
+        );
+    }
+    std::fs::write(&config_path, text)
+        .map_err(|source| io(&format!("writing {}", config_path.display()), source))?;
+    NodeConfig::load(&config_path)?;
+
+    let mut charter = if charter_path.exists() {
+        Charter::load(&charter_path)?
+    } else {
+        Charter::new(&options.network)
+    };
+    let addresses = options
+        .listen
+        .iter()
+        .filter(|a| !is_unspecified(a))
+        .map(|a| format!("{a}/p2p/{}", identity.peer_id()))
+        .collect();
+    charter.upsert_member(CharterMember {
+        code: options.member.clone(),
+        name: options
+            .name
+            .clone()
+            .unwrap_or_else(|| options.member.to_string()),
+        public_key: key.author_key(),
+        peer_id: identity.peer_id().to_string(),
+        addresses,
+    });
+    charter.save(&charter_path)?;
+    Ok(InitOutcome {
+        member: options.member.to_string(),
+        public_key: key.author_key().to_string(),
+        peer_id: identity.peer_id().to_string(),
+        config: config_path,
+        charter: charter_path,
+        network: charter.network,
+    })
+}
+
+/// Whether a listen address binds all interfaces (and so cannot be dialled as written).
+fn is_unspecified(addr: &str) -> bool {
+    addr.starts_with("/ip4/0.0.0.0/") || addr.starts_with("/ip6/::/")
+}
+
+fn io(context: &str, source: std::io::Error) -> NodeError {
+    NodeError::Io {
+        context: context.to_owned(),
+        source,
+    }
+}
+
+/// Whether `path` looks like a node directory (has a config).
+pub fn is_node_dir(path: &Path) -> bool {
+    path.join("config.toml").is_file()
+}

@@ -1,0 +1,16 @@
+//! A rix node: its configuration, publishing without equivocation, the operations both the
+//! offline CLI and the daemon perform, and the [`backend::Backend`] the CLI talks to.
+//!
+//! The daemon (network + replica + local API) is wired here too; `rix-net` owns libp2p and
+//! `rix-store` owns sled, and this crate is the only place they meet.
+#![deny(missing_docs)]
+
+pub mod backend;
+pub mod config;
+pub mod error;
+pub mod init;
+pub mod ops;
+pub mod publish;
+
+pub use config::{LoadedConfig, NodeConfig};
+pub use error::NodeError;

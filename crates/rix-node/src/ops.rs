@@ -1,0 +1,231 @@
+//! Operations on a replica that both the offline CLI and the daemon run: importing a signed
+//! export, re-verifying every record, and summarising state. Their reports are the JSON shapes
+//! scripts read.
+
+use rix_record::{Charter, SignedRecord, VerifiedRecord};
+use rix_store::{Inserted, Replica, StoreError};
+use serde::{Deserialize, Serialize};
+
+/// Records per replica batch during import (one atomic write and one flush each).
+const IMPORT_BATCH: usize = 512;
+
+/// What an import did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImportReport {
+    /// Envelopes read.
+    pub read: usize,
+    /// Newly stored.
+    pub stored: usize,
+    /// Already held.
+    pub duplicates: usize,
+    /// Kept as equivocation evidence.
+    pub equivocations: usize,
+    /// Not accepted, with why.
+    pub rejected: Vec<Rejection>,
+}
+
+/// A record that failed verification.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rejection {
+    /// Position in the input (0-based), or in the replica scan.
+    pub index: usize,
+    /// The id the bytes hash to.
+    pub id: String,
+    /// Stable reason label (`bad_signature`, `unknown_author`, ...).
+    pub reason: String,
+    /// The full message.
+    pub error: String,
+}
+
+/// Verifies each envelope against the charter and stores the valid ones.
+pub fn import_envelopes(
+    replica: &Replica,
+    charter: &Charter,
+    envelopes: impl IntoIterator<Item = Vec<u8>>,
+    mut progress: impl FnMut(usize),
+) -> Result<ImportReport, StoreError> {
+    let mut report = ImportReport::default();
+    let mut batch: Vec<VerifiedRecord> = Vec::with_capacity(IMPORT_BATCH);
+    let flush =
+        |batch: &mut Vec<VerifiedRecord>, report: &mut ImportReport| -> Result<(), StoreError> {
+            for outcome in replica.insert_batch(batch)? {
+                match outcome {
+                    Inserted::New => report.stored += 1,
+                    Inserted::Duplicate => report.duplicates += 1,
+                    Inserted::Equivocation { .. } => report.equivocations += 1,
+                }
+            }
+            batch.clear();
+            Ok(())
+        };
+    for (index, bytes) in envelopes.into_iter().enumerate() {
+        report.read += 1;
+        let signed = SignedRecord::from_bytes(bytes);
+        match signed.verify(charter) {
+            Ok(record) => batch.push(record),
+            Err(e) => report.rejected.push(Rejection {
+                index,
+                id: signed.id().to_hex(),
+                reason: e.reason().to_owned(),
+                error: e.to_string(),
+            }),
+        }
+        if batch.len() == IMPORT_BATCH {
+            flush(&mut batch, &mut report)?;
+        }
+        progress(report.read);
+    }
+    flush(&mut batch, &mut report)?;
+    Ok(report)
+}
+
+/// What `rix verify` found.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct VerifyReport {
+    /// Records checked.
+    pub checked: usize,
+    /// Records that verified.
+    pub valid: usize,
+    /// Records that did not.
+    pub failures: Vec<Rejection>,
+    /// Per author: what is held, gaps, and hash-link breaks.
+    pub chains: Vec<ChainView>,
+    /// Authors that signed two records with one sequence number, with the evidence.
+    pub equivocations: Vec<EquivocationView>,
+}
+
+impl VerifyReport {
+    /// True when every stored record verified.
+    pub fn ok(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+/// One author's chain as the replica holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChainView {
+    /// Member code.
+    pub member: String,
+    /// Records held.
+    pub held: u64,
+    /// All of 1..=contiguous are held.
+    pub contiguous: u64,
+    /// Highest sequence number held.
+    pub max_seq: u64,
+    /// Missing sequence numbers, as inclusive ranges.
+    pub missing: Vec<(u64, u64)>,
+    /// Records whose `prev` is not the held predecessor: `(seq, id)`.
+    pub broken_links: Vec<(u64, String)>,
+}
+
+impl From<&rix_store::AuthorChain> for ChainView {
+    fn from(c: &rix_store::AuthorChain) -> Self {
+        Self {
+            member: c.author.to_string(),
+            held: c.held,
+            contiguous: c.contiguous,
+            max_seq: c.max_seq,
+            missing: c.missing.clone(),
+            broken_links: c.issues.iter().map(|i| (i.seq, i.id.to_hex())).collect(),
+        }
+    }
+}
+
+/// Evidence of one equivocation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EquivocationView {
+    /// The member.
+    pub member: String,
+    /// The sequence number signed twice.
+    pub seq: u64,
+    /// The conflicting record ids (all signed by the member).
+    pub ids: Vec<String>,
+}
+
+/// Re-verifies every stored record and reports chains and equivocations.
+pub fn verify_replica(
+    replica: &Replica,
+    charter: &Charter,
+    mut progress: impl FnMut(usize),
+) -> Result<VerifyReport, StoreError> {
+    let mut report = VerifyReport::default();
+    for (index, item) in replica.iter_raw().enumerate() {
+        let (id, bytes) = item?;
+        report.checked += 1;
+        let signed = SignedRecord::from_bytes(bytes);
+        let failure = match signed.verify(charter) {
+            Ok(_) if signed.id() == id => None,
+            Ok(_) => Some((
+                "id_mismatch".to_owned(),
+                "stored under an id its bytes do not hash to".to_owned(),
+            )),
+            Err(e) => Some((e.reason().to_owned(), e.to_string())),
+        };
+        match failure {
+            None => report.valid += 1,
+            Some((reason, error)) => report.failures.push(Rejection {
+                index,
+                id: id.to_hex(),
+                reason,
+                error,
+            }),
+        }
+        progress(report.checked);
+    }
+    report.chains = replica.chains()?.iter().map(ChainView::from).collect();
+    report.equivocations = equivocation_views(replica)?;
+    Ok(report)
+}
+
+/// Equivocation evidence held by the replica.
+pub fn equivocation_views(replica: &Replica) -> Result<Vec<EquivocationView>, StoreError> {
+    Ok(replica
+        .equivocations()?
+        .into_iter()
+        .map(|e| EquivocationView {
+            member: e.author.to_string(),
+            seq: e.seq,
+            ids: e.records.iter().map(|r| r.id().to_hex()).collect(),
+        })
+        .collect())
+}
+
+/// `rix status`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StatusView {
+    /// The network name.
+    pub network: String,
+    /// This node's member code (absent for an observer).
+    pub member: Option<String>,
+    /// This node's peer id.
+    pub peer_id: String,
+    /// Addresses the node listens on (configured when the daemon is not running).
+    pub listen_addresses: Vec<String>,
+    /// Whether the answer comes from a running daemon.
+    pub daemon_running: bool,
+    /// Connected peers (empty when the daemon is not running).
+    pub connected_peers: Vec<PeerView>,
+    /// Records stored.
+    pub records: u64,
+    /// Per member: the highest record held and what is missing.
+    pub members: Vec<ChainView>,
+    /// Equivocation evidence held.
+    pub equivocations: Vec<EquivocationView>,
+    /// Whether this node may publish now (its signing history is known).
+    pub can_publish: bool,
+}
+
+/// A connected peer, for `rix status` and `rix peers`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeerView {
+    /// Its peer id.
+    pub peer_id: String,
+    /// Its member code, or `observer:NAME`.
+    pub member: Option<String>,
+    /// The address of the connection.
+    pub address: Option<String>,
+    /// When a sync round with it last completed (RFC 3339).
+    pub last_sync: Option<String>,
+    /// Records fetched from it by sync since connecting.
+    pub records_fetched: u64,
+}
