@@ -1,0 +1,450 @@
+//! The `rix` binary against real node directories and sled stores, with no daemon running:
+//! publishing and querying, signed export and import, rejection of forged records, gap and
+//! equivocation reports, and set-up errors.
+
+use std::path::Path;
+
+use rix_record::content::{Content, Publication};
+use rix_record::pack;
+use rix_record::{Author, KeyFactor, Kind, MemberKey, Timestamp};
+use rix_tests::{Rix, SIGNATORIES, TestNet, sample_files};
+
+fn rix() -> Rix {
+    Rix::new(env!("CARGO_BIN_EXE_rix"))
+}
+
+fn write_record(dir: &Path, name: &str, front: &str, body: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("+++\n{front}\n+++\n{body}")).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+fn ids_of(list: &serde_json::Value) -> Vec<String> {
+    list["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn publish_then_list_show_and_filter_find_it() {
+    let rix = rix();
+    let net = TestNet::init(&rix, &["KZ", "JP"]);
+    let kz = net.node("KZ").config_arg();
+    let file = write_record(
+        net.root.path(),
+        "hotline.md",
+        "kind = \"best-practice\"\ntitle = \"Integrity hotline\"\nlanguage = \"en\"\nfactors = [\"transparency\"]\ntags = [\"hotline\"]",
+        "Calls are answered around the clock.\n",
+    );
+    let published = rix.json(&["--config", kz, "publish", &file]);
+    let id = published["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        (published["seq"].as_u64(), published["author"].as_str()),
+        (Some(1), Some("KZ"))
+    );
+
+    let list = rix.json(&["--config", kz, "list"]);
+    assert_eq!(ids_of(&list), [id.clone()]);
+    let record = &list["records"][0];
+    for field in [
+        "id",
+        "author",
+        "seq",
+        "kind",
+        "title",
+        "summary",
+        "language",
+        "factors",
+        "tags",
+        "created_at",
+        "supersedes",
+        "withdrawn",
+    ] {
+        assert!(
+            record.get(field).is_some(),
+            "list record lacks {field}: {record}"
+        );
+    }
+    assert_eq!(record["withdrawn"], false);
+
+    let shown = rix.json(&["--config", kz, "show", &id[..8]]);
+    assert_eq!(shown["body"], "Calls are answered around the clock.\n");
+    assert_eq!(shown["title"], "Integrity hotline");
+
+    assert_eq!(
+        ids_of(&rix.json(&[
+            "--config",
+            kz,
+            "list",
+            "--factor",
+            "transparency",
+            "--kind",
+            "best-practice",
+            "--member",
+            "KZ"
+        ])),
+        [id.clone()]
+    );
+    assert!(ids_of(&rix.json(&["--config", kz, "list", "--factor", "hrm"])).is_empty());
+    assert!(ids_of(&rix.json(&["--config", kz, "list", "--member", "JP"])).is_empty());
+    assert!(ids_of(&rix.json(&["--config", kz, "list", "--since", "2999-01-01"])).is_empty());
+
+    // The human table names it too.
+    assert!(
+        rix.ok(&["--config", kz, "list"])
+            .contains("Integrity hotline")
+    );
+    // Withdrawal hides it by default and shows it with --include-withdrawn.
+    rix.ok(&[
+        "--config",
+        kz,
+        "withdraw",
+        &id[..10],
+        "--reason",
+        "duplicate",
+    ]);
+    assert!(ids_of(&rix.json(&["--config", kz, "list"])).is_empty());
+    let all = rix.json(&["--config", kz, "list", "--include-withdrawn"]);
+    assert_eq!(all["records"][0]["withdrawn"], true);
+}
+
+/// Publishes every member's sample records on its own node, offline.
+fn publish_samples(rix: &Rix, net: &TestNet) {
+    for node in &net.nodes {
+        let files: Vec<String> = sample_files(&node.member)
+            .iter()
+            .map(|p| p.to_str().unwrap().to_owned())
+            .collect();
+        if files.is_empty() {
+            continue;
+        }
+        let mut args = vec!["--config", node.config_arg(), "publish"];
+        args.extend(files.iter().map(String::as_str));
+        rix.ok(&args);
+    }
+}
+
+#[test]
+fn samples_export_signed_and_import_into_a_fresh_store_with_identical_ids() {
+    let rix = rix();
+    let mut members = SIGNATORIES.to_vec();
+    members.push("WCO");
+    let net = TestNet::init(&rix, &members);
+    publish_samples(&rix, &net);
+
+    // Gather every member's records on the WCO node by signed export and import.
+    let wco = net.node("WCO").config_arg();
+    for node in net.nodes.iter().filter(|n| n.member != "WCO") {
+        let pack = net.root.path().join(format!("{}.rixpack", node.member));
+        rix.ok(&[
+            "--config",
+            node.config_arg(),
+            "export",
+            "--format",
+            "signed",
+            "--out",
+            pack.to_str().unwrap(),
+        ]);
+        let report = rix.json(&["--config", wco, "import", pack.to_str().unwrap()]);
+        assert_eq!(report["rejected"].as_array().unwrap().len(), 0, "{report}");
+    }
+    let verify = rix.json(&["--config", wco, "verify"]);
+    assert_eq!(verify["checked"], verify["valid"]);
+    assert_eq!(verify["checked"].as_u64(), Some(34));
+    assert!(verify["failures"].as_array().unwrap().is_empty());
+
+    // Round trip through one export of everything into a store that has never seen them.
+    let all = net.root.path().join("all.rixpack");
+    rix.ok(&[
+        "--config",
+        wco,
+        "export",
+        "--format",
+        "signed",
+        "--out",
+        all.to_str().unwrap(),
+    ]);
+    let az = net.node("AZ").config_arg();
+    // AZ holds only its own records so far; after import it must hold exactly WCO's set.
+    let report = rix.json(&["--config", az, "import", all.to_str().unwrap()]);
+    assert_eq!(report["read"].as_u64(), Some(34));
+    let everything = ["list", "--all-versions", "--include-withdrawn"];
+    let ids = |cfg: &str| {
+        let mut args = vec!["--config", cfg];
+        args.extend(everything);
+        let mut ids = ids_of(&rix.json(&args));
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(az), ids(wco));
+    assert_eq!(
+        ids(az).len(),
+        33,
+        "34 records less the one withdrawal record"
+    );
+
+    // Statistics: the member x key factor table, with all nine members and all ten factors.
+    let stats = rix.json(&["--config", wco, "stats"]);
+    assert_eq!(stats["members"].as_array().unwrap().len(), 10);
+    assert_eq!(stats["factors"].as_array().unwrap().len(), 10);
+    assert_eq!(stats["superseded"].as_u64(), Some(2));
+    assert_eq!(stats["withdrawn"].as_u64(), Some(1));
+    let table = rix.ok(&["--config", wco, "stats"]);
+    assert!(
+        table.contains("MEMBER  LEAD") && table.contains("TOTAL"),
+        "{table}"
+    );
+    for code in SIGNATORIES {
+        assert!(
+            table.lines().any(|l| l.starts_with(code)),
+            "no row for {code}:\n{table}"
+        );
+    }
+}
+
+#[test]
+fn forged_and_damaged_records_are_rejected_by_import_and_nothing_is_stored() {
+    let rix = rix();
+    let net = TestNet::init(&rix, &["KZ", "JP"]);
+    let kz = net.node("KZ");
+    rix.ok(&[
+        "--config",
+        kz.config_arg(),
+        "publish",
+        sample_files("KZ")[0].to_str().unwrap(),
+    ]);
+    let pack_path = net.root.path().join("kz.rixpack");
+    rix.ok(&[
+        "--config",
+        kz.config_arg(),
+        "export",
+        "--format",
+        "signed",
+        "--out",
+        pack_path.to_str().unwrap(),
+    ]);
+    let good = pack::PackReader::new(std::fs::File::open(&pack_path).unwrap())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+
+    // Another network's KZ (a key not in this charter), and a non-member.
+    let other = TestNet::init(&rix, &["KZ", "XX"]);
+    let at = Timestamp::now();
+    let sign_as = |node: &rix_tests::NodeDir, title: &str| {
+        let key = MemberKey::load(&node.dir.join("keys/signing.key")).unwrap();
+        let p = Publication::new(
+            Kind::CaseStudy,
+            title,
+            "en".parse().unwrap(),
+            vec![KeyFactor::Hrm],
+        );
+        Author::new("rix-test", node.member.parse().unwrap(), key)
+            .sign_next(None, Content::Publication(Box::new(p)), at)
+            .unwrap()
+            .bytes()
+            .to_vec()
+    };
+    let impostor = sign_as(other.node("KZ"), "claims to be KZ");
+    let outsider = sign_as(other.node("XX"), "not a member");
+    let mut flipped = good.clone();
+    let n = flipped.len();
+    flipped[n / 2] ^= 0x20;
+    let truncated = good[..good.len() - 10].to_vec();
+
+    let bad_pack = net.root.path().join("bad.rixpack");
+    let mut f = std::fs::File::create(&bad_pack).unwrap();
+    pack::write_header(&mut f).unwrap();
+    for e in [&flipped, &impostor, &outsider, &truncated] {
+        pack::write_entry(&mut f, e).unwrap();
+    }
+    drop(f);
+
+    let jp = net.node("JP").config_arg();
+    let out = rix
+        .command()
+        .args([
+            "--json",
+            "--config",
+            jp,
+            "import",
+            bad_pack.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "import of forged records must fail"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let reasons: Vec<&str> = report["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons.len(), 4);
+    assert!(
+        ["bad_signature", "malformed", "non_canonical"].contains(&reasons[0]),
+        "{reasons:?}"
+    );
+    assert_eq!(
+        &reasons[1..],
+        ["key_mismatch", "unknown_author", "truncated"]
+    );
+    assert_eq!(report["stored"].as_u64(), Some(0));
+    assert!(
+        ids_of(&rix.json(&[
+            "--config",
+            jp,
+            "list",
+            "--all-versions",
+            "--include-withdrawn"
+        ]))
+        .is_empty()
+    );
+    assert_eq!(
+        rix.json(&["--config", jp, "verify"])["checked"].as_u64(),
+        Some(0)
+    );
+
+    // An entry claiming more than the record limit stops the import with a clear error.
+    let oversized = net.root.path().join("oversized.rixpack");
+    let mut bytes = pack::PACK_MAGIC.to_vec();
+    bytes.extend_from_slice(&(300_000u32).to_be_bytes());
+    bytes.extend(std::iter::repeat_n(0u8, 300_000));
+    std::fs::write(&oversized, bytes).unwrap();
+    let out = rix.run(&["--config", jp, "import", oversized.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("over the 262144-byte record limit"));
+}
+
+#[test]
+fn gaps_and_equivocations_are_reported_by_verify_and_status() {
+    let rix = rix();
+    let net = TestNet::init(&rix, &["KZ", "JP"]);
+    let kz = net.node("KZ");
+    let key = MemberKey::load(&kz.dir.join("keys/signing.key")).unwrap();
+    let author = Author::new("rix-test", "KZ".parse().unwrap(), key);
+    let at = Timestamp::now();
+    let content = |t: &str| {
+        Content::Publication(Box::new(Publication::new(
+            Kind::Event,
+            t,
+            "ru".parse().unwrap(),
+            vec![KeyFactor::Leadership],
+        )))
+    };
+    let r1 = author.sign_next(None, content("one"), at).unwrap();
+    let r1_twin = author
+        .sign_next(None, content("one, signed again"), at)
+        .unwrap();
+    let r2 = author
+        .sign_next(Some(r1.as_head()), content("two"), at)
+        .unwrap();
+    let r3 = author
+        .sign_next(Some(r2.as_head()), content("three"), at)
+        .unwrap();
+    let path = net.root.path().join("kz.rixpack");
+    let mut f = std::fs::File::create(&path).unwrap();
+    pack::write_header(&mut f).unwrap();
+    for r in [&r1, &r1_twin, &r3] {
+        pack::write_entry(&mut f, r.bytes()).unwrap();
+    }
+    drop(f);
+
+    let jp = net.node("JP").config_arg();
+    let report = rix.json(&["--config", jp, "import", path.to_str().unwrap()]);
+    assert_eq!(
+        (report["stored"].as_u64(), report["equivocations"].as_u64()),
+        (Some(2), Some(1))
+    );
+    let verify = rix.json(&["--config", jp, "verify"]);
+    let chain = &verify["chains"][0];
+    assert_eq!(chain["member"], "KZ");
+    assert_eq!(chain["missing"], serde_json::json!([[2, 2]]));
+    let equivocation = &verify["equivocations"][0];
+    assert_eq!(
+        (
+            equivocation["member"].as_str(),
+            equivocation["seq"].as_u64()
+        ),
+        (Some("KZ"), Some(1))
+    );
+    assert_eq!(equivocation["ids"].as_array().unwrap().len(), 2);
+    let text = rix.ok(&["--config", jp, "verify"]);
+    assert!(
+        text.contains("missing #2") && text.contains("EQUIVOCATION: KZ"),
+        "{text}"
+    );
+    let status = rix.json(&["--config", jp, "status"]);
+    assert_eq!(status["equivocations"][0]["seq"].as_u64(), Some(1));
+}
+
+#[test]
+fn init_protects_keys_and_config_errors_name_file_and_field() {
+    let rix = rix();
+    let net = TestNet::init(&rix, &["KZ"]);
+    let kz = net.node("KZ");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(kz.dir.join("keys/signing.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let again = rix.run(&["init", "--dir", kz.dir.to_str().unwrap(), "--member", "KZ"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("refusing to overwrite"));
+
+    std::fs::write(&kz.config, "member = \"KZ\"\n[api]\nlisten = \"nowhere\"\n").unwrap();
+    let out = rix.run(&["--config", kz.config_arg(), "list"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        err.contains(kz.config_arg()) && err.contains("api.listen"),
+        "{err}"
+    );
+
+    let usage = rix.run(&["list", "--kind", "gossip"]);
+    assert_eq!(usage.status.code(), Some(2));
+}
+
+#[test]
+fn a_record_file_error_names_file_line_and_field_and_publishes_nothing() {
+    let rix = rix();
+    let net = TestNet::init(&rix, &["KZ"]);
+    let good = write_record(
+        net.root.path(),
+        "a.md",
+        "kind = \"event\"\ntitle = \"ok\"\nlanguage = \"en\"\nfactors = [\"hrm\"]",
+        "",
+    );
+    let bad = write_record(
+        net.root.path(),
+        "b.md",
+        "kind = \"event\"\ntitle = \"bad\"\nlanguage = \"en\"\nfactors = [\"integrity\"]",
+        "",
+    );
+    let out = rix.run(&[
+        "--config",
+        net.node("KZ").config_arg(),
+        "publish",
+        &good,
+        &bad,
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        err.contains("b.md:5: field `factors[0]`") && err.contains("unknown key factor"),
+        "{err}"
+    );
+    assert!(ids_of(&rix.json(&["--config", net.node("KZ").config_arg(), "list"])).is_empty());
+}
