@@ -47,7 +47,7 @@ fn publish_then_list_show_and_filter_find_it() {
     );
 
     let list = rix.json(&["--config", kz, "list"]);
-    assert_eq!(ids_of(&list), [id.clone()]);
+    assert_eq!(ids_of(&list), vec![id.clone()]);
     let record = &list["records"][0];
     for field in [
         "id",
@@ -86,7 +86,7 @@ fn publish_then_list_show_and_filter_find_it() {
             "--member",
             "KZ"
         ])),
-        [id.clone()]
+        vec![id.clone()]
     );
     assert!(ids_of(&rix.json(&["--config", kz, "list", "--factor", "hrm"])).is_empty());
     assert!(ids_of(&rix.json(&["--config", kz, "list", "--member", "JP"])).is_empty());
