@@ -58,9 +58,37 @@ pub enum Command {
     Verify,
     /// Node state: member, peer id, addresses, peers, records held per member.
     Status,
+    /// Connected peers: member code, address, last sync (needs the running daemon).
+    Peers,
     /// Inspect or edit the charter (the network's members and observers).
     #[command(subcommand)]
     Charter(CharterCommand),
+    /// Run the node in the foreground until SIGINT/SIGTERM: gossip, sync, local API.
+    Daemon,
+    /// Run a local network on 127.0.0.1 (default: the nine Almaty signatories), publish the
+    /// sample records from their authors, and show them spreading until Ctrl-C.
+    Devnet(DevnetArgs),
+}
+
+/// `rix devnet`
+#[derive(Debug, Args)]
+pub struct DevnetArgs {
+    /// Number of nodes: the first N of AZ CN JP KZ KG MN RU TJ UZ, then M10, M11, ...
+    #[arg(long, default_value_t = 9, value_parser = clap::value_parser!(u16).range(1..=200))]
+    pub nodes: u16,
+    /// Directory for the nodes (wiped and recreated if it is a previous devnet)
+    /// [default: a rix-devnet folder in the system's temporary directory].
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// First libp2p port; node i listens on P+i and serves its API on P+100+i.
+    #[arg(long, value_name = "P", default_value_t = 4700)]
+    pub base_port: u16,
+    /// Do not publish the sample records.
+    #[arg(long)]
+    pub no_samples: bool,
+    /// Stop after this many seconds instead of waiting for Ctrl-C.
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<u64>,
 }
 
 /// `rix init`

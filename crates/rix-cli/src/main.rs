@@ -31,6 +31,9 @@ fn main() {
         Command::Verify => commands::transfer::verify(&ctx),
         Command::Status => commands::node::status(&ctx),
         Command::Charter(command) => commands::node::charter(&ctx, command),
+        Command::Peers => commands::node::peers(&ctx),
+        Command::Daemon => commands::node::daemon(&ctx),
+        Command::Devnet(args) => commands::devnet::run(&ctx, args),
     };
     if let Err(err) = result {
         if is_broken_pipe(&err) {

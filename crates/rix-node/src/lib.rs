@@ -5,10 +5,15 @@
 //! `rix-store` owns sled, and this crate is the only place they meet.
 #![deny(missing_docs)]
 
+pub mod api;
 pub mod backend;
+pub mod client;
 pub mod config;
+pub mod daemon;
 pub mod error;
 pub mod init;
+pub mod inprocess;
+pub mod metrics;
 pub mod ops;
 pub mod publish;
 

@@ -1,6 +1,7 @@
 //! One module per group of commands; each takes parsed arguments and a [`Context`] and
 //! writes its output. Errors bubble up to `main`, which prints them once.
 
+pub mod devnet;
 pub mod node;
 pub mod records;
 pub mod transfer;
@@ -10,6 +11,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 use rix_node::backend::{Backend, LocalBackend};
+use rix_node::client::ApiBackend;
 use rix_node::{LoadedConfig, NodeConfig};
 use serde::Serialize;
 
@@ -39,6 +41,10 @@ impl Context {
     /// The node to talk to: the running daemon's API if there is one, else the replica.
     pub fn backend(&self) -> Result<Box<dyn Backend>> {
         let config = self.load_config()?;
+        if let Some(api) = ApiBackend::connect(&config)? {
+            tracing::debug!("using the running daemon's API");
+            return Ok(Box::new(api));
+        }
         let local = LocalBackend::open(config).context("opening the node's replica")?;
         Ok(Box::new(local))
     }

@@ -99,6 +99,77 @@ pub fn status(ctx: &Context) -> Result<()> {
     Ok(())
 }
 
+pub fn peers(ctx: &Context) -> Result<()> {
+    let config = ctx.load_config()?;
+    let Some(api) = rix_node::client::ApiBackend::connect(&config)? else {
+        if ctx.json {
+            return ctx.print_json(&serde_json::json!({ "daemon_running": false, "peers": [] }));
+        }
+        println!("The daemon is not running, so there are no peers. Start it with `rix daemon`.");
+        return Ok(());
+    };
+    let peers = api.peers()?;
+    if ctx.json {
+        return ctx.print_json(&serde_json::json!({ "daemon_running": true, "peers": peers }));
+    }
+    if peers.is_empty() {
+        println!("No peers connected.");
+        return Ok(());
+    }
+    let mut t = Table::new(&["MEMBER", "PEER ID", "ADDRESS", "LAST SYNC", "FETCHED"], 1);
+    for p in &peers {
+        t.row(vec![
+            p.member.clone().unwrap_or_default(),
+            p.peer_id.clone(),
+            p.address.clone().unwrap_or_default(),
+            p.last_sync.clone().unwrap_or_else(|| "never".into()),
+            p.records_fetched.to_string(),
+        ]);
+    }
+    t.print(&mut std::io::stdout().lock())?;
+    Ok(())
+}
+
+pub fn daemon(ctx: &Context) -> Result<()> {
+    let config = ctx.load_config()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let running = rix_node::daemon::start(config).await?;
+        let node = running.node().clone();
+        if !ctx.quiet && !ctx.json {
+            eprintln!(
+                "rix daemon: peer {} listening, API on {}; Ctrl-C to stop",
+                node.net().local_peer_id(),
+                node.api_addr()
+            );
+        }
+        shutdown_signal().await;
+        running.stop().await?;
+        anyhow::Ok(())
+    })?;
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
 pub fn charter(ctx: &Context, command: &CharterCommand) -> Result<()> {
     match command {
         CharterCommand::Show { charter } => {

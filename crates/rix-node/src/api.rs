@@ -1,0 +1,257 @@
+//! The local HTTP/JSON API the `rix` CLI uses while the daemon runs.
+//!
+//! Every route but `/metrics` needs `Authorization: Bearer TOKEN`, where TOKEN is the content
+//! of `DATA_DIR/api.token`, written (mode 0600) at each start: whoever can read the node's data
+//! directory can use the API, as with Bitcoin Core's cookie file. Routes return the same JSON
+//! views as the offline CLI; errors are `{"error": "..."}` with a 4xx/5xx status.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use rix_record::Content;
+use rix_record::pack::{self, PackReader};
+use rix_store::StoreError;
+use rix_store::query::{Detail, RecordFilter, RecordList, RecordView};
+
+use crate::daemon::Node;
+use crate::error::NodeError;
+use crate::ops;
+use crate::publish::PublishError;
+
+/// Writes a fresh random token to `path` (mode 0600) and returns it.
+pub fn write_token(path: &Path) -> Result<String, NodeError> {
+    let token = hex::encode(rix_record::keys::random_seed()?);
+    let io = |source| NodeError::Io {
+        context: format!("writing the API token {}", path.display()),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let tmp = path.with_extension("tmp");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    std::io::Write::write_all(&mut options.open(&tmp).map_err(io)?, token.as_bytes())
+        .map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)?;
+    Ok(token)
+}
+
+/// An error response.
+pub struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(serde_json::json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<NodeError> for ApiError {
+    fn from(e: NodeError) -> Self {
+        let status = match &e {
+            NodeError::Store(StoreError::NotFound(_)) => StatusCode::NOT_FOUND,
+            NodeError::Store(StoreError::Ambiguous { .. })
+            | NodeError::RecordFile(_)
+            | NodeError::Reference(_) => StatusCode::BAD_REQUEST,
+            NodeError::Publish(PublishError::Sign(_)) => StatusCode::BAD_REQUEST,
+            NodeError::Publish(_) => StatusCode::CONFLICT,
+            NodeError::NotAMember
+            | NodeError::MemberNotInCharter { .. }
+            | NodeError::KeyNotInCharter { .. } => StatusCode::FORBIDDEN,
+            NodeError::Api(m) if m.contains("recovering") => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError(status, e.to_string())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        NodeError::from(e).into()
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// Runs replica work on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, NodeError> + Send + 'static,
+) -> ApiResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(Into::into)
+}
+
+/// The API's routes.
+pub fn router(node: Arc<Node>) -> Router {
+    let authenticated = Router::new()
+        .route("/v1/status", get(status))
+        .route("/v1/peers", get(peers))
+        .route("/v1/records", get(list))
+        .route("/v1/records/{id}", get(show))
+        .route("/v1/resolve/{prefix}", get(resolve))
+        .route("/v1/stats", get(stats))
+        .route("/v1/export", get(export_views))
+        .route("/v1/export/signed", get(export_signed))
+        .route(
+            "/v1/import",
+            post(import).layer(DefaultBodyLimit::max(4 * 1024 * 1024 * 1024)),
+        )
+        .route("/v1/verify", get(verify))
+        .route("/v1/publish", post(publish))
+        .route_layer(middleware::from_fn_with_state(node.clone(), authenticate));
+    Router::new()
+        .route("/metrics", get(metrics))
+        .merge(authenticated)
+        .with_state(node)
+}
+
+async fn authenticate(
+    State(node): State<Arc<Node>>,
+    headers: HeaderMap,
+    request: Request,
+    next: Next,
+) -> Response {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match presented {
+        Some(token) if constant_time_eq(token.as_bytes(), node.token().as_bytes()) => {
+            next.run(request).await
+        }
+        _ => ApiError(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong API token (it is in the node's data directory: api.token)".into(),
+        )
+        .into_response(),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn metrics(State(node): State<Arc<Node>>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        node.metrics().render(),
+    )
+}
+
+async fn status(State(node): State<Arc<Node>>) -> ApiResult<Json<ops::StatusView>> {
+    Ok(Json(node.status().await?))
+}
+
+async fn peers(State(node): State<Arc<Node>>) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(serde_json::json!({ "peers": node.peers().await? })))
+}
+
+async fn list(
+    State(node): State<Arc<Node>>,
+    Query(filter): Query<RecordFilter>,
+) -> ApiResult<Json<RecordList>> {
+    Ok(Json(
+        blocking(move || Ok(node.replica().list(&filter)?)).await?,
+    ))
+}
+
+async fn show(
+    State(node): State<Arc<Node>>,
+    UrlPath(id): UrlPath<String>,
+) -> ApiResult<Json<RecordView>> {
+    Ok(Json(blocking(move || Ok(node.replica().show(&id)?)).await?))
+}
+
+async fn resolve(
+    State(node): State<Arc<Node>>,
+    UrlPath(prefix): UrlPath<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let id = blocking(move || Ok(node.replica().resolve(&prefix)?)).await?;
+    Ok(Json(serde_json::json!({ "id": id })))
+}
+
+async fn stats(State(node): State<Arc<Node>>) -> ApiResult<Json<rix_store::query::StatsReport>> {
+    let members: Vec<_> = node
+        .charter()
+        .members
+        .iter()
+        .map(|m| m.code.clone())
+        .collect();
+    Ok(Json(
+        blocking(move || Ok(node.replica().stats(&members)?)).await?,
+    ))
+}
+
+async fn export_views(
+    State(node): State<Arc<Node>>,
+    Query(filter): Query<RecordFilter>,
+) -> ApiResult<Json<RecordList>> {
+    let records = blocking(move || {
+        Ok(node
+            .replica()
+            .select(&filter)?
+            .iter()
+            .map(|s| RecordView::new(s, Detail::Full))
+            .collect())
+    })
+    .await?;
+    Ok(Json(RecordList { records }))
+}
+
+async fn export_signed(State(node): State<Arc<Node>>) -> ApiResult<impl IntoResponse> {
+    let bytes = blocking(move || {
+        let mut out = Vec::new();
+        pack::write_header(&mut out).expect("vec");
+        for item in node.replica().iter_raw() {
+            pack::write_entry(&mut out, &item?.1).expect("vec");
+        }
+        Ok(out)
+    })
+    .await?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes))
+}
+
+async fn import(State(node): State<Arc<Node>>, body: Bytes) -> ApiResult<Json<ops::ImportReport>> {
+    let report = blocking(move || {
+        let envelopes = PackReader::new(&body[..])
+            .and_then(|r| r.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| NodeError::Reference(e.to_string()))?;
+        let report = ops::import_envelopes(node.replica(), node.charter(), envelopes, |_| {})?;
+        node.metrics()
+            .records_stored
+            .set(node.replica().len()? as i64);
+        Ok(report)
+    })
+    .await?;
+    Ok(Json(report))
+}
+
+async fn verify(State(node): State<Arc<Node>>) -> ApiResult<Json<ops::VerifyReport>> {
+    Ok(Json(
+        blocking(move || Ok(ops::verify_replica(node.replica(), node.charter(), |_| {})?)).await?,
+    ))
+}
+
+async fn publish(
+    State(node): State<Arc<Node>>,
+    Json(content): Json<Content>,
+) -> ApiResult<Json<RecordView>> {
+    Ok(Json(node.publish(content).await?))
+}

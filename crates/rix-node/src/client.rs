@@ -1,0 +1,228 @@
+//! [`ApiBackend`]: the CLI's [`Backend`] when the daemon is running, speaking to its local API.
+
+use std::time::Duration;
+
+use rix_record::{Content, RecordId};
+use rix_store::query::{RecordFilter, RecordList, RecordView, StatsReport};
+use serde::de::DeserializeOwned;
+
+use crate::backend::Backend;
+use crate::config::LoadedConfig;
+use crate::error::NodeError;
+use crate::ops::{ImportReport, PeerView, StatusView, VerifyReport};
+
+/// A client of a running daemon's API.
+pub struct ApiBackend {
+    agent: ureq::Agent,
+    base: String,
+    token: String,
+}
+
+impl ApiBackend {
+    /// Connects to the daemon of this config, if one is running: `None` when there is no token
+    /// file or nothing answers on the API address.
+    pub fn connect(config: &LoadedConfig) -> Result<Option<Self>, NodeError> {
+        let Ok(token) = std::fs::read_to_string(config.api_token_path()) else {
+            return Ok(None);
+        };
+        let addr = config.config.api_addr().map_err(NodeError::Api)?;
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(Duration::from_secs(2)))
+            .timeout_global(Some(Duration::from_secs(600)))
+            .build()
+            .into();
+        let api = Self {
+            agent,
+            base: format!("http://{addr}"),
+            token: token.trim().to_owned(),
+        };
+        match api
+            .agent
+            .get(format!("{}/v1/status", api.base))
+            .header("Authorization", &api.auth())
+            .call()
+        {
+            Ok(r) if r.status().is_success() => Ok(Some(api)),
+            Ok(r) => Err(NodeError::Api(format!(
+                "the daemon's API at {} answered {}; is the token file stale?",
+                api.base,
+                r.status()
+            ))),
+            // A stale token file after a crash: nothing listens.
+            Err(_) => Ok(None),
+        }
+    }
+
+    fn auth(&self) -> String {
+        format!("Bearer {}", self.token)
+    }
+
+    fn read<T: DeserializeOwned>(
+        &self,
+        response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<T, NodeError> {
+        let bytes = self.bytes(response)?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| NodeError::Api(format!("unexpected answer from the daemon: {e}")))
+    }
+
+    fn bytes(
+        &self,
+        response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<Vec<u8>, NodeError> {
+        let mut response =
+            response.map_err(|e| NodeError::Api(format!("daemon API at {}: {e}", self.base)))?;
+        let status = response.status();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(u64::MAX)
+            .read_to_vec()
+            .map_err(|e| NodeError::Api(format!("reading the daemon's answer: {e}")))?;
+        if status.is_success() {
+            return Ok(body);
+        }
+        let message = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["error"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
+        Err(NodeError::Api(message))
+    }
+
+    fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, NodeError> {
+        self.read(
+            self.agent
+                .get(format!("{}{path}", self.base))
+                .header("Authorization", &self.auth())
+                .call(),
+        )
+    }
+
+    /// `rix peers`.
+    pub fn peers(&self) -> Result<Vec<PeerView>, NodeError> {
+        #[derive(serde::Deserialize)]
+        struct Peers {
+            peers: Vec<PeerView>,
+        }
+        Ok(self.get::<Peers>("/v1/peers")?.peers)
+    }
+}
+
+/// Encodes a filter as a query string (the API decodes it into the same struct).
+fn query(filter: &RecordFilter) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut add = |k: &str, v: String| parts.push(format!("{k}={}", encode(&v)));
+    if let Some(k) = filter.kind {
+        add("kind", k.slug().into());
+    }
+    if let Some(m) = &filter.member {
+        add("member", m.to_string());
+    }
+    if let Some(f) = filter.factor {
+        add("factor", f.slug().into());
+    }
+    if let Some(s) = filter.since {
+        add("since", s.to_string());
+    }
+    if let Some(l) = &filter.language {
+        add("language", l.clone());
+    }
+    if let Some(n) = filter.limit {
+        add("limit", n.to_string());
+    }
+    if filter.all_versions {
+        add("all_versions", "true".into());
+    }
+    if filter.include_withdrawn {
+        add("include_withdrawn", "true".into());
+    }
+    parts.join("&")
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+impl Backend for ApiBackend {
+    fn list(&self, filter: &RecordFilter) -> Result<RecordList, NodeError> {
+        self.get(&format!("/v1/records?{}", query(filter)))
+    }
+
+    fn show(&self, id: &str) -> Result<RecordView, NodeError> {
+        self.get(&format!("/v1/records/{}", encode(id)))
+    }
+
+    fn stats(&self) -> Result<StatsReport, NodeError> {
+        self.get("/v1/stats")
+    }
+
+    fn export_views(&self, filter: &RecordFilter) -> Result<Vec<RecordView>, NodeError> {
+        Ok(self
+            .get::<RecordList>(&format!("/v1/export?{}", query(filter)))?
+            .records)
+    }
+
+    fn export_signed(&self) -> Result<Vec<Vec<u8>>, NodeError> {
+        let bytes = self.bytes(
+            self.agent
+                .get(format!("{}/v1/export/signed", self.base))
+                .header("Authorization", &self.auth())
+                .call(),
+        )?;
+        rix_record::pack::PackReader::new(&bytes[..])
+            .and_then(|r| r.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| NodeError::Api(format!("signed export from the daemon: {e}")))
+    }
+
+    fn import(&self, envelopes: Vec<Vec<u8>>) -> Result<ImportReport, NodeError> {
+        let mut body = Vec::new();
+        rix_record::pack::write_header(&mut body).expect("vec");
+        for e in &envelopes {
+            rix_record::pack::write_entry(&mut body, e).expect("vec");
+        }
+        self.read(
+            self.agent
+                .post(format!("{}/v1/import", self.base))
+                .header("Authorization", &self.auth())
+                .header("Content-Type", "application/octet-stream")
+                .send(&body[..]),
+        )
+    }
+
+    fn verify(&self) -> Result<VerifyReport, NodeError> {
+        self.get("/v1/verify")
+    }
+
+    fn status(&self) -> Result<StatusView, NodeError> {
+        self.get("/v1/status")
+    }
+
+    fn publish(&self, content: Content) -> Result<RecordView, NodeError> {
+        let body = serde_json::to_vec(&content).expect("serialisable");
+        self.read(
+            self.agent
+                .post(format!("{}/v1/publish", self.base))
+                .header("Authorization", &self.auth())
+                .header("Content-Type", "application/json")
+                .send(&body[..]),
+        )
+    }
+
+    fn resolve(&self, prefix: &str) -> Result<RecordId, NodeError> {
+        #[derive(serde::Deserialize)]
+        struct Resolved {
+            id: RecordId,
+        }
+        Ok(self
+            .get::<Resolved>(&format!("/v1/resolve/{}", encode(prefix)))?
+            .id)
+    }
+}

@@ -1,0 +1,737 @@
+//! The node daemon: the network service, the replica and the local API, wired together.
+//!
+//! ```text
+//!  gossip / sync  ──► NetworkEvent ──► Node::on_event ──► verify ──► Replica
+//!                                           │                  └──► report Accept/Reject/Ignore
+//!  rix CLI ──HTTP──► api ──► Node::publish ──► Publisher (journal, replica) ──► NetworkHandle::publish
+//!  timer / connect ──► SyncSession with a peer: summary ► plan ► fetch ► verify ► store
+//! ```
+//! One task owns the swarm (in `rix-net`); this module holds a [`NetworkHandle`]. Replica work
+//! runs on the blocking pool, so a slow disk never stalls the network task.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rix_net::protocol::{
+    AuthorHead, MAX_FETCH_RECORDS, MAX_RESPONSE_RECORD_BYTES, SyncRequest, SyncResponse,
+};
+use rix_net::service::{self, NetworkSettings};
+use rix_net::sync::{LocalChain, plan};
+use rix_net::{MessageAcceptance, NetworkEvent, NetworkHandle, NodeIdentity, PeerId};
+use rix_record::{Charter, Content, SignedRecord, Timestamp, VerifiedRecord};
+use rix_store::query::{Detail, RecordView, view_of};
+use rix_store::{Inserted, Replica, ReplicaOptions};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::backend::{offline_status, publisher_for};
+use crate::config::LoadedConfig;
+use crate::error::NodeError;
+use crate::metrics::Metrics;
+use crate::ops::{PeerView, StatusView};
+use crate::publish::Publisher;
+
+/// How a record reached this node, for metrics and logs.
+#[derive(Debug, Clone, Copy)]
+pub enum Source {
+    /// Gossipsub.
+    Gossip,
+    /// Anti-entropy sync.
+    Sync,
+    /// `rix import`.
+    Import,
+}
+
+impl Source {
+    fn label(self) -> &'static str {
+        match self {
+            Source::Gossip => "gossip",
+            Source::Sync => "sync",
+            Source::Import => "import",
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+struct PeerSync {
+    last_sync: Option<Timestamp>,
+    records_fetched: u64,
+}
+
+#[derive(Debug, Default)]
+struct NodeState {
+    /// Whether this member's signing history is known (publishing allowed).
+    history_known: bool,
+    peers: HashMap<PeerId, PeerSync>,
+    syncing: HashSet<PeerId>,
+    /// Highest sequence number seen in any peer's summary, per member.
+    remote_max: HashMap<String, u64>,
+}
+
+/// What became of one record accepted from outside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    /// What the replica did with it.
+    pub outcome: Inserted,
+    /// Its author.
+    pub author: String,
+    /// Its sequence number.
+    pub seq: u64,
+}
+
+/// A running node: what the API handlers, the event handler and sync sessions share.
+pub struct Node {
+    config: LoadedConfig,
+    charter: Charter,
+    replica: Arc<Replica>,
+    publisher: Option<Publisher>,
+    net: NetworkHandle,
+    metrics: Metrics,
+    state: Mutex<NodeState>,
+    api_addr: SocketAddr,
+    token: String,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Node({})", self.net.local_peer_id())
+    }
+}
+
+/// A node started with [`start`]; stop it with [`RunningNode::stop`].
+pub struct RunningNode {
+    node: Arc<Node>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl RunningNode {
+    /// The node.
+    pub fn node(&self) -> &Arc<Node> {
+        &self.node
+    }
+
+    /// Graceful shutdown: stop the API and the network, flush the replica, remove the API
+    /// token.
+    pub async fn stop(self) -> Result<(), NodeError> {
+        let _ = self.shutdown.send(true);
+        self.node.net.shutdown().await;
+        for t in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+        }
+        self.node.replica.flush()?;
+        let _ = std::fs::remove_file(self.node.config.api_token_path());
+        tracing::info!("node stopped");
+        Ok(())
+    }
+}
+
+/// Starts a node from its config: network, event handling, periodic sync and the local API.
+pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
+    let charter = Charter::load(&config.config.charter)?;
+    let identity = NodeIdentity::load(&config.config.keys.node)?;
+    let publisher = match &config.config.member {
+        Some(_) => Some(publisher_for(&config, &charter)?),
+        None => None,
+    };
+    if let Some(m) = config
+        .config
+        .member
+        .as_ref()
+        .and_then(|m| charter.member(m))
+    {
+        if m.peer_id != identity.peer_id().to_string() {
+            tracing::warn!(charter_peer_id = %m.peer_id, node_peer_id = %identity.peer_id(), "this node's peer id is not the one the charter lists for its member; other nodes will refuse it");
+        }
+    }
+    let options = ReplicaOptions {
+        cache_capacity_bytes: config.config.store.cache_capacity_mb * 1024 * 1024,
+    };
+    let replica_dir = config.replica_dir();
+    let replica = Arc::new(
+        tokio::task::spawn_blocking(move || Replica::open(&replica_dir, &options))
+            .await
+            .expect("no panic")?,
+    );
+
+    let net_config = &config.config.network;
+    let listen = net_config
+        .listen
+        .iter()
+        .map(|a| {
+            a.parse()
+                .map_err(|_| NodeError::Api(format!("network.listen: invalid multiaddress {a}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let settings = NetworkSettings {
+        listen,
+        charter: charter.clone(),
+        mdns: net_config.mdns,
+        idle_timeout: Duration::from_secs(net_config.idle_timeout_secs),
+        redial_min: Duration::from_secs(net_config.redial_min_secs),
+        redial_max: Duration::from_secs(net_config.redial_max_secs),
+        request_timeout: Duration::from_secs(config.config.sync.request_timeout_secs),
+        max_connections: net_config.max_connections,
+    };
+    let (net, mut events, event_loop) =
+        service::new(&identity, settings).map_err(|e| NodeError::Api(e.to_string()))?;
+
+    let api_addr = config.config.api_addr().map_err(NodeError::Api)?;
+    if !api_addr.ip().is_loopback() {
+        tracing::warn!(%api_addr, "the local API listens on a non-loopback address: anyone who can reach it and read the token can query and publish");
+    }
+    let listener = tokio::net::TcpListener::bind(api_addr)
+        .await
+        .map_err(|source| NodeError::Io {
+            context: format!("binding the API to {api_addr}"),
+            source,
+        })?;
+    let api_addr = listener.local_addr().map_err(|source| NodeError::Io {
+        context: "API address".into(),
+        source,
+    })?;
+    let token = crate::api::write_token(&config.api_token_path())?;
+
+    let history_known = match &publisher {
+        Some(p) => p.history_known()?,
+        None => true,
+    };
+    if !history_known {
+        tracing::warn!(
+            "signing history unknown (journal missing): recovering it from peers before publishing"
+        );
+    }
+    let node = Arc::new(Node {
+        config,
+        charter,
+        replica,
+        publisher,
+        net: net.clone(),
+        metrics: Metrics::new(),
+        state: Mutex::new(NodeState {
+            history_known,
+            ..NodeState::default()
+        }),
+        api_addr,
+        token,
+    });
+    node.metrics.records_stored.set(node.replica.len()? as i64);
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let mut tasks = vec![tokio::spawn(event_loop.run())];
+
+    let n = node.clone();
+    tasks.push(tokio::spawn(async move {
+        while let Some(event) = events.recv().await {
+            n.clone().on_event(event).await;
+        }
+    }));
+
+    let n = node.clone();
+    let mut stop = shutdown_rx.clone();
+    tasks.push(tokio::spawn(async move {
+        let mut tick =
+            tokio::time::interval(Duration::from_secs(n.config.config.sync.interval_secs));
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    if let Ok(peers) = n.net.peers().await {
+                        for p in peers {
+                            n.clone().spawn_sync(p.peer_id);
+                        }
+                    }
+                }
+                _ = stop.changed() => break,
+            }
+        }
+    }));
+
+    let n = node.clone();
+    let mut stop = shutdown_rx.clone();
+    tasks.push(tokio::spawn(async move {
+        let app = crate::api::router(n);
+        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+            let _ = stop.changed().await;
+        });
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "local API stopped");
+        }
+    }));
+    tracing::info!(peer_id = %node.net.local_peer_id(), api = %api_addr, member = ?node.config.config.member, "node started");
+    Ok(RunningNode {
+        node,
+        shutdown,
+        tasks,
+    })
+}
+
+/// Runs a node until `shutdown` resolves (SIGINT/SIGTERM for `rix daemon`), then stops it.
+pub async fn run(
+    config: LoadedConfig,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), NodeError> {
+    let running = start(config).await?;
+    shutdown.await;
+    tracing::info!("shutting down");
+    running.stop().await
+}
+
+impl Node {
+    /// The replica.
+    pub fn replica(&self) -> &Arc<Replica> {
+        &self.replica
+    }
+
+    /// The charter.
+    pub fn charter(&self) -> &Charter {
+        &self.charter
+    }
+
+    /// The config.
+    pub fn config(&self) -> &LoadedConfig {
+        &self.config
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The network handle.
+    pub fn net(&self) -> &NetworkHandle {
+        &self.net
+    }
+
+    /// The API's bound address.
+    pub fn api_addr(&self) -> SocketAddr {
+        self.api_addr
+    }
+
+    /// The API token.
+    pub(crate) fn token(&self) -> &str {
+        &self.token
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, NodeState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether this node may publish now.
+    pub fn can_publish(&self) -> bool {
+        self.publisher.is_some() && self.state().history_known
+    }
+
+    /// Signs, stores and gossips a record as this node's member.
+    pub async fn publish(self: &Arc<Self>, content: Content) -> Result<RecordView, NodeError> {
+        if self.publisher.is_none() {
+            return Err(NodeError::NotAMember);
+        }
+        if !self.state().history_known {
+            return Err(NodeError::Api(
+                "this node is still recovering its member's signing history from peers; publishing would risk signing two records with one sequence number. Try again once a peer is connected and synced".into(),
+            ));
+        }
+        let node = self.clone();
+        let (record, view) = tokio::task::spawn_blocking(move || -> Result<_, NodeError> {
+            let publisher = node.publisher.as_ref().expect("checked");
+            let record = publisher.publish(&node.replica, content, Timestamp::now())?;
+            let view = view_of(&node.replica, record.clone(), Detail::Summary)?;
+            Ok((record, view))
+        })
+        .await
+        .expect("no panic")?;
+        self.metrics.received("publish");
+        self.metrics.records_stored.set(self.replica.len()? as i64);
+        let outcome = self
+            .net
+            .publish(record.signed())
+            .await
+            .map_err(|e| NodeError::Api(e.to_string()))?;
+        tracing::info!(id = %record.id().short(), seq = record.record().seq, ?outcome, "published");
+        Ok(view)
+    }
+
+    /// Verifies and stores records that arrived from outside; returns the outcome per record
+    /// (or the rejection reason).
+    pub fn accept(
+        &self,
+        records: Vec<SignedRecord>,
+        source: Source,
+    ) -> Vec<Result<Accepted, rix_record::VerifyError>> {
+        let mut verified: Vec<VerifiedRecord> = Vec::with_capacity(records.len());
+        let mut slots: Vec<Result<usize, rix_record::VerifyError>> =
+            Vec::with_capacity(records.len());
+        for r in records {
+            match r.verify(&self.charter) {
+                Ok(v) => {
+                    slots.push(Ok(verified.len()));
+                    verified.push(v);
+                }
+                Err(e) => {
+                    tracing::warn!(source = source.label(), reason = e.reason(), error = %e, "rejected a record");
+                    self.metrics.rejected(source.label(), e.reason());
+                    slots.push(Err(e));
+                }
+            }
+        }
+        let outcomes = match self.replica.insert_batch(&verified) {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::error!(error = %e, "replica write failed");
+                return slots
+                    .into_iter()
+                    .map(|_| Err(rix_record::VerifyError::Malformed("storage failed".into())))
+                    .collect();
+            }
+        };
+        for o in &outcomes {
+            match o {
+                Inserted::New => self.metrics.received(source.label()),
+                Inserted::Duplicate => self.metrics.duplicate(source.label()),
+                Inserted::Equivocation { .. } => {
+                    self.metrics.equivocations.inc();
+                }
+            }
+        }
+        if let Ok(n) = self.replica.len() {
+            self.metrics.records_stored.set(n as i64);
+        }
+        slots
+            .into_iter()
+            .map(|s| {
+                s.map(|i| Accepted {
+                    outcome: outcomes[i],
+                    seq: verified[i].record().seq,
+                    author: verified[i].record().author.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    async fn on_event(self: Arc<Self>, event: NetworkEvent) {
+        match event {
+            NetworkEvent::GossipRecord {
+                source,
+                message_id,
+                record,
+            } => {
+                let node = self.clone();
+                let outcome = tokio::task::spawn_blocking(move || {
+                    node.accept(vec![record], Source::Gossip).remove(0)
+                })
+                .await
+                .expect("no panic");
+                let acceptance = match outcome.map(|a| a.outcome) {
+                    Ok(Inserted::New) => MessageAcceptance::Accept,
+                    Ok(Inserted::Duplicate | Inserted::Equivocation { .. }) => {
+                        MessageAcceptance::Ignore
+                    }
+                    Err(_) => MessageAcceptance::Reject,
+                };
+                let _ = self
+                    .net
+                    .report_validation(message_id, source, acceptance)
+                    .await;
+            }
+            NetworkEvent::SyncRequest {
+                peer,
+                request,
+                channel,
+            } => {
+                let node = self.clone();
+                let response = tokio::task::spawn_blocking(move || node.answer(&request))
+                    .await
+                    .expect("no panic");
+                self.metrics.sync_requests_served.inc();
+                if let Err(e) = self.net.respond(channel, response).await {
+                    tracing::debug!(%peer, error = %e, "could not answer sync request");
+                }
+            }
+            NetworkEvent::PeerConnected { peer } => {
+                self.state().peers.entry(peer).or_default();
+                self.update_peer_gauge().await;
+                self.spawn_sync(peer);
+            }
+            NetworkEvent::PeerDisconnected { peer } => {
+                self.state().peers.remove(&peer);
+                self.update_peer_gauge().await;
+            }
+            NetworkEvent::PeerRefused { .. } => {
+                self.metrics.connections_refused.inc();
+            }
+            NetworkEvent::Listening { .. } => {}
+        }
+    }
+
+    async fn update_peer_gauge(&self) {
+        if let Ok(peers) = self.net.peers().await {
+            self.metrics.peers_connected.set(peers.len() as i64);
+        }
+    }
+
+    /// Answers a sync request from the replica.
+    fn answer(&self, request: &SyncRequest) -> SyncResponse {
+        let result = match request {
+            SyncRequest::Summary => self.replica.chains().map(|chains| SyncResponse::Summary {
+                network: self.charter.network.clone(),
+                heads: chains
+                    .iter()
+                    .map(|c| AuthorHead {
+                        author: c.author.to_string(),
+                        contiguous: c.contiguous,
+                        max_seq: c.max_seq,
+                        held: c.held,
+                    })
+                    .collect(),
+            }),
+            SyncRequest::Fetch {
+                author,
+                from,
+                to,
+                limit,
+            } => {
+                let Ok(author) = author.parse() else {
+                    return SyncResponse::Error {
+                        message: format!("not a member code: {author}"),
+                    };
+                };
+                let limit = (*limit)
+                    .min(MAX_FETCH_RECORDS)
+                    .min(self.config.config.sync.batch_records)
+                    as usize;
+                self.replica
+                    .range(&author, *from, *to, limit)
+                    .map(|records| {
+                        let mut out = Vec::with_capacity(records.len());
+                        let mut bytes = 0;
+                        let mut more = false;
+                        for r in &records {
+                            if bytes + r.bytes().len() > MAX_RESPONSE_RECORD_BYTES {
+                                more = true;
+                                break;
+                            }
+                            bytes += r.bytes().len();
+                            out.push(r.bytes().to_vec());
+                        }
+                        let last = records
+                            .get(out.len().saturating_sub(1))
+                            .map_or(0, |r| r.record().seq);
+                        more |= records.len() == limit && last < *to;
+                        SyncResponse::records(out, more)
+                    })
+            }
+        };
+        result.unwrap_or_else(|e| SyncResponse::Error {
+            message: e.to_string(),
+        })
+    }
+
+    /// Starts a sync session with `peer` unless one is running.
+    pub fn spawn_sync(self: Arc<Self>, peer: PeerId) {
+        if !self.state().syncing.insert(peer) {
+            return;
+        }
+        tokio::spawn(async move {
+            let result = self.sync_with(peer).await;
+            let ok = result.is_ok();
+            self.metrics.sync_round(ok);
+            let recovered = {
+                let mut state = self.state();
+                state.syncing.remove(&peer);
+                if ok {
+                    state.peers.entry(peer).or_default().last_sync = Some(Timestamp::now());
+                }
+                ok && !state.history_known
+            };
+            match result {
+                Ok(fetched) => tracing::debug!(%peer, fetched, "sync round done"),
+                Err(e) => tracing::debug!(%peer, error = %e, "sync round failed"),
+            }
+            if recovered {
+                self.adopt_history().await;
+            }
+        });
+    }
+
+    async fn adopt_history(&self) {
+        let Some(publisher) = &self.publisher else {
+            return;
+        };
+        match publisher.adopt_replica_history(&self.replica) {
+            Ok(()) => {
+                self.state().history_known = true;
+                tracing::info!("signing history recovered from peers; publishing enabled");
+            }
+            Err(e) => tracing::error!(error = %e, "could not record the recovered signing history"),
+        }
+    }
+
+    /// One anti-entropy round with a peer: compare summaries, then fetch what is missing in
+    /// bounded batches. Returns how many new records were stored.
+    async fn sync_with(self: &Arc<Self>, peer: PeerId) -> Result<u64, NodeError> {
+        let api = |e: rix_net::NetError| NodeError::Api(e.to_string());
+        let SyncResponse::Summary { network, heads } = self
+            .net
+            .request(peer, SyncRequest::Summary)
+            .await
+            .map_err(api)?
+        else {
+            return Err(NodeError::Api(format!(
+                "{peer} answered a summary request with something else"
+            )));
+        };
+        if network != self.charter.network {
+            return Err(NodeError::Api(format!(
+                "{peer} is on network {network:?}, not {:?}",
+                self.charter.network
+            )));
+        }
+        let node = self.clone();
+        let local = tokio::task::spawn_blocking(move || node.replica.chains())
+            .await
+            .expect("no panic")?;
+        {
+            let mut state = self.state();
+            for h in &heads {
+                let max = state.remote_max.entry(h.author.clone()).or_default();
+                *max = (*max).max(h.max_seq);
+            }
+            for c in &local {
+                let lag = state
+                    .remote_max
+                    .get(c.author.as_str())
+                    .copied()
+                    .unwrap_or(0)
+                    .saturating_sub(c.contiguous);
+                self.metrics.set_lag(c.author.as_str(), lag);
+            }
+        }
+        let local: Vec<LocalChain> = local
+            .iter()
+            .map(|c| LocalChain {
+                author: c.author.to_string(),
+                max_seq: c.max_seq,
+                missing: c.missing.clone(),
+            })
+            .collect();
+        let ranges = plan(&local, &heads, |a| {
+            a.parse()
+                .ok()
+                .is_some_and(|m| self.charter.member(&m).is_some())
+        });
+        let batch = self.config.config.sync.batch_records;
+        let mut fetched = 0u64;
+        for range in ranges {
+            let mut from = range.from;
+            while from <= range.to {
+                let request = SyncRequest::Fetch {
+                    author: range.author.clone(),
+                    from,
+                    to: range.to,
+                    limit: batch,
+                };
+                let (records, more) = match self.net.request(peer, request).await.map_err(api)? {
+                    SyncResponse::Records { records, more, .. } => (records, more),
+                    SyncResponse::Error { message } => {
+                        return Err(NodeError::Api(format!("{peer}: {message}")));
+                    }
+                    SyncResponse::Summary { .. } => {
+                        return Err(NodeError::Api(format!(
+                            "{peer} answered a fetch with a summary"
+                        )));
+                    }
+                };
+                if records.is_empty() {
+                    break;
+                }
+                let signed: Vec<SignedRecord> =
+                    records.into_iter().map(SignedRecord::from_bytes).collect();
+                let node = self.clone();
+                let outcomes =
+                    tokio::task::spawn_blocking(move || node.accept(signed, Source::Sync))
+                        .await
+                        .expect("no panic");
+                let mut last_seq = from;
+                let mut invalid = 0;
+                for o in &outcomes {
+                    match o {
+                        Ok(a) => {
+                            fetched += u64::from(a.outcome == Inserted::New);
+                            if a.author == range.author {
+                                last_seq = last_seq.max(a.seq);
+                            }
+                        }
+                        Err(_) => invalid += 1,
+                    }
+                }
+                if invalid > 0 {
+                    // Honest nodes only serve records they verified: this peer is faulty.
+                    let _ = self.net.disconnect(peer).await;
+                    return Err(NodeError::Api(format!(
+                        "{peer} served {invalid} invalid records; disconnected"
+                    )));
+                }
+                if !more {
+                    break;
+                }
+                from = last_seq + 1;
+            }
+        }
+        if fetched > 0 {
+            self.metrics.sync_records_fetched.inc_by(fetched);
+            self.state().peers.entry(peer).or_default().records_fetched += fetched;
+            tracing::info!(%peer, fetched, "caught up records by sync");
+        }
+        Ok(fetched)
+    }
+
+    /// `rix status` from the running daemon.
+    pub async fn status(self: &Arc<Self>) -> Result<StatusView, NodeError> {
+        let node = self.clone();
+        let mut status = tokio::task::spawn_blocking(move || {
+            offline_status(&node.config, &node.charter, &node.replica)
+        })
+        .await
+        .expect("no panic")?;
+        status.daemon_running = true;
+        status.peer_id = self.net.local_peer_id().to_string();
+        status.listen_addresses = self
+            .net
+            .listen_addrs()
+            .await
+            .map_err(|e| NodeError::Api(e.to_string()))?
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        status.connected_peers = self.peers().await?;
+        status.can_publish = self.can_publish();
+        Ok(status)
+    }
+
+    /// `rix peers`.
+    pub async fn peers(&self) -> Result<Vec<PeerView>, NodeError> {
+        let connected = self
+            .net
+            .peers()
+            .await
+            .map_err(|e| NodeError::Api(e.to_string()))?;
+        let state = self.state();
+        let mut out: Vec<PeerView> = connected
+            .into_iter()
+            .map(|p| {
+                let sync = state.peers.get(&p.peer_id).cloned().unwrap_or_default();
+                PeerView {
+                    peer_id: p.peer_id.to_string(),
+                    member: Some(p.role),
+                    address: Some(p.address.to_string()),
+                    last_sync: sync.last_sync.map(|t| t.to_string()),
+                    records_fetched: sync.records_fetched,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.member.cmp(&b.member));
+        Ok(out)
+    }
+}

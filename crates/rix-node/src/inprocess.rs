@@ -1,0 +1,97 @@
+//! [`InProcessBackend`]: the [`Backend`] of a node running in this process (devnet and the
+//! in-process test harness), so they publish and query through the same code paths as the CLI.
+
+use std::sync::Arc;
+
+use rix_record::{Content, MemberCode, RecordId};
+use rix_store::query::{Detail, RecordFilter, RecordList, RecordView, StatsReport};
+
+use crate::backend::Backend;
+use crate::daemon::Node;
+use crate::error::NodeError;
+use crate::ops::{self, ImportReport, StatusView, VerifyReport};
+
+/// A backend over a running [`Node`]. Call it from a blocking thread (not from async code):
+/// publishing and status wait on the node's runtime.
+pub struct InProcessBackend {
+    node: Arc<Node>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl InProcessBackend {
+    /// A backend for `node`, whose tasks run on `runtime`.
+    pub fn new(node: Arc<Node>, runtime: tokio::runtime::Handle) -> Self {
+        Self { node, runtime }
+    }
+
+    fn members(&self) -> Vec<MemberCode> {
+        self.node
+            .charter()
+            .members
+            .iter()
+            .map(|m| m.code.clone())
+            .collect()
+    }
+}
+
+impl Backend for InProcessBackend {
+    fn list(&self, filter: &RecordFilter) -> Result<RecordList, NodeError> {
+        Ok(self.node.replica().list(filter)?)
+    }
+
+    fn show(&self, id: &str) -> Result<RecordView, NodeError> {
+        Ok(self.node.replica().show(id)?)
+    }
+
+    fn stats(&self) -> Result<StatsReport, NodeError> {
+        Ok(self.node.replica().stats(&self.members())?)
+    }
+
+    fn export_views(&self, filter: &RecordFilter) -> Result<Vec<RecordView>, NodeError> {
+        Ok(self
+            .node
+            .replica()
+            .select(filter)?
+            .iter()
+            .map(|s| RecordView::new(s, Detail::Full))
+            .collect())
+    }
+
+    fn export_signed(&self) -> Result<Vec<Vec<u8>>, NodeError> {
+        Ok(self
+            .node
+            .replica()
+            .iter_raw()
+            .map(|r| r.map(|(_, b)| b))
+            .collect::<Result<_, _>>()?)
+    }
+
+    fn import(&self, envelopes: Vec<Vec<u8>>) -> Result<ImportReport, NodeError> {
+        Ok(ops::import_envelopes(
+            self.node.replica(),
+            self.node.charter(),
+            envelopes,
+            |_| {},
+        )?)
+    }
+
+    fn verify(&self) -> Result<VerifyReport, NodeError> {
+        Ok(ops::verify_replica(
+            self.node.replica(),
+            self.node.charter(),
+            |_| {},
+        )?)
+    }
+
+    fn status(&self) -> Result<StatusView, NodeError> {
+        self.runtime.block_on(self.node.status())
+    }
+
+    fn publish(&self, content: Content) -> Result<RecordView, NodeError> {
+        self.runtime.block_on(self.node.publish(content))
+    }
+
+    fn resolve(&self, prefix: &str) -> Result<RecordId, NodeError> {
+        Ok(self.node.replica().resolve(prefix)?)
+    }
+}

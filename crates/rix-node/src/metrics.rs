@@ -1,0 +1,168 @@
+//! Prometheus metrics of a running node, served at `/metrics` on the local API.
+//! `docs/operations.md` explains each one.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+type Labels = Vec<(String, String)>;
+
+/// The node's metrics.
+pub struct Metrics {
+    registry: Registry,
+    /// Records in the replica.
+    pub records_stored: Gauge,
+    /// New records stored, by how they arrived (`gossip`, `sync`, `publish`, `import`).
+    pub records_received: Family<Labels, Counter>,
+    /// Records rejected, by reason and how they arrived.
+    pub records_rejected: Family<Labels, Counter>,
+    /// Records received that were already held.
+    pub records_duplicate: Family<Labels, Counter>,
+    /// Equivocations detected (evidence kept).
+    pub equivocations: Counter,
+    /// Sync rounds, by result (`ok`, `error`).
+    pub sync_rounds: Family<Labels, Counter>,
+    /// Records fetched by sync and newly stored.
+    pub sync_records_fetched: Counter,
+    /// Sync requests served to peers.
+    pub sync_requests_served: Counter,
+    /// Connected admitted peers.
+    pub peers_connected: Gauge,
+    /// Connections refused because the charter does not admit the peer.
+    pub connections_refused: Counter,
+    /// Per member: highest sequence number seen at any peer minus what is held contiguously.
+    pub member_lag: Family<Labels, Gauge>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every metric under the `rix_` prefix.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("rix");
+        let m = Self {
+            records_stored: Gauge::default(),
+            records_received: Family::default(),
+            records_rejected: Family::default(),
+            records_duplicate: Family::default(),
+            equivocations: Counter::default(),
+            sync_rounds: Family::default(),
+            sync_records_fetched: Counter::default(),
+            sync_requests_served: Counter::default(),
+            peers_connected: Gauge::default(),
+            connections_refused: Counter::default(),
+            member_lag: Family::default(),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "records_stored",
+            "Records in the replica",
+            m.records_stored.clone(),
+        );
+        registry.register(
+            "records_received",
+            "New records stored, by source",
+            m.records_received.clone(),
+        );
+        registry.register(
+            "records_rejected",
+            "Records rejected, by reason and source",
+            m.records_rejected.clone(),
+        );
+        registry.register(
+            "records_duplicate",
+            "Records received that were already held",
+            m.records_duplicate.clone(),
+        );
+        registry.register(
+            "equivocations",
+            "Equivocations detected",
+            m.equivocations.clone(),
+        );
+        registry.register(
+            "sync_rounds",
+            "Sync rounds with peers, by result",
+            m.sync_rounds.clone(),
+        );
+        registry.register(
+            "sync_records_fetched",
+            "Records fetched by sync and stored",
+            m.sync_records_fetched.clone(),
+        );
+        registry.register(
+            "sync_requests_served",
+            "Sync requests answered",
+            m.sync_requests_served.clone(),
+        );
+        registry.register(
+            "peers_connected",
+            "Connected admitted peers",
+            m.peers_connected.clone(),
+        );
+        registry.register(
+            "connections_refused",
+            "Connections refused (peer not in charter)",
+            m.connections_refused.clone(),
+        );
+        registry.register(
+            "member_lag",
+            "Records of a member known at peers but not held",
+            m.member_lag.clone(),
+        );
+        Self { registry, ..m }
+    }
+
+    /// Counts one received record of `source`.
+    pub fn received(&self, source: &str) {
+        self.records_received
+            .get_or_create(&vec![("source".into(), source.into())])
+            .inc();
+    }
+
+    /// Counts one rejected record.
+    pub fn rejected(&self, source: &str, reason: &str) {
+        self.records_rejected
+            .get_or_create(&vec![
+                ("source".into(), source.into()),
+                ("reason".into(), reason.into()),
+            ])
+            .inc();
+    }
+
+    /// Counts one duplicate.
+    pub fn duplicate(&self, source: &str) {
+        self.records_duplicate
+            .get_or_create(&vec![("source".into(), source.into())])
+            .inc();
+    }
+
+    /// Counts a finished sync round.
+    pub fn sync_round(&self, ok: bool) {
+        self.sync_rounds
+            .get_or_create(&vec![(
+                "result".into(),
+                if ok { "ok" } else { "error" }.into(),
+            )])
+            .inc();
+    }
+
+    /// Sets a member's lag.
+    pub fn set_lag(&self, member: &str, lag: u64) {
+        self.member_lag
+            .get_or_create(&vec![("member".into(), member.into())])
+            .set(lag as i64);
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        out
+    }
+}
