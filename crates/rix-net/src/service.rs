@@ -633,30 +633,26 @@ impl EventLoop {
                 endpoint,
                 num_established,
                 ..
-            } => {
-                if num_established.get() == 1 {
-                    let address = endpoint.get_remote_address().clone();
-                    tracing::info!(peer = %peer_id, role = self.role_of(&peer_id), %address, "peer connected");
-                    self.connected.insert(peer_id, address);
-                    if let Some(r) = self.redial.get_mut(&peer_id) {
-                        r.backoff = self.settings.redial_min;
-                    }
-                    self.emit(NetworkEvent::PeerConnected { peer: peer_id });
+            } if num_established.get() == 1 => {
+                let address = endpoint.get_remote_address().clone();
+                tracing::info!(peer = %peer_id, role = self.role_of(&peer_id), %address, "peer connected");
+                self.connected.insert(peer_id, address);
+                if let Some(r) = self.redial.get_mut(&peer_id) {
+                    r.backoff = self.settings.redial_min;
                 }
+                self.emit(NetworkEvent::PeerConnected { peer: peer_id });
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
-                num_established,
+                num_established: 0,
                 ..
             } => {
-                if num_established == 0 {
-                    tracing::info!(peer = %peer_id, "peer disconnected");
-                    self.connected.remove(&peer_id);
-                    if let Some(r) = self.redial.get_mut(&peer_id) {
-                        r.next_attempt = Instant::now() + self.settings.redial_min;
-                    }
-                    self.emit(NetworkEvent::PeerDisconnected { peer: peer_id });
+                tracing::info!(peer = %peer_id, "peer disconnected");
+                self.connected.remove(&peer_id);
+                if let Some(r) = self.redial.get_mut(&peer_id) {
+                    r.next_attempt = Instant::now() + self.settings.redial_min;
                 }
+                self.emit(NetworkEvent::PeerDisconnected { peer: peer_id });
             }
             SwarmEvent::IncomingConnectionError {
                 send_back_addr,
