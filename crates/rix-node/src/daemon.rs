@@ -136,15 +136,13 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
         Some(_) => Some(publisher_for(&config, &charter)?),
         None => None,
     };
-    if let Some(m) = config
+    let listed = config
         .config
         .member
         .as_ref()
-        .and_then(|m| charter.member(m))
-    {
-        if m.peer_id != identity.peer_id().to_string() {
-            tracing::warn!(charter_peer_id = %m.peer_id, node_peer_id = %identity.peer_id(), "this node's peer id is not the one the charter lists for its member; other nodes will refuse it");
-        }
+        .and_then(|m| charter.member(m));
+    if let Some(m) = listed.filter(|m| m.peer_id != identity.peer_id().to_string()) {
+        tracing::warn!(charter_peer_id = %m.peer_id, node_peer_id = %identity.peer_id(), "this node's peer id is not the one the charter lists for its member; other nodes will refuse it");
     }
     let options = ReplicaOptions {
         cache_capacity_bytes: config.config.store.cache_capacity_mb * 1024 * 1024,
