@@ -8,6 +8,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rix_node::daemon::{Node, RunningNode};
+use rix_node::init::{InitOptions, init_node};
+use rix_record::content::{Content, Publication};
+use rix_record::{KeyFactor, Kind};
+use rix_store::query::RecordView;
 
 /// The repository's sample records, `samples/records/<MEMBER>/*.md`.
 pub fn samples_dir() -> PathBuf {
@@ -147,10 +155,48 @@ impl TestNet {
                 "--charter",
                 charter.to_str().unwrap(),
             ]);
+            let config = PathBuf::from(out["config"].as_str().expect("config path"));
+            tune_for_tests(&config);
             nodes.push(NodeDir {
                 member: (*member).to_owned(),
-                config: PathBuf::from(out["config"].as_str().expect("config path")),
+                config,
                 peer_id: out["peer_id"].as_str().expect("peer id").to_owned(),
+                dir,
+                p2p_port,
+                api_port,
+            });
+        }
+        Self {
+            root,
+            nodes,
+            charter,
+        }
+    }
+
+    /// Like [`TestNet::init`] but through the library (no binary needed).
+    pub fn create(members: &[&str]) -> Self {
+        let root = tempfile::tempdir().expect("temp dir");
+        let charter = root.path().join("charter.toml");
+        let mut nodes = Vec::new();
+        for member in members {
+            let dir = root.path().join(member.to_lowercase());
+            let (p2p_port, api_port) = (free_port(), free_port());
+            let out = init_node(&InitOptions {
+                dir: dir.clone(),
+                member: member.parse().expect("member code"),
+                name: None,
+                listen: vec![format!("/ip4/127.0.0.1/tcp/{p2p_port}")],
+                api: format!("127.0.0.1:{api_port}"),
+                charter: Some(charter.clone()),
+                network: "rix-test".into(),
+                force: false,
+            })
+            .expect("init node");
+            tune_for_tests(&out.config);
+            nodes.push(NodeDir {
+                member: (*member).to_owned(),
+                config: out.config,
+                peer_id: out.peer_id,
                 dir,
                 p2p_port,
                 api_port,
@@ -169,5 +215,100 @@ impl TestNet {
             .iter()
             .find(|n| n.member == member)
             .expect("member in test net")
+    }
+}
+
+/// Shortens sync and redial intervals so tests converge in seconds.
+pub fn tune_for_tests(config: &Path) {
+    let text = std::fs::read_to_string(config)
+        .expect("config")
+        .replace("interval_secs = 30", "interval_secs = 2")
+        .replace("redial_max_secs = 60", "redial_max_secs = 2")
+        .replace("recovery_timeout_secs = 30", "recovery_timeout_secs = 5");
+    std::fs::write(config, text).expect("config");
+}
+
+/// A node of a [`TestNet`] running in this process.
+pub struct TestNode {
+    /// Its directory.
+    pub dir: NodeDir,
+    running: Option<RunningNode>,
+}
+
+impl TestNode {
+    /// A stopped node for `dir`.
+    pub fn new(dir: &NodeDir) -> Self {
+        Self {
+            dir: dir.clone(),
+            running: None,
+        }
+    }
+
+    /// Starts the daemon (network, sync, API) in this process.
+    pub async fn start(&mut self) {
+        assert!(
+            self.running.is_none(),
+            "{} already running",
+            self.dir.member
+        );
+        let config = rix_node::NodeConfig::load(&self.dir.config).expect("config");
+        self.running = Some(rix_node::daemon::start(config).await.expect("node starts"));
+    }
+
+    /// Stops it gracefully.
+    pub async fn stop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop().await.expect("clean stop");
+        }
+    }
+
+    /// The running node.
+    pub fn node(&self) -> &Arc<Node> {
+        self.running
+            .as_ref()
+            .map(RunningNode::node)
+            .unwrap_or_else(|| panic!("{} is not running", self.dir.member))
+    }
+
+    /// Records in its replica.
+    pub fn records(&self) -> u64 {
+        self.node().replica().len().expect("replica")
+    }
+
+    /// Publishes a simple record with `title` as this node's member.
+    pub async fn publish(&self, title: &str) -> RecordView {
+        self.node().publish(content(title)).await.expect("publish")
+    }
+
+    /// Connected peers.
+    pub async fn peer_count(&self) -> usize {
+        self.node()
+            .net()
+            .peers()
+            .await
+            .map(|p| p.len())
+            .unwrap_or(0)
+    }
+}
+
+/// A minimal publication.
+pub fn content(title: &str) -> Content {
+    Content::Publication(Box::new(Publication::new(
+        Kind::BestPractice,
+        title,
+        "en".parse().expect("tag"),
+        vec![KeyFactor::Transparency],
+    )))
+}
+
+/// Polls `condition` every 100 ms until it holds, panicking with `what` after `timeout`.
+pub async fn wait_until(timeout: Duration, what: &str, mut condition: impl AsyncFnMut() -> bool) {
+    let start = Instant::now();
+    while !condition().await {
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

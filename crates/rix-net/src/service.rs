@@ -463,8 +463,17 @@ fn build_swarm(
 fn score_params(topic: &IdentTopic) -> gossipsub::PeerScoreParams {
     let topic_params = gossipsub::TopicScoreParams {
         topic_weight: 1.0,
+        // Small, capped rewards for staying in the mesh and delivering first (at most +10.1),
+        // so that a handful of invalid records always outweighs them.
+        time_in_mesh_weight: 0.01,
+        time_in_mesh_quantum: Duration::from_secs(1),
+        time_in_mesh_cap: 10.0,
+        first_message_deliveries_weight: 1.0,
+        first_message_deliveries_decay: 0.5,
+        first_message_deliveries_cap: 10.0,
         mesh_message_deliveries_weight: 0.0,
         mesh_failure_penalty_weight: 0.0,
+        // Squared: 1 invalid record = -20, 2 = -80 (graylisted), 3 = -180.
         invalid_message_deliveries_weight: -20.0,
         invalid_message_deliveries_decay: 0.9,
         ..Default::default()

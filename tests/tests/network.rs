@@ -1,0 +1,375 @@
+//! Multi-node behaviour with real libp2p nodes on 127.0.0.1 and real sled replicas, all in
+//! this process: gossip to every node, catch-up and relay through sync, recovery of a wiped
+//! store without equivocation, admission control and rejection of forged gossip.
+
+use std::time::Duration;
+
+use rix_net::service::{self, NetworkSettings};
+use rix_net::{GossipOutcome, NodeIdentity};
+use rix_record::content::{Content, Publication};
+use rix_record::{Author, Charter, KeyFactor, Kind, MemberKey, SignedRecord, Timestamp};
+use rix_tests::{TestNet, TestNode, wait_until};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn nodes(net: &TestNet) -> Vec<TestNode> {
+    net.nodes.iter().map(TestNode::new).collect()
+}
+
+async fn start_all(nodes: &mut [TestNode]) {
+    for n in nodes.iter_mut() {
+        n.start().await;
+    }
+}
+
+async fn stop_all(nodes: &mut [TestNode]) {
+    for n in nodes.iter_mut() {
+        n.stop().await;
+    }
+}
+
+/// Waits until every running node in `nodes` holds `count` records.
+async fn converge(nodes: &[&TestNode], count: u64, what: &str) {
+    wait_until(WAIT, what, async || {
+        nodes.iter().all(|n| n.records() == count)
+    })
+    .await;
+}
+
+fn no_equivocations(node: &TestNode) {
+    let report =
+        rix_node::ops::verify_replica(node.node().replica(), node.node().charter(), |_| {})
+            .unwrap();
+    assert!(report.ok(), "{}: {:?}", node.dir.member, report.failures);
+    assert!(
+        report.equivocations.is_empty(),
+        "{}: {:?}",
+        node.dir.member,
+        report.equivocations
+    );
+    for chain in &report.chains {
+        assert!(
+            chain.missing.is_empty() && chain.broken_links.is_empty(),
+            "{}: {chain:?}",
+            node.dir.member
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn five_nodes_a_record_published_on_one_reaches_all_and_every_store_verifies() {
+    let net = TestNet::create(&["AZ", "CN", "JP", "KZ", "RU"]);
+    let mut nodes = nodes(&net);
+    start_all(&mut nodes).await;
+    wait_until(WAIT, "every node sees 4 peers", async || {
+        for n in &nodes {
+            if n.peer_count().await < 4 {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+    let view = nodes[3]
+        .publish("Risk-based selection of consignments")
+        .await;
+    converge(
+        &nodes.iter().collect::<Vec<_>>(),
+        1,
+        "the record is on all five nodes",
+    )
+    .await;
+    for n in &nodes {
+        let shown = n.node().replica().show(&view.id).unwrap();
+        assert_eq!((shown.author.as_str(), shown.seq), ("KZ", 1));
+        no_equivocations(n);
+    }
+    // Records from several authors at once.
+    for (i, n) in nodes.iter().enumerate() {
+        n.publish(&format!("practice {i}")).await;
+    }
+    converge(
+        &nodes.iter().collect::<Vec<_>>(),
+        6,
+        "all six records are everywhere",
+    )
+    .await;
+    stop_all(&mut nodes).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_the_author_offline_a_lagging_node_gets_its_records_from_the_others() {
+    let net = TestNet::create(&["KZ", "JP", "RU"]);
+    let mut nodes = nodes(&net);
+    let (kz, rest) = nodes.split_at_mut(1);
+    let (jp, ru) = rest.split_at_mut(1);
+    let (kz, jp, ru) = (&mut kz[0], &mut jp[0], &mut ru[0]);
+    kz.start().await;
+    jp.start().await;
+    wait_until(WAIT, "KZ and JP connect", async || {
+        kz.peer_count().await == 1
+    })
+    .await;
+    for i in 0..5 {
+        kz.publish(&format!("KZ practice {i}")).await;
+    }
+    converge(&[&*kz, &*jp], 5, "JP holds KZ's five records").await;
+    kz.stop().await;
+    // RU was offline throughout; KZ, the author, is now offline too.
+    ru.start().await;
+    converge(&[&*ru], 5, "RU gets KZ's records relayed by JP").await;
+    no_equivocations(ru);
+    jp.stop().await;
+    ru.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_whose_store_was_wiped_recovers_its_history_and_continues_without_equivocating() {
+    let net = TestNet::create(&["KZ", "JP"]);
+    let mut nodes = nodes(&net);
+    start_all(&mut nodes).await;
+    for i in 0..3 {
+        nodes[0].publish(&format!("KZ record {i}")).await;
+    }
+    converge(&[&nodes[0], &nodes[1]], 3, "JP holds KZ's records").await;
+    nodes[0].stop().await;
+    std::fs::remove_dir_all(nodes[0].dir.dir.join("data")).unwrap();
+
+    nodes[0].start().await;
+    let fourth = nodes[0].publish("KZ record 3, after the wipe").await;
+    assert_eq!(
+        fourth.seq, 4,
+        "the journal next to the key keeps the sequence"
+    );
+    converge(
+        &[&nodes[0], &nodes[1]],
+        4,
+        "KZ recovers its history and JP gets the new record",
+    )
+    .await;
+    for n in &nodes {
+        no_equivocations(n);
+    }
+    stop_all(&mut nodes).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_its_journal_lost_too_a_node_waits_for_its_history_before_publishing() {
+    let net = TestNet::create(&["KZ", "JP"]);
+    let mut nodes = nodes(&net);
+    start_all(&mut nodes).await;
+    for i in 0..3 {
+        nodes[0].publish(&format!("KZ record {i}")).await;
+    }
+    converge(&[&nodes[0], &nodes[1]], 3, "JP holds KZ's records").await;
+    nodes[0].stop().await;
+    nodes[1].stop().await;
+    // Everything but the keys is lost: the store and the signing journal.
+    std::fs::remove_dir_all(nodes[0].dir.dir.join("data")).unwrap();
+    std::fs::remove_file(nodes[0].dir.dir.join("keys/last-signed.rix")).unwrap();
+
+    nodes[0].start().await;
+    let refused = nodes[0]
+        .node()
+        .publish(rix_tests::content("too early"))
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("recovering"), "{refused}");
+    assert!(!nodes[0].node().can_publish());
+
+    nodes[1].start().await;
+    wait_until(WAIT, "KZ recovers its history from JP", async || {
+        nodes[0].node().can_publish()
+    })
+    .await;
+    assert_eq!(nodes[0].records(), 3);
+    let next = nodes[0].publish("KZ record 3").await;
+    assert_eq!(next.seq, 4);
+    converge(&[&nodes[0], &nodes[1]], 4, "both hold four records").await;
+    for n in &nodes {
+        no_equivocations(n);
+    }
+    stop_all(&mut nodes).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_whole_network_restart_loses_nothing() {
+    let net = TestNet::create(&["KZ", "JP", "RU"]);
+    let mut nodes = nodes(&net);
+    start_all(&mut nodes).await;
+    for n in &nodes {
+        for i in 0..3 {
+            n.publish(&format!("{} {i}", n.dir.member)).await;
+        }
+    }
+    converge(
+        &nodes.iter().collect::<Vec<_>>(),
+        9,
+        "nine records everywhere",
+    )
+    .await;
+    stop_all(&mut nodes).await;
+    start_all(&mut nodes).await;
+    for n in &nodes {
+        assert_eq!(n.records(), 9, "{} after restart", n.dir.member);
+        no_equivocations(n);
+    }
+    nodes[1].publish("after the restart").await;
+    converge(
+        &nodes.iter().collect::<Vec<_>>(),
+        10,
+        "a new record spreads after the restart",
+    )
+    .await;
+    stop_all(&mut nodes).await;
+}
+
+fn metric(node: &TestNode, line_prefix: &str) -> u64 {
+    node.node()
+        .metrics()
+        .render()
+        .lines()
+        .filter(|l| l.starts_with(line_prefix))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn outsiders_are_refused_and_forged_gossip_is_rejected_and_not_forwarded() {
+    // EV is a member whose node misbehaves; A and C are honest. EV dials only A, so anything C
+    // receives from EV must have been forwarded by A.
+    let net = TestNet::create(&["A1", "C1", "EV"]);
+    let (mut a, mut c) = (TestNode::new(&net.nodes[0]), TestNode::new(&net.nodes[1]));
+    a.start().await;
+    c.start().await;
+    wait_until(WAIT, "A and C connect", async || a.peer_count().await == 1).await;
+
+    let ev_dir = &net.nodes[2];
+    let mut ev_charter = Charter::load(&net.charter).unwrap();
+    for m in &mut ev_charter.members {
+        if m.code.as_str() != "A1" {
+            m.addresses.clear();
+        }
+    }
+    let ev_identity = NodeIdentity::load(&ev_dir.dir.join("keys/node.key")).unwrap();
+    let settings = NetworkSettings {
+        listen: vec![],
+        charter: ev_charter,
+        mdns: false,
+        idle_timeout: Duration::from_secs(60),
+        redial_min: Duration::from_secs(1),
+        redial_max: Duration::from_secs(2),
+        request_timeout: Duration::from_secs(5),
+        max_connections: 8,
+    };
+    let (ev, _ev_events, ev_loop) = service::new(&ev_identity, settings.clone()).unwrap();
+    tokio::spawn(ev_loop.run());
+    wait_until(WAIT, "EV connects to A", async || {
+        ev.peers().await.map(|p| p.len()).unwrap_or(0) == 1
+    })
+    .await;
+
+    // Forgeries: a record with a broken signature, and one claiming A1's authorship.
+    let ev_key = MemberKey::load(&ev_dir.dir.join("keys/signing.key")).unwrap();
+    let content = |t: &str| {
+        Content::Publication(Box::new(Publication::new(
+            Kind::CaseStudy,
+            t,
+            "en".parse().unwrap(),
+            vec![KeyFactor::Hrm],
+        )))
+    };
+    let genuine = Author::new(
+        "rix-test",
+        "EV".parse().unwrap(),
+        MemberKey::from_seed(&ev_key.seed()),
+    )
+    .sign_next(None, content("flipped"), Timestamp::now())
+    .unwrap();
+    let mut flipped = genuine.bytes().to_vec();
+    flipped[20] ^= 1;
+    let impostor = Author::new("rix-test", "A1".parse().unwrap(), ev_key)
+        .sign_next(None, content("as A1"), Timestamp::now())
+        .unwrap();
+    for forged in [SignedRecord::from_bytes(flipped), impostor.signed()] {
+        wait_until(WAIT, "EV's forgery is sent", async || {
+            ev.publish(forged.clone()).await.unwrap() == GossipOutcome::Sent
+        })
+        .await;
+    }
+    wait_until(WAIT, "A rejects both forgeries", async || {
+        metric(&a, "rix_records_rejected_total{source=\"gossip\"") >= 2
+    })
+    .await;
+    assert_eq!(
+        metric(
+            &a,
+            "rix_records_rejected_total{source=\"gossip\",reason=\"bad_signature\"}"
+        ),
+        1
+    );
+    assert_eq!(
+        metric(
+            &a,
+            "rix_records_rejected_total{source=\"gossip\",reason=\"key_mismatch\"}"
+        ),
+        1
+    );
+    // Give forwarding every chance to happen, then check that it did not.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        (a.records(), c.records()),
+        (0, 0),
+        "nothing forged is stored"
+    );
+    assert_eq!(
+        metric(&c, "rix_records_rejected_total"),
+        0,
+        "A did not forward the forgeries to C"
+    );
+    let ev_score = a
+        .node()
+        .net()
+        .peers()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.role == "EV")
+        .and_then(|p| p.score);
+    assert!(
+        ev_score.is_some_and(|s| s < 0.0),
+        "EV's gossipsub score at A dropped: {ev_score:?}"
+    );
+
+    // An outsider with a valid libp2p identity that the charter does not list.
+    let (outsider_identity, _) = NodeIdentity::generate().unwrap();
+    let (outsider, _events, outsider_loop) = service::new(&outsider_identity, settings).unwrap();
+    tokio::spawn(outsider_loop.run());
+    wait_until(WAIT, "A refuses the outsider", async || {
+        metric(&a, "rix_connections_refused_total") >= 1
+    })
+    .await;
+    let a_peer = a.node().net().local_peer_id();
+    let asked = outsider
+        .request(a_peer, rix_net::protocol::SyncRequest::Summary)
+        .await;
+    assert!(asked.is_err(), "the outsider got an answer: {asked:?}");
+    assert!(
+        outsider.peers().await.unwrap().is_empty(),
+        "the outsider is not kept connected"
+    );
+    assert!(
+        !a.node()
+            .net()
+            .peers()
+            .await
+            .unwrap()
+            .iter()
+            .any(|p| p.peer_id == outsider_identity.peer_id())
+    );
+
+    ev.shutdown().await;
+    outsider.shutdown().await;
+    a.stop().await;
+    c.stop().await;
+}
