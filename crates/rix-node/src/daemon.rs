@@ -147,12 +147,7 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
     let options = ReplicaOptions {
         cache_capacity_bytes: config.config.store.cache_capacity_mb * 1024 * 1024,
     };
-    let replica_dir = config.replica_dir();
-    let replica = Arc::new(
-        tokio::task::spawn_blocking(move || Replica::open(&replica_dir, &options))
-            .await
-            .expect("no panic")?,
-    );
+    let replica = Arc::new(open_replica(config.replica_dir(), options).await?);
 
     let net_config = &config.config.network;
     let listen = net_config
@@ -263,6 +258,28 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
         shutdown,
         tasks,
     })
+}
+
+/// Opens the replica, waiting up to ten seconds while another process (typically a `rix` query
+/// that started just before the daemon) still holds it.
+async fn open_replica(
+    dir: std::path::PathBuf,
+    options: ReplicaOptions,
+) -> Result<Replica, NodeError> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (d, o) = (dir.clone(), options.clone());
+        match tokio::task::spawn_blocking(move || Replica::open(&d, &o))
+            .await
+            .expect("no panic")
+        {
+            Err(rix_store::StoreError::Locked(_)) if tokio::time::Instant::now() < deadline => {
+                tracing::info!("replica in use by another process; waiting for it");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            result => return Ok(result?),
+        }
+    }
 }
 
 /// Runs a node until `shutdown` resolves (SIGINT/SIGTERM for `rix daemon`), then stops it.

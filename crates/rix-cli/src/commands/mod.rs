@@ -45,8 +45,21 @@ impl Context {
             tracing::debug!("using the running daemon's API");
             return Ok(Box::new(api));
         }
-        let local = LocalBackend::open(config).context("opening the node's replica")?;
-        Ok(Box::new(local))
+        // A daemon that is starting holds the replica before its API answers: wait for it.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            match LocalBackend::open(config.clone()) {
+                Err(rix_node::NodeError::Store(rix_store::StoreError::Locked(_)))
+                    if std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                    if let Some(api) = ApiBackend::connect(&config)? {
+                        return Ok(Box::new(api));
+                    }
+                }
+                result => return Ok(Box::new(result.context("opening the node's replica")?)),
+            }
+        }
     }
 
     /// Prints `value` as one JSON document.
