@@ -448,3 +448,35 @@ fn a_record_file_error_names_file_line_and_field_and_publishes_nothing() {
     );
     assert!(ids_of(&rix.json(&["--config", net.node("KZ").config_arg(), "list"])).is_empty());
 }
+
+#[test]
+fn offline_publish_refuses_when_the_signing_history_is_unknown() {
+    let rix = rix();
+    let net = TestNet::init(&rix, &["KZ"]);
+    let kz = net.node("KZ");
+    let file = write_record(
+        net.root.path(),
+        "a.md",
+        "kind = \"event\"\ntitle = \"one\"\nlanguage = \"en\"\nfactors = [\"hrm\"]",
+        "",
+    );
+    assert_eq!(
+        rix.json(&["--config", kz.config_arg(), "publish", &file])["seq"],
+        1
+    );
+    // A key restored without its journal, onto an empty store: the next number is unknown.
+    std::fs::remove_file(kz.dir.join("keys/last-signed.rix")).unwrap();
+    std::fs::remove_dir_all(kz.dir.join("data/replica")).unwrap();
+    let out = rix.run(&["--config", kz.config_arg(), "publish", &file]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("does not know which record KZ signed last")
+            && err.contains("Start the daemon"),
+        "{err}"
+    );
+    assert_eq!(
+        rix.json(&["--config", kz.config_arg(), "status"])["records"],
+        0
+    );
+}
