@@ -11,11 +11,7 @@ fn main() {
     if let Ok(members) = std::fs::read_dir(&root) {
         for member in members.flatten() {
             println!("cargo:rerun-if-changed={}", member.path().display());
-            for file in std::fs::read_dir(member.path())
-                .into_iter()
-                .flatten()
-                .flatten()
-            {
+            for file in std::fs::read_dir(member.path()).into_iter().flatten().flatten() {
                 let path = file.path();
                 if path.extension().is_some_and(|e| e == "md") {
                     files.push((member.file_name().to_string_lossy().into_owned(), path));
@@ -30,12 +26,7 @@ fn main() {
     for (member, path) in files {
         let name = path.file_name().unwrap().to_string_lossy();
         let abs = std::fs::canonicalize(&path).unwrap();
-        writeln!(
-            out,
-            "    ({member:?}, {name:?}, include_str!({:?})),",
-            abs.display().to_string()
-        )
-        .unwrap();
+        writeln!(out, "    ({member:?}, {name:?}, include_str!({:?})),", abs.display().to_string()).unwrap();
     }
     out.push_str("];\n");
     let dest = Path::new(&std::env::var("OUT_DIR").unwrap()).join("samples.rs");

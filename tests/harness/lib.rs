@@ -26,9 +26,7 @@ pub fn samples_dir() -> PathBuf {
 pub fn sample_files(member: &str) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(samples_dir().join(member))
         .map(|d| {
-            d.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "md"))
-                .collect()
+            d.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "md")).collect()
         })
         .unwrap_or_default();
     files.sort();
@@ -40,10 +38,7 @@ pub const SIGNATORIES: [&str; 9] = ["AZ", "CN", "JP", "KZ", "KG", "MN", "RU", "T
 
 /// A free TCP port on 127.0.0.1 (bound and released; good enough for tests).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
 
 /// Runs the `rix` binary.
@@ -92,8 +87,7 @@ impl Rix {
         let mut all = vec!["--json"];
         all.extend_from_slice(args);
         let text = self.ok(&all);
-        serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("rix {args:?}: not JSON ({e}):\n{text}"))
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("rix {args:?}: not JSON ({e}):\n{text}"))
     }
 }
 
@@ -166,11 +160,7 @@ impl TestNet {
                 api_port,
             });
         }
-        Self {
-            root,
-            nodes,
-            charter,
-        }
+        Self { root, nodes, charter }
     }
 
     /// Like [`TestNet::init`] but through the library (no binary needed).
@@ -202,19 +192,12 @@ impl TestNet {
                 api_port,
             });
         }
-        Self {
-            root,
-            nodes,
-            charter,
-        }
+        Self { root, nodes, charter }
     }
 
     /// The node of `member`.
     pub fn node(&self, member: &str) -> &NodeDir {
-        self.nodes
-            .iter()
-            .find(|n| n.member == member)
-            .expect("member in test net")
+        self.nodes.iter().find(|n| n.member == member).expect("member in test net")
     }
 }
 
@@ -238,19 +221,12 @@ pub struct TestNode {
 impl TestNode {
     /// A stopped node for `dir`.
     pub fn new(dir: &NodeDir) -> Self {
-        Self {
-            dir: dir.clone(),
-            running: None,
-        }
+        Self { dir: dir.clone(), running: None }
     }
 
     /// Starts the daemon (network, sync, API) in this process.
     pub async fn start(&mut self) {
-        assert!(
-            self.running.is_none(),
-            "{} already running",
-            self.dir.member
-        );
+        assert!(self.running.is_none(), "{} already running", self.dir.member);
         let config = rix_node::NodeConfig::load(&self.dir.config).expect("config");
         self.running = Some(rix_node::daemon::start(config).await.expect("node starts"));
     }
@@ -264,10 +240,7 @@ impl TestNode {
 
     /// The running node.
     pub fn node(&self) -> &Arc<Node> {
-        self.running
-            .as_ref()
-            .map(RunningNode::node)
-            .unwrap_or_else(|| panic!("{} is not running", self.dir.member))
+        self.running.as_ref().map(RunningNode::node).unwrap_or_else(|| panic!("{} is not running", self.dir.member))
     }
 
     /// Records in its replica.
@@ -282,12 +255,7 @@ impl TestNode {
 
     /// Connected peers.
     pub async fn peer_count(&self) -> usize {
-        self.node()
-            .net()
-            .peers()
-            .await
-            .map(|p| p.len())
-            .unwrap_or(0)
+        self.node().net().peers().await.map(|p| p.len()).unwrap_or(0)
     }
 }
 
@@ -305,10 +273,7 @@ pub fn content(title: &str) -> Content {
 pub async fn wait_until(timeout: Duration, what: &str, mut condition: impl AsyncFnMut() -> bool) {
     let start = Instant::now();
     while !condition().await {
-        assert!(
-            start.elapsed() < timeout,
-            "timed out after {timeout:?} waiting until {what}"
-        );
+        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting until {what}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

@@ -30,29 +30,15 @@ async fn stop_all(nodes: &mut [TestNode]) {
 
 /// Waits until every running node in `nodes` holds `count` records.
 async fn converge(nodes: &[&TestNode], count: u64, what: &str) {
-    wait_until(WAIT, what, async || {
-        nodes.iter().all(|n| n.records() == count)
-    })
-    .await;
+    wait_until(WAIT, what, async || nodes.iter().all(|n| n.records() == count)).await;
 }
 
 fn no_equivocations(node: &TestNode) {
-    let report =
-        rix_node::ops::verify_replica(node.node().replica(), node.node().charter(), |_| {})
-            .unwrap();
+    let report = rix_node::ops::verify_replica(node.node().replica(), node.node().charter(), |_| {}).unwrap();
     assert!(report.ok(), "{}: {:?}", node.dir.member, report.failures);
-    assert!(
-        report.equivocations.is_empty(),
-        "{}: {:?}",
-        node.dir.member,
-        report.equivocations
-    );
+    assert!(report.equivocations.is_empty(), "{}: {:?}", node.dir.member, report.equivocations);
     for chain in &report.chains {
-        assert!(
-            chain.missing.is_empty() && chain.broken_links.is_empty(),
-            "{}: {chain:?}",
-            node.dir.member
-        );
+        assert!(chain.missing.is_empty() && chain.broken_links.is_empty(), "{}: {chain:?}", node.dir.member);
     }
 }
 
@@ -70,15 +56,8 @@ async fn five_nodes_a_record_published_on_one_reaches_all_and_every_store_verifi
         true
     })
     .await;
-    let view = nodes[3]
-        .publish("Risk-based selection of consignments")
-        .await;
-    converge(
-        &nodes.iter().collect::<Vec<_>>(),
-        1,
-        "the record is on all five nodes",
-    )
-    .await;
+    let view = nodes[3].publish("Risk-based selection of consignments").await;
+    converge(&nodes.iter().collect::<Vec<_>>(), 1, "the record is on all five nodes").await;
     for n in &nodes {
         let shown = n.node().replica().show(&view.id).unwrap();
         assert_eq!((shown.author.as_str(), shown.seq), ("KZ", 1));
@@ -88,12 +67,7 @@ async fn five_nodes_a_record_published_on_one_reaches_all_and_every_store_verifi
     for (i, n) in nodes.iter().enumerate() {
         n.publish(&format!("practice {i}")).await;
     }
-    converge(
-        &nodes.iter().collect::<Vec<_>>(),
-        6,
-        "all six records are everywhere",
-    )
-    .await;
+    converge(&nodes.iter().collect::<Vec<_>>(), 6, "all six records are everywhere").await;
     stop_all(&mut nodes).await;
 }
 
@@ -106,10 +80,7 @@ async fn with_the_author_offline_a_lagging_node_gets_its_records_from_the_others
     let (kz, jp, ru) = (&mut kz[0], &mut jp[0], &mut ru[0]);
     kz.start().await;
     jp.start().await;
-    wait_until(WAIT, "KZ and JP connect", async || {
-        kz.peer_count().await == 1
-    })
-    .await;
+    wait_until(WAIT, "KZ and JP connect", async || kz.peer_count().await == 1).await;
     for i in 0..5 {
         kz.publish(&format!("KZ practice {i}")).await;
     }
@@ -137,16 +108,8 @@ async fn a_node_whose_store_was_wiped_recovers_its_history_and_continues_without
 
     nodes[0].start().await;
     let fourth = nodes[0].publish("KZ record 3, after the wipe").await;
-    assert_eq!(
-        fourth.seq, 4,
-        "the journal next to the key keeps the sequence"
-    );
-    converge(
-        &[&nodes[0], &nodes[1]],
-        4,
-        "KZ recovers its history and JP gets the new record",
-    )
-    .await;
+    assert_eq!(fourth.seq, 4, "the journal next to the key keeps the sequence");
+    converge(&[&nodes[0], &nodes[1]], 4, "KZ recovers its history and JP gets the new record").await;
     for n in &nodes {
         no_equivocations(n);
     }
@@ -169,19 +132,12 @@ async fn with_its_journal_lost_too_a_node_waits_for_its_history_before_publishin
     std::fs::remove_file(nodes[0].dir.dir.join("keys/last-signed.rix")).unwrap();
 
     nodes[0].start().await;
-    let refused = nodes[0]
-        .node()
-        .publish(rix_tests::content("too early"))
-        .await
-        .unwrap_err();
+    let refused = nodes[0].node().publish(rix_tests::content("too early")).await.unwrap_err();
     assert!(refused.to_string().contains("recovering"), "{refused}");
     assert!(!nodes[0].node().can_publish());
 
     nodes[1].start().await;
-    wait_until(WAIT, "KZ recovers its history from JP", async || {
-        nodes[0].node().can_publish()
-    })
-    .await;
+    wait_until(WAIT, "KZ recovers its history from JP", async || nodes[0].node().can_publish()).await;
     assert_eq!(nodes[0].records(), 3);
     let next = nodes[0].publish("KZ record 3").await;
     assert_eq!(next.seq, 4);
@@ -202,12 +158,7 @@ async fn a_whole_network_restart_loses_nothing() {
             n.publish(&format!("{} {i}", n.dir.member)).await;
         }
     }
-    converge(
-        &nodes.iter().collect::<Vec<_>>(),
-        9,
-        "nine records everywhere",
-    )
-    .await;
+    converge(&nodes.iter().collect::<Vec<_>>(), 9, "nine records everywhere").await;
     stop_all(&mut nodes).await;
     start_all(&mut nodes).await;
     for n in &nodes {
@@ -215,12 +166,7 @@ async fn a_whole_network_restart_loses_nothing() {
         no_equivocations(n);
     }
     nodes[1].publish("after the restart").await;
-    converge(
-        &nodes.iter().collect::<Vec<_>>(),
-        10,
-        "a new record spreads after the restart",
-    )
-    .await;
+    converge(&nodes.iter().collect::<Vec<_>>(), 10, "a new record spreads after the restart").await;
     stop_all(&mut nodes).await;
 }
 
@@ -264,10 +210,7 @@ async fn outsiders_are_refused_and_forged_gossip_is_rejected_and_not_forwarded()
     };
     let (ev, _ev_events, ev_loop) = service::new(&ev_identity, settings.clone()).unwrap();
     tokio::spawn(ev_loop.run());
-    wait_until(WAIT, "EV connects to A", async || {
-        ev.peers().await.map(|p| p.len()).unwrap_or(0) == 1
-    })
-    .await;
+    wait_until(WAIT, "EV connects to A", async || ev.peers().await.map(|p| p.len()).unwrap_or(0) == 1).await;
 
     // Forgeries: a record with a broken signature, and one claiming A1's authorship.
     let ev_key = MemberKey::load(&ev_dir.dir.join("keys/signing.key")).unwrap();
@@ -279,13 +222,9 @@ async fn outsiders_are_refused_and_forged_gossip_is_rejected_and_not_forwarded()
             vec![KeyFactor::Hrm],
         )))
     };
-    let genuine = Author::new(
-        "rix-test",
-        "EV".parse().unwrap(),
-        MemberKey::from_seed(&ev_key.seed()),
-    )
-    .sign_next(None, content("flipped"), Timestamp::now())
-    .unwrap();
+    let genuine = Author::new("rix-test", "EV".parse().unwrap(), MemberKey::from_seed(&ev_key.seed()))
+        .sign_next(None, content("flipped"), Timestamp::now())
+        .unwrap();
     let mut flipped = genuine.bytes().to_vec();
     flipped[20] ^= 1;
     let impostor = Author::new("rix-test", "A1".parse().unwrap(), ev_key)
@@ -301,72 +240,25 @@ async fn outsiders_are_refused_and_forged_gossip_is_rejected_and_not_forwarded()
         metric(&a, "rix_records_rejected_total{source=\"gossip\"") >= 2
     })
     .await;
-    assert_eq!(
-        metric(
-            &a,
-            "rix_records_rejected_total{source=\"gossip\",reason=\"bad_signature\"}"
-        ),
-        1
-    );
-    assert_eq!(
-        metric(
-            &a,
-            "rix_records_rejected_total{source=\"gossip\",reason=\"key_mismatch\"}"
-        ),
-        1
-    );
+    assert_eq!(metric(&a, "rix_records_rejected_total{source=\"gossip\",reason=\"bad_signature\"}"), 1);
+    assert_eq!(metric(&a, "rix_records_rejected_total{source=\"gossip\",reason=\"key_mismatch\"}"), 1);
     // Give forwarding every chance to happen, then check that it did not.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(
-        (a.records(), c.records()),
-        (0, 0),
-        "nothing forged is stored"
-    );
-    assert_eq!(
-        metric(&c, "rix_records_rejected_total"),
-        0,
-        "A did not forward the forgeries to C"
-    );
-    let ev_score = a
-        .node()
-        .net()
-        .peers()
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|p| p.role == "EV")
-        .and_then(|p| p.score);
-    assert!(
-        ev_score.is_some_and(|s| s < 0.0),
-        "EV's gossipsub score at A dropped: {ev_score:?}"
-    );
+    assert_eq!((a.records(), c.records()), (0, 0), "nothing forged is stored");
+    assert_eq!(metric(&c, "rix_records_rejected_total"), 0, "A did not forward the forgeries to C");
+    let ev_score = a.node().net().peers().await.unwrap().into_iter().find(|p| p.role == "EV").and_then(|p| p.score);
+    assert!(ev_score.is_some_and(|s| s < 0.0), "EV's gossipsub score at A dropped: {ev_score:?}");
 
     // An outsider with a valid libp2p identity that the charter does not list.
     let (outsider_identity, _) = NodeIdentity::generate().unwrap();
     let (outsider, _events, outsider_loop) = service::new(&outsider_identity, settings).unwrap();
     tokio::spawn(outsider_loop.run());
-    wait_until(WAIT, "A refuses the outsider", async || {
-        metric(&a, "rix_connections_refused_total") >= 1
-    })
-    .await;
+    wait_until(WAIT, "A refuses the outsider", async || metric(&a, "rix_connections_refused_total") >= 1).await;
     let a_peer = a.node().net().local_peer_id();
-    let asked = outsider
-        .request(a_peer, rix_net::protocol::SyncRequest::Summary)
-        .await;
+    let asked = outsider.request(a_peer, rix_net::protocol::SyncRequest::Summary).await;
     assert!(asked.is_err(), "the outsider got an answer: {asked:?}");
-    assert!(
-        outsider.peers().await.unwrap().is_empty(),
-        "the outsider is not kept connected"
-    );
-    assert!(
-        !a.node()
-            .net()
-            .peers()
-            .await
-            .unwrap()
-            .iter()
-            .any(|p| p.peer_id == outsider_identity.peer_id())
-    );
+    assert!(outsider.peers().await.unwrap().is_empty(), "the outsider is not kept connected");
+    assert!(!a.node().net().peers().await.unwrap().iter().any(|p| p.peer_id == outsider_identity.peer_id()));
 
     ev.shutdown().await;
     outsider.shutdown().await;

@@ -23,8 +23,5 @@ fn every_example_file_parses() {
             checked += 1;
         }
     }
-    assert_eq!(
-        checked, 2,
-        "expected an example config and an example charter"
-    );
+    assert_eq!(checked, 2, "expected an example config and an example charter");
 }

@@ -9,8 +9,7 @@ use rix_tests::{SIGNATORIES, sample_files};
 
 #[test]
 fn samples_cover_every_kind_factor_and_the_working_languages() {
-    let (mut kinds, mut factors, mut languages) =
-        (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+    let (mut kinds, mut factors, mut languages) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
     let (mut total, mut revisions, mut withdrawals, mut members) = (0, 0, 0, 0);
     for member in SIGNATORIES {
         let files = sample_files(member);
@@ -21,10 +20,7 @@ fn samples_cover_every_kind_factor_and_the_working_languages() {
             total += 1;
             let draft = read_record_file(&file).unwrap_or_else(|e| panic!("{e}"));
             match draft.content {
-                DraftContent::Publication {
-                    publication,
-                    supersedes,
-                } => {
+                DraftContent::Publication { publication, supersedes } => {
                     kinds.insert(publication.kind);
                     factors.extend(publication.factors.iter().copied());
                     languages.insert(publication.language.primary());
@@ -39,13 +35,7 @@ fn samples_cover_every_kind_factor_and_the_working_languages() {
     assert_eq!(kinds.len(), Kind::ALL.len(), "{kinds:?}");
     assert_eq!(factors.len(), KeyFactor::ALL.len(), "{factors:?}");
     for lang in ["en", "ru", "zh", "ja"] {
-        assert!(
-            languages.contains(lang),
-            "no sample in {lang}: {languages:?}"
-        );
+        assert!(languages.contains(lang), "no sample in {lang}: {languages:?}");
     }
-    assert!(
-        revisions >= 2 && withdrawals >= 1,
-        "{revisions} revisions, {withdrawals} withdrawals"
-    );
+    assert!(revisions >= 2 && withdrawals >= 1, "{revisions} revisions, {withdrawals} withdrawals");
 }

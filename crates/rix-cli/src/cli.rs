@@ -104,11 +104,7 @@ pub struct InitArgs {
     #[arg(long, value_name = "TEXT")]
     pub name: Option<String>,
     /// Listen multiaddress (repeatable).
-    #[arg(
-        long,
-        value_name = "MULTIADDR",
-        default_value = "/ip4/0.0.0.0/tcp/4001"
-    )]
+    #[arg(long, value_name = "MULTIADDR", default_value = "/ip4/0.0.0.0/tcp/4001")]
     pub listen: Vec<String>,
     /// Local API address.
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:7401")]

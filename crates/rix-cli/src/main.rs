@@ -14,11 +14,7 @@ use commands::Context;
 fn main() {
     let cli = Cli::parse();
     init_logging(&cli);
-    let ctx = Context {
-        json: cli.json,
-        quiet: cli.quiet,
-        config: cli.config.clone(),
-    };
+    let ctx = Context { json: cli.json, quiet: cli.quiet, config: cli.config.clone() };
     let result = match &cli.command {
         Command::Init(args) => commands::node::init(&ctx, args),
         Command::Publish(args) => commands::records::publish(&ctx, args),
@@ -45,10 +41,8 @@ fn main() {
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain().any(|e| {
-        e.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    })
+    err.chain()
+        .any(|e| e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
 }
 
 fn init_logging(cli: &Cli) {
@@ -61,9 +55,5 @@ fn init_logging(cli: &Cli) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
 }

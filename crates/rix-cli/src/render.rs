@@ -17,11 +17,7 @@ pub struct Table {
 impl Table {
     /// A table; `flexible` is the column that gives way when the terminal is narrow.
     pub fn new(headers: &[&str], flexible: usize) -> Self {
-        Self {
-            headers: headers.iter().map(|h| (*h).to_owned()).collect(),
-            rows: vec![],
-            flexible,
-        }
+        Self { headers: headers.iter().map(|h| (*h).to_owned()).collect(), rows: vec![], flexible }
     }
 
     /// Adds a row.
@@ -73,10 +69,7 @@ fn terminal_width() -> Option<usize> {
 
 /// Cuts `s` to at most `width` columns, ending in `…` when cut.
 pub fn truncate(s: &str, width: usize) -> String {
-    let s: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
+    let s: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     if s.width() <= width {
         return s;
     }
@@ -99,10 +92,7 @@ pub fn record_table(records: &[RecordView], out: &mut impl Write) -> std::io::Re
     if records.is_empty() {
         return writeln!(out, "No records match.");
     }
-    let mut t = Table::new(
-        &["ID", "MEMBER", "KIND", "DATE", "LANG", "FACTORS", "TITLE"],
-        6,
-    );
+    let mut t = Table::new(&["ID", "MEMBER", "KIND", "DATE", "LANG", "FACTORS", "TITLE"], 6);
     for r in records {
         let mut title = r.title.clone();
         if r.withdrawn {
@@ -121,12 +111,7 @@ pub fn record_table(records: &[RecordView], out: &mut impl Write) -> std::io::Re
         ]);
     }
     t.print(out)?;
-    writeln!(
-        out,
-        "{} record{}",
-        records.len(),
-        if records.len() == 1 { "" } else { "s" }
-    )
+    writeln!(out, "{} record{}", records.len(), if records.len() == 1 { "" } else { "s" })
 }
 
 /// The `rix show` text.
@@ -134,11 +119,7 @@ pub fn record_detail(r: &RecordView, out: &mut impl Write) -> std::io::Result<()
     writeln!(out, "{}", r.title)?;
     writeln!(out, "{}", "=".repeat(r.title.width().min(80)))?;
     let field = |out: &mut dyn Write, name: &str, value: &str| -> std::io::Result<()> {
-        if value.is_empty() {
-            Ok(())
-        } else {
-            writeln!(out, "{name:<14}{value}")
-        }
+        if value.is_empty() { Ok(()) } else { writeln!(out, "{name:<14}{value}") }
     };
     field(out, "id", &r.id)?;
     field(out, "author", &format!("{} (record {})", r.author, r.seq))?;
@@ -160,30 +141,16 @@ pub fn record_detail(r: &RecordView, out: &mut impl Write) -> std::io::Result<()
     field(out, "withdraws", r.withdraws.as_deref().unwrap_or(""))?;
     field(out, "related", &r.related.join(", "))?;
     if let Some(newer) = &r.superseded_by {
-        writeln!(
-            out,
-            "\nThis version is superseded by {newer}; `rix show {}` for the current one.",
-            &newer[..12]
-        )?;
+        writeln!(out, "\nThis version is superseded by {newer}; `rix show {}` for the current one.", &newer[..12])?;
     }
     if let Some(w) = &r.withdrawal {
-        writeln!(
-            out,
-            "\nWITHDRAWN on {} ({}): {}",
-            &w.created_at[..10],
-            &w.id[..12],
-            w.reason
-        )?;
+        writeln!(out, "\nWITHDRAWN on {} ({}): {}", &w.created_at[..10], &w.id[..12], w.reason)?;
     }
     if !r.summary.is_empty() {
         writeln!(out, "\n{}", r.summary)?;
     }
     if let Some(details) = &r.details {
-        writeln!(
-            out,
-            "\n{}",
-            serde_json::to_string_pretty(details).unwrap_or_default()
-        )?;
+        writeln!(out, "\n{}", serde_json::to_string_pretty(details).unwrap_or_default())?;
     }
     if let Some(body) = r.body.as_deref().filter(|b| !b.is_empty()) {
         writeln!(out, "\n{}", body.trim_end())?;
@@ -213,57 +180,31 @@ pub fn stats(report: &StatsReport, out: &mut impl Write) -> std::io::Result<()> 
     writeln!(
         out,
         "{} records stored: {} current publications, {} superseded versions, {} withdrawn, {} withdrawal records\n",
-        report.records_stored,
-        report.publications,
-        report.superseded,
-        report.withdrawn,
-        report.withdrawals
+        report.records_stored, report.publications, report.superseded, report.withdrawn, report.withdrawals
     )?;
-    writeln!(
-        out,
-        "Publications per member and key factor (a record counts once for each of its factors):"
-    )?;
+    writeln!(out, "Publications per member and key factor (a record counts once for each of its factors):")?;
     let mut headers = vec!["MEMBER"];
     headers.extend(report.factors.iter().map(|f| factor_abbrev(f)));
     headers.push("RECORDS");
     let mut t = Table::new(&headers, 0);
     let cell = |n: u64| {
-        if n == 0 {
-            "·".to_owned()
-        } else {
-            n.to_string()
-        }
+        if n == 0 { "·".to_owned() } else { n.to_string() }
     };
     for m in &report.members {
         let mut row = vec![m.member.clone()];
-        row.extend(
-            report
-                .factors
-                .iter()
-                .map(|f| cell(m.by_factor.get(f).copied().unwrap_or(0))),
-        );
+        row.extend(report.factors.iter().map(|f| cell(m.by_factor.get(f).copied().unwrap_or(0))));
         row.push(m.publications.to_string());
         t.row(row);
     }
     let mut total = vec!["TOTAL".to_owned()];
-    total.extend(
-        report
-            .factors
-            .iter()
-            .map(|f| cell(report.factor_totals.get(f).copied().unwrap_or(0))),
-    );
+    total.extend(report.factors.iter().map(|f| cell(report.factor_totals.get(f).copied().unwrap_or(0))));
     total.push(report.publications.to_string());
     t.row(total);
     t.print(out)?;
     writeln!(
         out,
         "\nKey factors: {}",
-        report
-            .factors
-            .iter()
-            .map(|f| format!("{}={f}", factor_abbrev(f)))
-            .collect::<Vec<_>>()
-            .join(" ")
+        report.factors.iter().map(|f| format!("{}={f}", factor_abbrev(f))).collect::<Vec<_>>().join(" ")
     )?;
 
     writeln!(out, "\nBy kind:")?;
@@ -284,19 +225,11 @@ pub fn stats(report: &StatsReport, out: &mut impl Write) -> std::io::Result<()> 
                 n.id[..12].to_owned(),
                 n.title.clone(),
             ]),
-            None => t.row(vec![
-                format!("  {}", m.member),
-                "-".into(),
-                "-".into(),
-                "(nothing published)".into(),
-            ]),
+            None => t.row(vec![format!("  {}", m.member), "-".into(), "-".into(), "(nothing published)".into()]),
         }
     }
     t.print(out)?;
-    writeln!(
-        out,
-        "\nCoverage gaps (key factors a member has published nothing on):"
-    )?;
+    writeln!(out, "\nCoverage gaps (key factors a member has published nothing on):")?;
     for m in &report.members {
         if m.missing_factors.is_empty() {
             writeln!(out, "  {:<8}none", m.member)?;

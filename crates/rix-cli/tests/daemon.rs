@@ -40,14 +40,7 @@ fn status(rix: &Rix, node: &NodeDir) -> serde_json::Value {
 }
 
 fn record_count(rix: &Rix, node: &NodeDir) -> usize {
-    let out = rix.run(&[
-        "--json",
-        "--config",
-        node.config_arg(),
-        "list",
-        "--all-versions",
-        "--include-withdrawn",
-    ]);
+    let out = rix.run(&["--json", "--config", node.config_arg(), "list", "--all-versions", "--include-withdrawn"]);
     serde_json::from_slice::<serde_json::Value>(&out.stdout)
         .ok()
         .and_then(|v| v["records"].as_array().map(Vec::len))
@@ -59,12 +52,7 @@ fn signal(child: &Child, sig: Signal) {
 }
 
 fn publish(rix: &Rix, node: &NodeDir, file: &std::path::Path) -> serde_json::Value {
-    rix.json(&[
-        "--config",
-        node.config_arg(),
-        "publish",
-        file.to_str().unwrap(),
-    ])
+    rix.json(&["--config", node.config_arg(), "publish", file.to_str().unwrap()])
 }
 
 #[test]
@@ -76,10 +64,7 @@ fn daemon_processes_gossip_survive_sigkill_and_shut_down_cleanly() {
     for node in &net.nodes {
         wait_for(&format!("{} runs with two peers", node.member), || {
             let s = status(&rix, node);
-            s["daemon_running"] == true
-                && s["connected_peers"]
-                    .as_array()
-                    .is_some_and(|p| p.len() == 2)
+            s["daemon_running"] == true && s["connected_peers"].as_array().is_some_and(|p| p.len() == 2)
         });
     }
 
@@ -87,9 +72,7 @@ fn daemon_processes_gossip_survive_sigkill_and_shut_down_cleanly() {
     let kz_files = sample_files("KZ");
     let first = publish(&rix, kz, &kz_files[0]);
     assert_eq!(first["seq"], 1);
-    wait_for("JP and RU hold KZ's record", || {
-        record_count(&rix, jp) == 1 && record_count(&rix, ru) == 1
-    });
+    wait_for("JP and RU hold KZ's record", || record_count(&rix, jp) == 1 && record_count(&rix, ru) == 1);
 
     // RU dies hard while the others keep publishing.
     signal(&daemons[2], Signal::SIGKILL);
@@ -100,24 +83,14 @@ fn daemon_processes_gossip_survive_sigkill_and_shut_down_cleanly() {
     for f in &sample_files("JP")[..2] {
         publish(&rix, jp, f);
     }
-    wait_for("KZ and JP hold six records", || {
-        record_count(&rix, kz) == 6 && record_count(&rix, jp) == 6
-    });
+    wait_for("KZ and JP hold six records", || record_count(&rix, kz) == 6 && record_count(&rix, jp) == 6);
     // With RU's daemon dead, the CLI falls back to RU's replica (its stale API token notwithstanding).
     assert_eq!(record_count(&rix, ru), 1);
 
     daemons[2] = spawn_daemon(&rix, ru);
-    wait_for("the restarted RU catches up all six records", || {
-        record_count(&rix, ru) == 6
-    });
+    wait_for("the restarted RU catches up all six records", || record_count(&rix, ru) == 6);
     let verify = rix.json(&["--config", ru.config_arg(), "verify"]);
-    assert_eq!(
-        (
-            verify["checked"].as_u64(),
-            verify["failures"].as_array().map(Vec::len)
-        ),
-        (Some(6), Some(0))
-    );
+    assert_eq!((verify["checked"].as_u64(), verify["failures"].as_array().map(Vec::len)), (Some(6), Some(0)));
     let peers = rix.json(&["--config", ru.config_arg(), "peers"]);
     assert_eq!(peers["peers"].as_array().map(Vec::len), Some(2));
 
@@ -128,21 +101,13 @@ fn daemon_processes_gossip_survive_sigkill_and_shut_down_cleanly() {
     for (d, node) in daemons.iter_mut().zip(&net.nodes) {
         let status = d.wait().unwrap();
         assert!(status.success(), "{} exited with {status}", node.member);
-        assert!(
-            !node.dir.join("data/api.token").exists(),
-            "{} left its API token",
-            node.member
-        );
+        assert!(!node.dir.join("data/api.token").exists(), "{} left its API token", node.member);
     }
 
     // Nothing lost: every store holds all six and verifies, read directly.
     for node in &net.nodes {
         assert_eq!(record_count(&rix, node), 6, "{}", node.member);
-        assert!(
-            rix.run(&["--config", node.config_arg(), "verify"])
-                .status
-                .success()
-        );
+        assert!(rix.run(&["--config", node.config_arg(), "verify"]).status.success());
         assert_eq!(status(&rix, node)["daemon_running"], false);
     }
 }

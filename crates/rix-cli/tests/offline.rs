@@ -20,12 +20,7 @@ fn write_record(dir: &Path, name: &str, front: &str, body: &str) -> String {
 }
 
 fn ids_of(list: &serde_json::Value) -> Vec<String> {
-    list["records"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["id"].as_str().unwrap().to_owned())
-        .collect()
+    list["records"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect()
 }
 
 #[test]
@@ -41,10 +36,7 @@ fn publish_then_list_show_and_filter_find_it() {
     );
     let published = rix.json(&["--config", kz, "publish", &file]);
     let id = published["id"].as_str().unwrap().to_owned();
-    assert_eq!(
-        (published["seq"].as_u64(), published["author"].as_str()),
-        (Some(1), Some("KZ"))
-    );
+    assert_eq!((published["seq"].as_u64(), published["author"].as_str()), (Some(1), Some("KZ")));
 
     let list = rix.json(&["--config", kz, "list"]);
     assert_eq!(ids_of(&list), vec![id.clone()]);
@@ -63,10 +55,7 @@ fn publish_then_list_show_and_filter_find_it() {
         "supersedes",
         "withdrawn",
     ] {
-        assert!(
-            record.get(field).is_some(),
-            "list record lacks {field}: {record}"
-        );
+        assert!(record.get(field).is_some(), "list record lacks {field}: {record}");
     }
     assert_eq!(record["withdrawn"], false);
 
@@ -93,19 +82,9 @@ fn publish_then_list_show_and_filter_find_it() {
     assert!(ids_of(&rix.json(&["--config", kz, "list", "--since", "2999-01-01"])).is_empty());
 
     // The human table names it too.
-    assert!(
-        rix.ok(&["--config", kz, "list"])
-            .contains("Integrity hotline")
-    );
+    assert!(rix.ok(&["--config", kz, "list"]).contains("Integrity hotline"));
     // Withdrawal hides it by default and shows it with --include-withdrawn.
-    rix.ok(&[
-        "--config",
-        kz,
-        "withdraw",
-        &id[..10],
-        "--reason",
-        "duplicate",
-    ]);
+    rix.ok(&["--config", kz, "withdraw", &id[..10], "--reason", "duplicate"]);
     assert!(ids_of(&rix.json(&["--config", kz, "list"])).is_empty());
     let all = rix.json(&["--config", kz, "list", "--include-withdrawn"]);
     assert_eq!(all["records"][0]["withdrawn"], true);
@@ -114,10 +93,7 @@ fn publish_then_list_show_and_filter_find_it() {
 /// Publishes every member's sample records on its own node, offline.
 fn publish_samples(rix: &Rix, net: &TestNet) {
     for node in &net.nodes {
-        let files: Vec<String> = sample_files(&node.member)
-            .iter()
-            .map(|p| p.to_str().unwrap().to_owned())
-            .collect();
+        let files: Vec<String> = sample_files(&node.member).iter().map(|p| p.to_str().unwrap().to_owned()).collect();
         if files.is_empty() {
             continue;
         }
@@ -139,15 +115,7 @@ fn samples_export_signed_and_import_into_a_fresh_store_with_identical_ids() {
     let wco = net.node("WCO").config_arg();
     for node in net.nodes.iter().filter(|n| n.member != "WCO") {
         let pack = net.root.path().join(format!("{}.rixpack", node.member));
-        rix.ok(&[
-            "--config",
-            node.config_arg(),
-            "export",
-            "--format",
-            "signed",
-            "--out",
-            pack.to_str().unwrap(),
-        ]);
+        rix.ok(&["--config", node.config_arg(), "export", "--format", "signed", "--out", pack.to_str().unwrap()]);
         let report = rix.json(&["--config", wco, "import", pack.to_str().unwrap()]);
         assert_eq!(report["rejected"].as_array().unwrap().len(), 0, "{report}");
     }
@@ -158,15 +126,7 @@ fn samples_export_signed_and_import_into_a_fresh_store_with_identical_ids() {
 
     // Round trip through one export of everything into a store that has never seen them.
     let all = net.root.path().join("all.rixpack");
-    rix.ok(&[
-        "--config",
-        wco,
-        "export",
-        "--format",
-        "signed",
-        "--out",
-        all.to_str().unwrap(),
-    ]);
+    rix.ok(&["--config", wco, "export", "--format", "signed", "--out", all.to_str().unwrap()]);
     let az = net.node("AZ").config_arg();
     // AZ holds only its own records so far; after import it must hold exactly WCO's set.
     let report = rix.json(&["--config", az, "import", all.to_str().unwrap()]);
@@ -180,11 +140,7 @@ fn samples_export_signed_and_import_into_a_fresh_store_with_identical_ids() {
         ids
     };
     assert_eq!(ids(az), ids(wco));
-    assert_eq!(
-        ids(az).len(),
-        33,
-        "34 records less the one withdrawal record"
-    );
+    assert_eq!(ids(az).len(), 33, "34 records less the one withdrawal record");
 
     // Statistics: the member x key factor table, with all nine members and all ten factors.
     let stats = rix.json(&["--config", wco, "stats"]);
@@ -193,15 +149,9 @@ fn samples_export_signed_and_import_into_a_fresh_store_with_identical_ids() {
     assert_eq!(stats["superseded"].as_u64(), Some(2));
     assert_eq!(stats["withdrawn"].as_u64(), Some(1));
     let table = rix.ok(&["--config", wco, "stats"]);
-    assert!(
-        table.contains("MEMBER  LEAD") && table.contains("TOTAL"),
-        "{table}"
-    );
+    assert!(table.contains("MEMBER  LEAD") && table.contains("TOTAL"), "{table}");
     for code in SIGNATORIES {
-        assert!(
-            table.lines().any(|l| l.starts_with(code)),
-            "no row for {code}:\n{table}"
-        );
+        assert!(table.lines().any(|l| l.starts_with(code)), "no row for {code}:\n{table}");
     }
 }
 
@@ -210,39 +160,17 @@ fn forged_and_damaged_records_are_rejected_by_import_and_nothing_is_stored() {
     let rix = rix();
     let net = TestNet::init(&rix, &["KZ", "JP"]);
     let kz = net.node("KZ");
-    rix.ok(&[
-        "--config",
-        kz.config_arg(),
-        "publish",
-        sample_files("KZ")[0].to_str().unwrap(),
-    ]);
+    rix.ok(&["--config", kz.config_arg(), "publish", sample_files("KZ")[0].to_str().unwrap()]);
     let pack_path = net.root.path().join("kz.rixpack");
-    rix.ok(&[
-        "--config",
-        kz.config_arg(),
-        "export",
-        "--format",
-        "signed",
-        "--out",
-        pack_path.to_str().unwrap(),
-    ]);
-    let good = pack::PackReader::new(std::fs::File::open(&pack_path).unwrap())
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap();
+    rix.ok(&["--config", kz.config_arg(), "export", "--format", "signed", "--out", pack_path.to_str().unwrap()]);
+    let good = pack::PackReader::new(std::fs::File::open(&pack_path).unwrap()).unwrap().next().unwrap().unwrap();
 
     // Another network's KZ (a key not in this charter), and a non-member.
     let other = TestNet::init(&rix, &["KZ", "XX"]);
     let at = Timestamp::now();
     let sign_as = |node: &rix_tests::NodeDir, title: &str| {
         let key = MemberKey::load(&node.dir.join("keys/signing.key")).unwrap();
-        let p = Publication::new(
-            Kind::CaseStudy,
-            title,
-            "en".parse().unwrap(),
-            vec![KeyFactor::Hrm],
-        );
+        let p = Publication::new(Kind::CaseStudy, title, "en".parse().unwrap(), vec![KeyFactor::Hrm]);
         Author::new("rix-test", node.member.parse().unwrap(), key)
             .sign_next(None, Content::Publication(Box::new(p)), at)
             .unwrap()
@@ -265,53 +193,17 @@ fn forged_and_damaged_records_are_rejected_by_import_and_nothing_is_stored() {
     drop(f);
 
     let jp = net.node("JP").config_arg();
-    let out = rix
-        .command()
-        .args([
-            "--json",
-            "--config",
-            jp,
-            "import",
-            bad_pack.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "import of forged records must fail"
-    );
+    let out = rix.command().args(["--json", "--config", jp, "import", bad_pack.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "import of forged records must fail");
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let reasons: Vec<&str> = report["rejected"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["reason"].as_str().unwrap())
-        .collect();
+    let reasons: Vec<&str> =
+        report["rejected"].as_array().unwrap().iter().map(|r| r["reason"].as_str().unwrap()).collect();
     assert_eq!(reasons.len(), 4);
-    assert!(
-        ["bad_signature", "malformed", "non_canonical"].contains(&reasons[0]),
-        "{reasons:?}"
-    );
-    assert_eq!(
-        &reasons[1..],
-        ["key_mismatch", "unknown_author", "truncated"]
-    );
+    assert!(["bad_signature", "malformed", "non_canonical"].contains(&reasons[0]), "{reasons:?}");
+    assert_eq!(&reasons[1..], ["key_mismatch", "unknown_author", "truncated"]);
     assert_eq!(report["stored"].as_u64(), Some(0));
-    assert!(
-        ids_of(&rix.json(&[
-            "--config",
-            jp,
-            "list",
-            "--all-versions",
-            "--include-withdrawn"
-        ]))
-        .is_empty()
-    );
-    assert_eq!(
-        rix.json(&["--config", jp, "verify"])["checked"].as_u64(),
-        Some(0)
-    );
+    assert!(ids_of(&rix.json(&["--config", jp, "list", "--all-versions", "--include-withdrawn"])).is_empty());
+    assert_eq!(rix.json(&["--config", jp, "verify"])["checked"].as_u64(), Some(0));
 
     // An entry claiming more than the record limit stops the import with a clear error.
     let oversized = net.root.path().join("oversized.rixpack");
@@ -341,15 +233,9 @@ fn gaps_and_equivocations_are_reported_by_verify_and_status() {
         )))
     };
     let r1 = author.sign_next(None, content("one"), at).unwrap();
-    let r1_twin = author
-        .sign_next(None, content("one, signed again"), at)
-        .unwrap();
-    let r2 = author
-        .sign_next(Some(r1.as_head()), content("two"), at)
-        .unwrap();
-    let r3 = author
-        .sign_next(Some(r2.as_head()), content("three"), at)
-        .unwrap();
+    let r1_twin = author.sign_next(None, content("one, signed again"), at).unwrap();
+    let r2 = author.sign_next(Some(r1.as_head()), content("two"), at).unwrap();
+    let r3 = author.sign_next(Some(r2.as_head()), content("three"), at).unwrap();
     let path = net.root.path().join("kz.rixpack");
     let mut f = std::fs::File::create(&path).unwrap();
     pack::write_header(&mut f).unwrap();
@@ -360,28 +246,16 @@ fn gaps_and_equivocations_are_reported_by_verify_and_status() {
 
     let jp = net.node("JP").config_arg();
     let report = rix.json(&["--config", jp, "import", path.to_str().unwrap()]);
-    assert_eq!(
-        (report["stored"].as_u64(), report["equivocations"].as_u64()),
-        (Some(2), Some(1))
-    );
+    assert_eq!((report["stored"].as_u64(), report["equivocations"].as_u64()), (Some(2), Some(1)));
     let verify = rix.json(&["--config", jp, "verify"]);
     let chain = &verify["chains"][0];
     assert_eq!(chain["member"], "KZ");
     assert_eq!(chain["missing"], serde_json::json!([[2, 2]]));
     let equivocation = &verify["equivocations"][0];
-    assert_eq!(
-        (
-            equivocation["member"].as_str(),
-            equivocation["seq"].as_u64()
-        ),
-        (Some("KZ"), Some(1))
-    );
+    assert_eq!((equivocation["member"].as_str(), equivocation["seq"].as_u64()), (Some("KZ"), Some(1)));
     assert_eq!(equivocation["ids"].as_array().unwrap().len(), 2);
     let text = rix.ok(&["--config", jp, "verify"]);
-    assert!(
-        text.contains("missing #2") && text.contains("EQUIVOCATION: KZ"),
-        "{text}"
-    );
+    assert!(text.contains("missing #2") && text.contains("EQUIVOCATION: KZ"), "{text}");
     let status = rix.json(&["--config", jp, "status"]);
     assert_eq!(status["equivocations"][0]["seq"].as_u64(), Some(1));
 }
@@ -394,10 +268,7 @@ fn init_protects_keys_and_config_errors_name_file_and_field() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(kz.dir.join("keys/signing.key"))
-            .unwrap()
-            .permissions()
-            .mode();
+        let mode = std::fs::metadata(kz.dir.join("keys/signing.key")).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
     let again = rix.run(&["init", "--dir", kz.dir.to_str().unwrap(), "--member", "KZ"]);
@@ -408,10 +279,7 @@ fn init_protects_keys_and_config_errors_name_file_and_field() {
     let out = rix.run(&["--config", kz.config_arg(), "list"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        err.contains(kz.config_arg()) && err.contains("api.listen"),
-        "{err}"
-    );
+    assert!(err.contains(kz.config_arg()) && err.contains("api.listen"), "{err}");
 
     let usage = rix.run(&["list", "--kind", "gossip"]);
     assert_eq!(usage.status.code(), Some(2));
@@ -433,19 +301,10 @@ fn a_record_file_error_names_file_line_and_field_and_publishes_nothing() {
         "kind = \"event\"\ntitle = \"bad\"\nlanguage = \"en\"\nfactors = [\"integrity\"]",
         "",
     );
-    let out = rix.run(&[
-        "--config",
-        net.node("KZ").config_arg(),
-        "publish",
-        &good,
-        &bad,
-    ]);
+    let out = rix.run(&["--config", net.node("KZ").config_arg(), "publish", &good, &bad]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        err.contains("b.md:5: field `factors[0]`") && err.contains("unknown key factor"),
-        "{err}"
-    );
+    assert!(err.contains("b.md:5: field `factors[0]`") && err.contains("unknown key factor"), "{err}");
     assert!(ids_of(&rix.json(&["--config", net.node("KZ").config_arg(), "list"])).is_empty());
 }
 
@@ -460,23 +319,13 @@ fn offline_publish_refuses_when_the_signing_history_is_unknown() {
         "kind = \"event\"\ntitle = \"one\"\nlanguage = \"en\"\nfactors = [\"hrm\"]",
         "",
     );
-    assert_eq!(
-        rix.json(&["--config", kz.config_arg(), "publish", &file])["seq"],
-        1
-    );
+    assert_eq!(rix.json(&["--config", kz.config_arg(), "publish", &file])["seq"], 1);
     // A key restored without its journal, onto an empty store: the next number is unknown.
     std::fs::remove_file(kz.dir.join("keys/last-signed.rix")).unwrap();
     std::fs::remove_dir_all(kz.dir.join("data/replica")).unwrap();
     let out = rix.run(&["--config", kz.config_arg(), "publish", &file]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("does not know which record KZ signed last")
-            && err.contains("Start the daemon"),
-        "{err}"
-    );
-    assert_eq!(
-        rix.json(&["--config", kz.config_arg(), "status"])["records"],
-        0
-    );
+    assert!(err.contains("does not know which record KZ signed last") && err.contains("Start the daemon"), "{err}");
+    assert_eq!(rix.json(&["--config", kz.config_arg(), "status"])["records"], 0);
 }

@@ -22,8 +22,7 @@ impl std::fmt::Debug for NodeIdentity {
 impl NodeIdentity {
     /// The identity for a 32-byte ed25519 seed.
     pub fn from_seed(seed: [u8; 32]) -> Self {
-        let keypair =
-            Keypair::ed25519_from_bytes(seed).expect("any 32 bytes are an ed25519 secret key");
+        let keypair = Keypair::ed25519_from_bytes(seed).expect("any 32 bytes are an ed25519 secret key");
         Self { keypair }
     }
 
@@ -41,12 +40,7 @@ impl NodeIdentity {
     /// Creates a new identity and writes it to `path`.
     pub fn create(path: &Path, overwrite: bool) -> Result<Self, KeyError> {
         let (identity, seed) = Self::generate()?;
-        save_seed(
-            path,
-            &seed,
-            "rix node identity (libp2p ed25519 seed)",
-            overwrite,
-        )?;
+        save_seed(path, &seed, "rix node identity (libp2p ed25519 seed)", overwrite)?;
         Ok(identity)
     }
 

@@ -14,6 +14,4 @@ pub use identity::NodeIdentity;
 pub use libp2p::gossipsub::{MessageAcceptance, MessageId};
 pub use libp2p::request_response::ResponseChannel;
 pub use libp2p::{Multiaddr, PeerId};
-pub use service::{
-    ConnectedPeer, GossipOutcome, NetError, NetworkEvent, NetworkHandle, NetworkSettings, topic_for,
-};
+pub use service::{ConnectedPeer, GossipOutcome, NetError, NetworkEvent, NetworkHandle, NetworkSettings, topic_for};

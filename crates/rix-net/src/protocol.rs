@@ -96,11 +96,7 @@ impl SyncResponse {
     /// A records response, with `count` filled in.
     pub fn records(records: Vec<Vec<u8>>, more: bool) -> Self {
         let count = u32::try_from(records.len()).expect("bounded by MAX_FETCH_RECORDS");
-        SyncResponse::Records {
-            records,
-            count,
-            more,
-        }
+        SyncResponse::Records { records, count, more }
     }
 }
 
@@ -113,9 +109,7 @@ async fn read_frame<T: AsyncRead + Unpin>(io: &mut T, limit: usize) -> io::Resul
     io.read_exact(&mut len).await?;
     let len = u32::from_be_bytes(len) as usize;
     if len > limit {
-        return Err(invalid(format!(
-            "frame of {len} bytes exceeds the {limit}-byte limit"
-        )));
+        return Err(invalid(format!("frame of {len} bytes exceeds the {limit}-byte limit")));
     }
     let mut body = vec![0u8; len];
     io.read_exact(&mut body).await?;
@@ -135,10 +129,7 @@ pub async fn read_request<T: AsyncRead + Unpin>(io: &mut T) -> io::Result<SyncRe
 }
 
 /// Writes a request.
-pub async fn write_request<T: AsyncWrite + Unpin>(
-    io: &mut T,
-    request: &SyncRequest,
-) -> io::Result<()> {
+pub async fn write_request<T: AsyncWrite + Unpin>(io: &mut T, request: &SyncRequest) -> io::Result<()> {
     write_frame(io, &serde_json::to_vec(request).expect("serialisable")).await?;
     io.close().await
 }
@@ -150,9 +141,7 @@ pub async fn read_response<T: AsyncRead + Unpin>(io: &mut T) -> io::Result<SyncR
         serde_json::from_slice(&body).map_err(|e| invalid(format!("bad sync response: {e}")))?;
     if let SyncResponse::Records { records, count, .. } = &mut response {
         if *count > MAX_FETCH_RECORDS {
-            return Err(invalid(format!(
-                "response announces {count} records, over {MAX_FETCH_RECORDS}"
-            )));
+            return Err(invalid(format!("response announces {count} records, over {MAX_FETCH_RECORDS}")));
         }
         let mut total = 0usize;
         for _ in 0..*count {
@@ -168,10 +157,7 @@ pub async fn read_response<T: AsyncRead + Unpin>(io: &mut T) -> io::Result<SyncR
 }
 
 /// Writes a response, entries included.
-pub async fn write_response<T: AsyncWrite + Unpin>(
-    io: &mut T,
-    response: &SyncResponse,
-) -> io::Result<()> {
+pub async fn write_response<T: AsyncWrite + Unpin>(io: &mut T, response: &SyncResponse) -> io::Result<()> {
     write_frame(io, &serde_json::to_vec(response).expect("serialisable")).await?;
     if let SyncResponse::Records { records, .. } = response {
         for r in records {
@@ -236,35 +222,19 @@ mod tests {
 
     #[test]
     fn requests_and_responses_round_trip_byte_exactly() {
-        let req = SyncRequest::Fetch {
-            author: "KZ".into(),
-            from: 3,
-            to: 900,
-            limit: 512,
-        };
+        let req = SyncRequest::Fetch { author: "KZ".into(), from: 3, to: 900, limit: 512 };
         let mut buf = Cursor::new(Vec::new());
         block_on(write_request(&mut buf, &req)).unwrap();
         let bytes = buf.into_inner();
-        assert_eq!(
-            &bytes[4..],
-            br#"{"type":"fetch","author":"KZ","from":3,"to":900,"limit":512}"#
-        );
-        assert_eq!(
-            block_on(read_request(&mut Cursor::new(bytes))).unwrap(),
-            req
-        );
+        assert_eq!(&bytes[4..], br#"{"type":"fetch","author":"KZ","from":3,"to":900,"limit":512}"#);
+        assert_eq!(block_on(read_request(&mut Cursor::new(bytes))).unwrap(), req);
 
         let res = SyncResponse::records(vec![b"RIX\x01one".to_vec(), b"RIX\x01two".to_vec()], true);
         let mut buf = Cursor::new(Vec::new());
         block_on(write_response(&mut buf, &res)).unwrap();
         let bytes = buf.into_inner();
-        assert!(
-            String::from_utf8_lossy(&bytes).contains(r#"{"type":"records","count":2,"more":true}"#)
-        );
-        assert_eq!(
-            block_on(read_response(&mut Cursor::new(bytes))).unwrap(),
-            res
-        );
+        assert!(String::from_utf8_lossy(&bytes).contains(r#"{"type":"records","count":2,"more":true}"#));
+        assert_eq!(block_on(read_response(&mut Cursor::new(bytes))).unwrap(), res);
     }
 
     #[test]

@@ -6,17 +6,12 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use libp2p::gossipsub::{
-    self, IdentTopic, MessageAcceptance, MessageAuthenticity, MessageId, ValidationMode,
-};
+use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, MessageAuthenticity, MessageId, ValidationMode};
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{
-    Multiaddr, PeerId, Swarm, allow_block_list, connection_limits, identify, mdns, noise, ping,
-    tcp, yamux,
-};
+use libp2p::{Multiaddr, PeerId, Swarm, allow_block_list, connection_limits, identify, mdns, noise, ping, tcp, yamux};
 use rix_record::{Charter, MAX_RECORD_BYTES, RecordId, SignedRecord};
 use tokio::sync::{mpsc, oneshot};
 
@@ -148,33 +143,13 @@ pub enum NetworkEvent {
 }
 
 enum Command {
-    Publish {
-        record: SignedRecord,
-        reply: oneshot::Sender<GossipOutcome>,
-    },
-    Validate {
-        message_id: MessageId,
-        source: PeerId,
-        acceptance: MessageAcceptance,
-    },
-    Request {
-        peer: PeerId,
-        request: SyncRequest,
-        reply: oneshot::Sender<Result<SyncResponse, NetError>>,
-    },
-    Respond {
-        channel: ResponseChannel<SyncResponse>,
-        response: SyncResponse,
-    },
-    Peers {
-        reply: oneshot::Sender<Vec<ConnectedPeer>>,
-    },
-    ListenAddrs {
-        reply: oneshot::Sender<Vec<Multiaddr>>,
-    },
-    Disconnect {
-        peer: PeerId,
-    },
+    Publish { record: SignedRecord, reply: oneshot::Sender<GossipOutcome> },
+    Validate { message_id: MessageId, source: PeerId, acceptance: MessageAcceptance },
+    Request { peer: PeerId, request: SyncRequest, reply: oneshot::Sender<Result<SyncResponse, NetError>> },
+    Respond { channel: ResponseChannel<SyncResponse>, response: SyncResponse },
+    Peers { reply: oneshot::Sender<Vec<ConnectedPeer>> },
+    ListenAddrs { reply: oneshot::Sender<Vec<Multiaddr>> },
+    Disconnect { peer: PeerId },
     Shutdown,
 }
 
@@ -193,10 +168,7 @@ impl std::fmt::Debug for Command {
 
 impl NetworkHandle {
     async fn send(&self, command: Command) -> Result<(), NetError> {
-        self.commands
-            .send(command)
-            .await
-            .map_err(|_| NetError::Stopped)
+        self.commands.send(command).await.map_err(|_| NetError::Stopped)
     }
 
     /// This node's peer id.
@@ -219,27 +191,13 @@ impl NetworkHandle {
         source: PeerId,
         acceptance: MessageAcceptance,
     ) -> Result<(), NetError> {
-        self.send(Command::Validate {
-            message_id,
-            source,
-            acceptance,
-        })
-        .await
+        self.send(Command::Validate { message_id, source, acceptance }).await
     }
 
     /// Sends a sync request and waits for the response.
-    pub async fn request(
-        &self,
-        peer: PeerId,
-        request: SyncRequest,
-    ) -> Result<SyncResponse, NetError> {
+    pub async fn request(&self, peer: PeerId, request: SyncRequest) -> Result<SyncResponse, NetError> {
         let (reply, rx) = oneshot::channel();
-        self.send(Command::Request {
-            peer,
-            request,
-            reply,
-        })
-        .await?;
+        self.send(Command::Request { peer, request, reply }).await?;
         rx.await.map_err(|_| NetError::Stopped)?
     }
 
@@ -316,9 +274,7 @@ pub fn new(
     let topic = topic_for(&settings.charter.network);
     let mut swarm = build_swarm(identity, &settings, &topic)?;
     for addr in &settings.listen {
-        swarm
-            .listen_on(addr.clone())
-            .map_err(|e| NetError::Setup(format!("listening on {addr}: {e}")))?;
+        swarm.listen_on(addr.clone()).map_err(|e| NetError::Setup(format!("listening on {addr}: {e}")))?;
     }
     let local = *swarm.local_peer_id();
     let mut redial = HashMap::new();
@@ -326,14 +282,7 @@ pub fn new(
         if peer != local {
             swarm.behaviour_mut().admission.allow_peer(peer);
             if !addresses.is_empty() {
-                redial.insert(
-                    peer,
-                    Redial {
-                        addresses,
-                        next_attempt: Instant::now(),
-                        backoff: settings.redial_min,
-                    },
-                );
+                redial.insert(peer, Redial { addresses, next_attempt: Instant::now(), backoff: settings.redial_min });
             }
         }
     }
@@ -350,14 +299,7 @@ pub fn new(
         connected: HashMap::new(),
         settings,
     };
-    Ok((
-        NetworkHandle {
-            commands: command_tx,
-            local_peer_id: local,
-        },
-        event_rx,
-        event_loop,
-    ))
+    Ok((NetworkHandle { commands: command_tx, local_peer_id: local }, event_rx, event_loop))
 }
 
 /// Peer ids of the charter's member nodes and observers, with their dialable addresses.
@@ -370,15 +312,10 @@ fn charter_peers(charter: &Charter) -> Result<Vec<(PeerId, Vec<Multiaddr>)>, Net
         .chain(charter.observers.iter().map(|o| (&o.peer_id, &o.addresses)));
     let mut out = Vec::new();
     for (peer_id, addresses) in entries {
-        let peer: PeerId = peer_id
-            .parse()
-            .map_err(|_| NetError::Address(format!("peer id {peer_id}")))?;
+        let peer: PeerId = peer_id.parse().map_err(|_| NetError::Address(format!("peer id {peer_id}")))?;
         let addrs = addresses
             .iter()
-            .map(|a| {
-                a.parse::<Multiaddr>()
-                    .map_err(|_| NetError::Address(a.clone()))
-            })
+            .map(|a| a.parse::<Multiaddr>().map_err(|_| NetError::Address(a.clone())))
             .collect::<Result<Vec<_>, _>>()?;
         out.push((peer, addrs));
     }
@@ -408,15 +345,10 @@ fn build_swarm(
     let topic = topic.clone();
     let swarm = libp2p::SwarmBuilder::with_existing_identity(identity.keypair().clone())
         .with_tokio()
-        .with_tcp(
-            tcp::Config::default().nodelay(true),
-            noise::Config::new,
-            yamux::Config::default,
-        )
+        .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
         .map_err(|e| setup(&e))?
         .with_behaviour(|key| {
-            let mut gossipsub =
-                gossipsub::Behaviour::new(MessageAuthenticity::Signed(key.clone()), gossip_config)?;
+            let mut gossipsub = gossipsub::Behaviour::new(MessageAuthenticity::Signed(key.clone()), gossip_config)?;
             gossipsub.with_peer_score(score_params(&topic), score_thresholds())?;
             gossipsub.subscribe(&topic)?;
             let sync = request_response::Behaviour::with_codec(
@@ -427,10 +359,7 @@ fn build_swarm(
                     .with_max_concurrent_streams(64),
             );
             let mdns = if mdns_enabled {
-                Some(mdns::tokio::Behaviour::new(
-                    mdns::Config::default(),
-                    key.public().to_peer_id(),
-                )?)
+                Some(mdns::tokio::Behaviour::new(mdns::Config::default(), key.public().to_peer_id())?)
             } else {
                 None
             };
@@ -443,10 +372,7 @@ fn build_swarm(
                 limits: connection_limits::Behaviour::new(limits),
                 gossipsub,
                 sync,
-                identify: identify::Behaviour::new(identify::Config::new(
-                    "/rix/1.0.0".into(),
-                    key.public(),
-                )),
+                identify: identify::Behaviour::new(identify::Config::new("/rix/1.0.0".into(), key.public())),
                 ping: ping::Behaviour::default(),
                 mdns: mdns.into(),
             })
@@ -478,10 +404,7 @@ fn score_params(topic: &IdentTopic) -> gossipsub::PeerScoreParams {
         invalid_message_deliveries_decay: 0.9,
         ..Default::default()
     };
-    let mut params = gossipsub::PeerScoreParams {
-        ip_colocation_factor_weight: 0.0,
-        ..Default::default()
-    };
+    let mut params = gossipsub::PeerScoreParams { ip_colocation_factor_weight: 0.0, ..Default::default() };
     params.topics.insert(topic.hash(), topic_params);
     params
 }
@@ -538,50 +461,27 @@ impl EventLoop {
     fn on_command(&mut self, command: Command) {
         match command {
             Command::Publish { record, reply } => {
-                let outcome = match self
-                    .swarm
-                    .behaviour_mut()
-                    .gossipsub
-                    .publish(self.topic.clone(), record.bytes().to_vec())
-                {
-                    Ok(_) => GossipOutcome::Sent,
-                    Err(gossipsub::PublishError::Duplicate) => GossipOutcome::Duplicate,
-                    Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {
-                        GossipOutcome::NoPeers
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "gossip publish failed; the record will travel by sync");
-                        GossipOutcome::NoPeers
-                    }
-                };
+                let outcome =
+                    match self.swarm.behaviour_mut().gossipsub.publish(self.topic.clone(), record.bytes().to_vec()) {
+                        Ok(_) => GossipOutcome::Sent,
+                        Err(gossipsub::PublishError::Duplicate) => GossipOutcome::Duplicate,
+                        Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => GossipOutcome::NoPeers,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "gossip publish failed; the record will travel by sync");
+                            GossipOutcome::NoPeers
+                        }
+                    };
                 let _ = reply.send(outcome);
             }
-            Command::Validate {
-                message_id,
-                source,
-                acceptance,
-            } => {
-                self.swarm
-                    .behaviour_mut()
-                    .gossipsub
-                    .report_message_validation_result(&message_id, &source, acceptance);
+            Command::Validate { message_id, source, acceptance } => {
+                self.swarm.behaviour_mut().gossipsub.report_message_validation_result(&message_id, &source, acceptance);
             }
-            Command::Request {
-                peer,
-                request,
-                reply,
-            } => {
+            Command::Request { peer, request, reply } => {
                 let id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
                 self.pending.insert(id, reply);
             }
             Command::Respond { channel, response } => {
-                if self
-                    .swarm
-                    .behaviour_mut()
-                    .sync
-                    .send_response(channel, response)
-                    .is_err()
-                {
+                if self.swarm.behaviour_mut().sync.send_response(channel, response).is_err() {
                     tracing::debug!("sync response not sent: the requester went away");
                 }
             }
@@ -637,12 +537,9 @@ impl EventLoop {
                 tracing::info!(%address, "listening");
                 self.emit(NetworkEvent::Listening { address });
             }
-            SwarmEvent::ConnectionEstablished {
-                peer_id,
-                endpoint,
-                num_established,
-                ..
-            } if num_established.get() == 1 => {
+            SwarmEvent::ConnectionEstablished { peer_id, endpoint, num_established, .. }
+                if num_established.get() == 1 =>
+            {
                 let address = endpoint.get_remote_address().clone();
                 tracing::info!(peer = %peer_id, role = self.role_of(&peer_id), %address, "peer connected");
                 self.connected.insert(peer_id, address);
@@ -651,11 +548,7 @@ impl EventLoop {
                 }
                 self.emit(NetworkEvent::PeerConnected { peer: peer_id });
             }
-            SwarmEvent::ConnectionClosed {
-                peer_id,
-                num_established: 0,
-                ..
-            } => {
+            SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
                 tracing::info!(peer = %peer_id, "peer disconnected");
                 self.connected.remove(&peer_id);
                 if let Some(r) = self.redial.get_mut(&peer_id) {
@@ -663,16 +556,10 @@ impl EventLoop {
                 }
                 self.emit(NetworkEvent::PeerDisconnected { peer: peer_id });
             }
-            SwarmEvent::IncomingConnectionError {
-                send_back_addr,
-                error,
-                ..
-            } => {
+            SwarmEvent::IncomingConnectionError { send_back_addr, error, .. } => {
                 if matches!(error, libp2p::swarm::ListenError::Denied { .. }) {
                     tracing::warn!(address = %send_back_addr, "refused a connection from a peer the charter does not admit");
-                    self.emit(NetworkEvent::PeerRefused {
-                        address: send_back_addr.to_string(),
-                    });
+                    self.emit(NetworkEvent::PeerRefused { address: send_back_addr.to_string() });
                 } else {
                     tracing::debug!(address = %send_back_addr, %error, "incoming connection failed");
                 }
@@ -687,74 +574,42 @@ impl EventLoop {
 
     fn on_behaviour_event(&mut self, event: BehaviourEvent) {
         match event {
-            BehaviourEvent::Gossipsub(gossipsub::Event::Message {
-                propagation_source,
-                message_id,
-                message,
-            }) => {
+            BehaviourEvent::Gossipsub(gossipsub::Event::Message { propagation_source, message_id, message }) => {
                 let record = SignedRecord::from_bytes(message.data);
-                let event = NetworkEvent::GossipRecord {
-                    source: propagation_source,
-                    message_id: message_id.clone(),
-                    record,
-                };
+                let event =
+                    NetworkEvent::GossipRecord { source: propagation_source, message_id: message_id.clone(), record };
                 if !self.emit(event) {
-                    self.swarm
-                        .behaviour_mut()
-                        .gossipsub
-                        .report_message_validation_result(
-                            &message_id,
-                            &propagation_source,
-                            MessageAcceptance::Ignore,
-                        );
+                    self.swarm.behaviour_mut().gossipsub.report_message_validation_result(
+                        &message_id,
+                        &propagation_source,
+                        MessageAcceptance::Ignore,
+                    );
                 }
             }
-            BehaviourEvent::Sync(request_response::Event::Message { peer, message, .. }) => {
-                match message {
-                    request_response::Message::Request {
-                        request, channel, ..
-                    } => {
-                        if !self.charter.admits_peer(&peer.to_string()) {
-                            let _ = self.swarm.behaviour_mut().sync.send_response(
-                                channel,
-                                SyncResponse::Error {
-                                    message: "not admitted".into(),
-                                },
-                            );
-                            return;
-                        }
-                        self.emit(NetworkEvent::SyncRequest {
-                            peer,
-                            request,
-                            channel,
-                        });
+            BehaviourEvent::Sync(request_response::Event::Message { peer, message, .. }) => match message {
+                request_response::Message::Request { request, channel, .. } => {
+                    if !self.charter.admits_peer(&peer.to_string()) {
+                        let _ = self
+                            .swarm
+                            .behaviour_mut()
+                            .sync
+                            .send_response(channel, SyncResponse::Error { message: "not admitted".into() });
+                        return;
                     }
-                    request_response::Message::Response {
-                        request_id,
-                        response,
-                    } => {
-                        if let Some(reply) = self.pending.remove(&request_id) {
-                            let _ = reply.send(Ok(response));
-                        }
+                    self.emit(NetworkEvent::SyncRequest { peer, request, channel });
+                }
+                request_response::Message::Response { request_id, response } => {
+                    if let Some(reply) = self.pending.remove(&request_id) {
+                        let _ = reply.send(Ok(response));
                     }
                 }
-            }
-            BehaviourEvent::Sync(request_response::Event::OutboundFailure {
-                peer,
-                request_id,
-                error,
-                ..
-            }) => {
+            },
+            BehaviourEvent::Sync(request_response::Event::OutboundFailure { peer, request_id, error, .. }) => {
                 if let Some(reply) = self.pending.remove(&request_id) {
-                    let _ = reply.send(Err(NetError::Request {
-                        peer,
-                        reason: error.to_string(),
-                    }));
+                    let _ = reply.send(Err(NetError::Request { peer, reason: error.to_string() }));
                 }
             }
-            BehaviourEvent::Sync(request_response::Event::InboundFailure {
-                peer, error, ..
-            }) => {
+            BehaviourEvent::Sync(request_response::Event::InboundFailure { peer, error, .. }) => {
                 tracing::debug!(%peer, %error, "inbound sync request failed");
             }
             BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {

@@ -18,18 +18,11 @@ use rix_store::{Replica, ReplicaOptions};
 const MEMBERS: [&str; 9] = ["AZ", "CN", "JP", "KZ", "KG", "MN", "RU", "TJ", "UZ"];
 
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn content(i: usize) -> Content {
@@ -66,9 +59,7 @@ fn create(root: &std::path::Path, members: &[&str]) -> Vec<std::path::PathBuf> {
 }
 
 async fn start(config: &std::path::Path) -> RunningNode {
-    rix_node::daemon::start(rix_node::NodeConfig::load(config).unwrap())
-        .await
-        .unwrap()
+    rix_node::daemon::start(rix_node::NodeConfig::load(config).unwrap()).await.unwrap()
 }
 
 async fn wait_mesh(nodes: &[Arc<Node>]) {
@@ -138,8 +129,7 @@ fn raw_rate(records: &[VerifiedRecord], charter: &rix_record::Charter) -> f64 {
     let signed: Vec<SignedRecord> = records.iter().map(VerifiedRecord::signed).collect();
     let t = Instant::now();
     for chunk in signed.chunks(512) {
-        let verified: Vec<VerifiedRecord> =
-            chunk.iter().map(|s| s.verify(charter).unwrap()).collect();
+        let verified: Vec<VerifiedRecord> = chunk.iter().map(|s| s.verify(charter).unwrap()).collect();
         replica.insert_batch(&verified).unwrap();
     }
     records.len() as f64 / t.elapsed().as_secs_f64()
@@ -161,20 +151,12 @@ async fn catch_up(count: usize) -> (f64, f64, Duration) {
         records.push(r);
     }
     {
-        let replica = Replica::open(
-            &root.path().join("kz/data/replica"),
-            &ReplicaOptions::default(),
-        )
-        .unwrap();
+        let replica = Replica::open(&root.path().join("kz/data/replica"), &ReplicaOptions::default()).unwrap();
         for chunk in records.chunks(1024) {
             replica.insert_batch(chunk).unwrap();
         }
     }
-    std::fs::write(
-        root.path().join("kz/keys/last-signed.rix"),
-        records.last().unwrap().bytes(),
-    )
-    .unwrap();
+    std::fs::write(root.path().join("kz/keys/last-signed.rix"), records.last().unwrap().bytes()).unwrap();
     let raw = raw_rate(&records, &charter);
 
     let kz = start(&configs[0]).await;
@@ -191,10 +173,7 @@ async fn catch_up(count: usize) -> (f64, f64, Duration) {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let count = env_usize("RIX_BENCH_PROPAGATION", 300);
     let catchup = env_usize("RIX_BENCH_CATCHUP", 20_000);
     runtime.block_on(async {

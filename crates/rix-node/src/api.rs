@@ -17,6 +17,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use rix_record::Content;
 use rix_record::pack::{self, PackReader};
+use rix_search::{SearchQuery, SearchResults};
 use rix_store::StoreError;
 use rix_store::query::{Detail, RecordFilter, RecordList, RecordView};
 
@@ -28,10 +29,7 @@ use crate::publish::PublishError;
 /// Writes a fresh random token to `path` (mode 0600) and returns it.
 pub fn write_token(path: &Path) -> Result<String, NodeError> {
     let token = hex::encode(rix_record::keys::random_seed()?);
-    let io = |source| NodeError::Io {
-        context: format!("writing the API token {}", path.display()),
-        source,
-    };
+    let io = |source| NodeError::Io { context: format!("writing the API token {}", path.display()), source };
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
@@ -43,8 +41,7 @@ pub fn write_token(path: &Path) -> Result<String, NodeError> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    std::io::Write::write_all(&mut options.open(&tmp).map_err(io)?, token.as_bytes())
-        .map_err(io)?;
+    std::io::Write::write_all(&mut options.open(&tmp).map_err(io)?, token.as_bytes()).map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)?;
     Ok(token)
 }
@@ -62,14 +59,14 @@ impl From<NodeError> for ApiError {
     fn from(e: NodeError) -> Self {
         let status = match &e {
             NodeError::Store(StoreError::NotFound(_)) => StatusCode::NOT_FOUND,
-            NodeError::Store(StoreError::Ambiguous { .. })
-            | NodeError::RecordFile(_)
-            | NodeError::Reference(_) => StatusCode::BAD_REQUEST,
+            NodeError::Store(StoreError::Ambiguous { .. }) | NodeError::RecordFile(_) | NodeError::Reference(_) => {
+                StatusCode::BAD_REQUEST
+            }
             NodeError::Publish(PublishError::Sign(_)) => StatusCode::BAD_REQUEST,
             NodeError::Publish(_) => StatusCode::CONFLICT,
-            NodeError::NotAMember
-            | NodeError::MemberNotInCharter { .. }
-            | NodeError::KeyNotInCharter { .. } => StatusCode::FORBIDDEN,
+            NodeError::NotAMember | NodeError::MemberNotInCharter { .. } | NodeError::KeyNotInCharter { .. } => {
+                StatusCode::FORBIDDEN
+            }
             NodeError::Api(m) if m.contains("recovering") => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -86,9 +83,7 @@ impl From<StoreError> for ApiError {
 type ApiResult<T> = Result<T, ApiError>;
 
 /// Runs replica work on the blocking pool.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, NodeError> + Send + 'static,
-) -> ApiResult<T> {
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, NodeError> + Send + 'static) -> ApiResult<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
@@ -106,33 +101,21 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/stats", get(stats))
         .route("/v1/export", get(export_views))
         .route("/v1/export/signed", get(export_signed))
-        .route(
-            "/v1/import",
-            post(import).layer(DefaultBodyLimit::max(4 * 1024 * 1024 * 1024)),
-        )
+        .route("/v1/import", post(import).layer(DefaultBodyLimit::max(4 * 1024 * 1024 * 1024)))
         .route("/v1/verify", get(verify))
         .route("/v1/publish", post(publish))
+        .route("/v1/search", get(search))
+        .route("/v1/reindex", post(reindex))
+        .route("/v1/history/{id}", get(history))
         .route_layer(middleware::from_fn_with_state(node.clone(), authenticate));
-    Router::new()
-        .route("/metrics", get(metrics))
-        .merge(authenticated)
-        .with_state(node)
+    Router::new().route("/metrics", get(metrics)).merge(authenticated).with_state(node)
 }
 
-async fn authenticate(
-    State(node): State<Arc<Node>>,
-    headers: HeaderMap,
-    request: Request,
-    next: Next,
-) -> Response {
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+async fn authenticate(State(node): State<Arc<Node>>, headers: HeaderMap, request: Request, next: Next) -> Response {
+    let presented =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     match presented {
-        Some(token) if constant_time_eq(token.as_bytes(), node.token().as_bytes()) => {
-            next.run(request).await
-        }
+        Some(token) if constant_time_eq(token.as_bytes(), node.token().as_bytes()) => next.run(request).await,
         _ => ApiError(
             StatusCode::UNAUTHORIZED,
             "missing or wrong API token (it is in the node's data directory: api.token)".into(),
@@ -146,13 +129,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 async fn metrics(State(node): State<Arc<Node>>) -> impl IntoResponse {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        node.metrics().render(),
-    )
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], node.metrics().render())
 }
 
 async fn status(State(node): State<Arc<Node>>) -> ApiResult<Json<ops::StatusView>> {
@@ -163,19 +140,11 @@ async fn peers(State(node): State<Arc<Node>>) -> ApiResult<Json<serde_json::Valu
     Ok(Json(serde_json::json!({ "peers": node.peers().await? })))
 }
 
-async fn list(
-    State(node): State<Arc<Node>>,
-    Query(filter): Query<RecordFilter>,
-) -> ApiResult<Json<RecordList>> {
-    Ok(Json(
-        blocking(move || Ok(node.replica().list(&filter)?)).await?,
-    ))
+async fn list(State(node): State<Arc<Node>>, Query(filter): Query<RecordFilter>) -> ApiResult<Json<RecordList>> {
+    Ok(Json(blocking(move || Ok(node.replica().list(&filter)?)).await?))
 }
 
-async fn show(
-    State(node): State<Arc<Node>>,
-    UrlPath(id): UrlPath<String>,
-) -> ApiResult<Json<RecordView>> {
+async fn show(State(node): State<Arc<Node>>, UrlPath(id): UrlPath<String>) -> ApiResult<Json<RecordView>> {
     Ok(Json(blocking(move || Ok(node.replica().show(&id)?)).await?))
 }
 
@@ -188,15 +157,8 @@ async fn resolve(
 }
 
 async fn stats(State(node): State<Arc<Node>>) -> ApiResult<Json<rix_store::query::StatsReport>> {
-    let members: Vec<_> = node
-        .charter()
-        .members
-        .iter()
-        .map(|m| m.code.clone())
-        .collect();
-    Ok(Json(
-        blocking(move || Ok(node.replica().stats(&members)?)).await?,
-    ))
+    let members: Vec<_> = node.charter().members.iter().map(|m| m.code.clone()).collect();
+    Ok(Json(blocking(move || Ok(node.replica().stats(&members)?)).await?))
 }
 
 async fn export_views(
@@ -204,12 +166,7 @@ async fn export_views(
     Query(filter): Query<RecordFilter>,
 ) -> ApiResult<Json<RecordList>> {
     let records = blocking(move || {
-        Ok(node
-            .replica()
-            .select(&filter)?
-            .iter()
-            .map(|s| RecordView::new(s, Detail::Full))
-            .collect())
+        Ok(node.replica().select(&filter)?.iter().map(|s| RecordView::new(s, Detail::Full)).collect())
     })
     .await?;
     Ok(Json(RecordList { records }))
@@ -234,9 +191,7 @@ async fn import(State(node): State<Arc<Node>>, body: Bytes) -> ApiResult<Json<op
             .and_then(|r| r.collect::<Result<Vec<_>, _>>())
             .map_err(|e| NodeError::Reference(e.to_string()))?;
         let report = ops::import_envelopes(node.replica(), node.charter(), envelopes, |_| {})?;
-        node.metrics()
-            .records_stored
-            .set(node.replica().len()? as i64);
+        node.metrics().records_stored.set(node.replica().len()? as i64);
         Ok(report)
     })
     .await?;
@@ -244,14 +199,21 @@ async fn import(State(node): State<Arc<Node>>, body: Bytes) -> ApiResult<Json<op
 }
 
 async fn verify(State(node): State<Arc<Node>>) -> ApiResult<Json<ops::VerifyReport>> {
-    Ok(Json(
-        blocking(move || Ok(ops::verify_replica(node.replica(), node.charter(), |_| {})?)).await?,
-    ))
+    Ok(Json(blocking(move || Ok(ops::verify_replica(node.replica(), node.charter(), |_| {})?)).await?))
 }
 
-async fn publish(
-    State(node): State<Arc<Node>>,
-    Json(content): Json<Content>,
-) -> ApiResult<Json<RecordView>> {
+async fn publish(State(node): State<Arc<Node>>, Json(content): Json<Content>) -> ApiResult<Json<RecordView>> {
     Ok(Json(node.publish(content).await?))
+}
+
+async fn search(State(node): State<Arc<Node>>, Query(query): Query<SearchQuery>) -> ApiResult<Json<SearchResults>> {
+    Ok(Json(blocking(move || node.search(&query)).await?))
+}
+
+async fn reindex(State(node): State<Arc<Node>>) -> ApiResult<Json<crate::backend::ReindexReport>> {
+    Ok(Json(blocking(move || crate::backend::rebuild_index(node.search_index()?, node.replica(), |_, _| {})).await?))
+}
+
+async fn history(State(node): State<Arc<Node>>, UrlPath(id): UrlPath<String>) -> ApiResult<Json<RecordList>> {
+    Ok(Json(blocking(move || Ok(RecordList { records: node.replica().history(&id)? })).await?))
 }

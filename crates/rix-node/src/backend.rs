@@ -6,9 +6,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use rix_record::file::{DraftContent, RecordDraft, RecordRef};
-use rix_record::{
-    Author, Charter, Content, MemberCode, MemberKey, RecordId, Timestamp, Withdrawal,
-};
+use rix_record::{Author, Charter, Content, MemberCode, MemberKey, RecordId, Timestamp, Withdrawal};
+use rix_search::{SearchIndex, SearchQuery, SearchResults};
 use rix_store::query::{Detail, RecordFilter, RecordList, RecordView, StatsReport, view_of};
 use rix_store::{Replica, ReplicaOptions};
 
@@ -39,6 +38,41 @@ pub trait Backend {
     fn publish(&self, content: Content) -> Result<RecordView, NodeError>;
     /// The full id for a unique prefix.
     fn resolve(&self, prefix: &str) -> Result<RecordId, NodeError>;
+    /// `rix search`.
+    fn search(&self, query: &SearchQuery) -> Result<SearchResults, NodeError>;
+    /// `rix reindex`: rebuild the search index from the replica.
+    fn reindex(&self) -> Result<ReindexReport, NodeError>;
+    /// `rix history`: every version of a record, oldest first.
+    fn history(&self, id: &str) -> Result<Vec<RecordView>, NodeError>;
+}
+
+/// What `rix reindex` did.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ReindexReport {
+    /// Records in the replica.
+    pub records: u64,
+    /// Documents indexed (publications).
+    pub indexed: u64,
+    /// Index size on disk, bytes.
+    pub index_bytes: u64,
+    /// Seconds taken.
+    pub seconds: f64,
+}
+
+/// Rebuilds `index` from `replica`.
+pub fn rebuild_index(
+    index: &SearchIndex,
+    replica: &Replica,
+    progress: impl FnMut(u64, u64),
+) -> Result<ReindexReport, NodeError> {
+    let started = std::time::Instant::now();
+    let indexed = index.rebuild(replica, progress)?;
+    Ok(ReindexReport {
+        records: replica.len()?,
+        indexed,
+        index_bytes: index.size_on_disk(),
+        seconds: started.elapsed().as_secs_f64(),
+    })
 }
 
 /// A backend that opens the replica itself (the daemon is not running).
@@ -46,21 +80,16 @@ pub struct LocalBackend {
     config: LoadedConfig,
     charter: Charter,
     replica: Replica,
+    search: std::sync::OnceLock<SearchIndex>,
 }
 
 impl LocalBackend {
     /// Opens the node's replica and charter.
     pub fn open(config: LoadedConfig) -> Result<Self, NodeError> {
         let charter = Charter::load(&config.config.charter)?;
-        let options = ReplicaOptions {
-            cache_capacity_bytes: config.config.store.cache_capacity_mb * 1024 * 1024,
-        };
+        let options = ReplicaOptions { cache_capacity_bytes: config.config.store.cache_capacity_mb * 1024 * 1024 };
         let replica = Replica::open(&config.replica_dir(), &options)?;
-        Ok(Self {
-            config,
-            charter,
-            replica,
-        })
+        Ok(Self { config, charter, replica, search: std::sync::OnceLock::new() })
     }
 
     /// The replica.
@@ -69,11 +98,16 @@ impl LocalBackend {
     }
 
     fn members(&self) -> Vec<MemberCode> {
-        self.charter
-            .members
-            .iter()
-            .map(|m| m.code.clone())
-            .collect()
+        self.charter.members.iter().map(|m| m.code.clone()).collect()
+    }
+
+    /// The search index, opened on first use.
+    fn index(&self) -> Result<&SearchIndex, NodeError> {
+        if let Some(i) = self.search.get() {
+            return Ok(i);
+        }
+        let index = SearchIndex::open(&self.config.search_dir())?;
+        Ok(self.search.get_or_init(|| index))
     }
 
     fn publisher(&self) -> Result<Publisher, NodeError> {
@@ -91,35 +125,18 @@ pub fn publisher_for(config: &LoadedConfig, charter: &Charter) -> Result<Publish
         });
     }
     let key = MemberKey::load(&config.config.keys.signing)?;
-    if charter
-        .member(&member)
-        .is_some_and(|m| m.public_key != key.author_key())
-    {
-        return Err(NodeError::KeyNotInCharter {
-            member: member.to_string(),
-            key: config.config.keys.signing.clone(),
-        });
+    if charter.member(&member).is_some_and(|m| m.public_key != key.author_key()) {
+        return Err(NodeError::KeyNotInCharter { member: member.to_string(), key: config.config.keys.signing.clone() });
     }
     let author = Author::new(charter.network.clone(), member, key);
-    Ok(Publisher::new(
-        author,
-        SigningJournal::new(config.journal_path()),
-        charter.clone(),
-    ))
+    Ok(Publisher::new(author, SigningJournal::new(config.journal_path()), charter.clone()))
 }
 
 /// The status of a node whose daemon is not running.
-pub fn offline_status(
-    config: &LoadedConfig,
-    charter: &Charter,
-    replica: &Replica,
-) -> Result<StatusView, NodeError> {
-    let peer_id = rix_net::NodeIdentity::load(&config.config.keys.node)
-        .map(|i| i.peer_id().to_string())
-        .unwrap_or_default();
-    let can_publish = publisher_for(config, charter)
-        .and_then(|p| Ok(p.history_known()?))
-        .unwrap_or(false);
+pub fn offline_status(config: &LoadedConfig, charter: &Charter, replica: &Replica) -> Result<StatusView, NodeError> {
+    let peer_id =
+        rix_net::NodeIdentity::load(&config.config.keys.node).map(|i| i.peer_id().to_string()).unwrap_or_default();
+    let can_publish = publisher_for(config, charter).and_then(|p| Ok(p.history_known()?)).unwrap_or(false);
     Ok(StatusView {
         network: charter.network.clone(),
         member: config.config.member.as_ref().map(ToString::to_string),
@@ -148,29 +165,15 @@ impl Backend for LocalBackend {
     }
 
     fn export_views(&self, filter: &RecordFilter) -> Result<Vec<RecordView>, NodeError> {
-        Ok(self
-            .replica
-            .select(filter)?
-            .iter()
-            .map(|s| RecordView::new(s, Detail::Full))
-            .collect())
+        Ok(self.replica.select(filter)?.iter().map(|s| RecordView::new(s, Detail::Full)).collect())
     }
 
     fn export_signed(&self) -> Result<Vec<Vec<u8>>, NodeError> {
-        Ok(self
-            .replica
-            .iter_raw()
-            .map(|r| r.map(|(_, b)| b))
-            .collect::<Result<_, _>>()?)
+        Ok(self.replica.iter_raw().map(|r| r.map(|(_, b)| b)).collect::<Result<_, _>>()?)
     }
 
     fn import(&self, envelopes: Vec<Vec<u8>>) -> Result<ImportReport, NodeError> {
-        Ok(ops::import_envelopes(
-            &self.replica,
-            &self.charter,
-            envelopes,
-            |_| {},
-        )?)
+        Ok(ops::import_envelopes(&self.replica, &self.charter, envelopes, |_| {})?)
     }
 
     fn verify(&self) -> Result<VerifyReport, NodeError> {
@@ -182,14 +185,27 @@ impl Backend for LocalBackend {
     }
 
     fn publish(&self, content: Content) -> Result<RecordView, NodeError> {
-        let record = self
-            .publisher()?
-            .publish(&self.replica, content, Timestamp::now())?;
+        let record = self.publisher()?.publish(&self.replica, content, Timestamp::now())?;
         Ok(view_of(&self.replica, record, Detail::Summary)?)
     }
 
     fn resolve(&self, prefix: &str) -> Result<RecordId, NodeError> {
         Ok(self.replica.resolve(prefix)?)
+    }
+
+    fn search(&self, query: &SearchQuery) -> Result<SearchResults, NodeError> {
+        let index = self.index()?;
+        // Records published or imported offline since the last search are indexed now.
+        index.catch_up(&self.replica, false)?;
+        Ok(index.search(&self.replica, query)?)
+    }
+
+    fn reindex(&self) -> Result<ReindexReport, NodeError> {
+        rebuild_index(self.index()?, &self.replica, |_, _| {})
+    }
+
+    fn history(&self, id: &str) -> Result<Vec<RecordView>, NodeError> {
+        Ok(self.replica.history(id)?)
     }
 }
 
@@ -206,11 +222,7 @@ pub struct DraftResolver<'a> {
 impl<'a> DraftResolver<'a> {
     /// A resolver publishing as `member`.
     pub fn new(backend: &'a dyn Backend, member: Option<MemberCode>) -> Self {
-        Self {
-            backend,
-            member,
-            published: HashMap::new(),
-        }
+        Self { backend, member, published: HashMap::new() }
     }
 
     /// Notes that the draft from `path` was published as `id`.
@@ -221,18 +233,14 @@ impl<'a> DraftResolver<'a> {
     /// The content to sign for `draft`.
     pub fn content(&self, draft: &RecordDraft) -> Result<Content, NodeError> {
         Ok(match &draft.content {
-            DraftContent::Publication {
-                publication,
-                supersedes,
-            } => {
+            DraftContent::Publication { publication, supersedes } => {
                 let mut p = publication.clone();
                 p.supersedes = supersedes.as_ref().map(|r| self.resolve(r)).transpose()?;
                 Content::Publication(p)
             }
-            DraftContent::Withdrawal { withdraws, reason } => Content::Withdrawal(Withdrawal {
-                withdraws: self.resolve(withdraws)?,
-                reason: reason.clone(),
-            }),
+            DraftContent::Withdrawal { withdraws, reason } => {
+                Content::Withdrawal(Withdrawal { withdraws: self.resolve(withdraws)?, reason: reason.clone() })
+            }
         })
     }
 
@@ -245,21 +253,10 @@ impl<'a> DraftResolver<'a> {
                 }
                 let draft = rix_record::file::read_record_file(path)?;
                 let DraftContent::Publication { publication, .. } = draft.content else {
-                    return Err(NodeError::Reference(format!(
-                        "{} is a withdrawal, not a publication",
-                        path.display()
-                    )));
+                    return Err(NodeError::Reference(format!("{} is a withdrawal, not a publication", path.display())));
                 };
-                let filter = RecordFilter {
-                    member: self.member.clone(),
-                    ..RecordFilter::default()
-                };
-                let found = self
-                    .backend
-                    .list(&filter)?
-                    .records
-                    .into_iter()
-                    .find(|r| r.title == publication.title);
+                let filter = RecordFilter { member: self.member.clone(), ..RecordFilter::default() };
+                let found = self.backend.list(&filter)?.records.into_iter().find(|r| r.title == publication.title);
                 match found {
                     Some(view) => Ok(view.id.parse().expect("views carry valid ids")),
                     None => Err(NodeError::Reference(format!(

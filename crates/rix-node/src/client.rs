@@ -6,10 +6,11 @@ use rix_record::{Content, RecordId};
 use rix_store::query::{RecordFilter, RecordList, RecordView, StatsReport};
 use serde::de::DeserializeOwned;
 
-use crate::backend::Backend;
+use crate::backend::{Backend, ReindexReport};
 use crate::config::LoadedConfig;
 use crate::error::NodeError;
 use crate::ops::{ImportReport, PeerView, StatusView, VerifyReport};
+use rix_search::{SearchQuery, SearchResults};
 
 /// A client of a running daemon's API.
 pub struct ApiBackend {
@@ -32,17 +33,8 @@ impl ApiBackend {
             .timeout_global(Some(Duration::from_secs(600)))
             .build()
             .into();
-        let api = Self {
-            agent,
-            base: format!("http://{addr}"),
-            token: token.trim().to_owned(),
-        };
-        match api
-            .agent
-            .get(format!("{}/v1/status", api.base))
-            .header("Authorization", &api.auth())
-            .call()
-        {
+        let api = Self { agent, base: format!("http://{addr}"), token: token.trim().to_owned() };
+        match api.agent.get(format!("{}/v1/status", api.base)).header("Authorization", &api.auth()).call() {
             Ok(r) if r.status().is_success() => Ok(Some(api)),
             Ok(r) => Err(NodeError::Api(format!(
                 "the daemon's API at {} answered {}; is the token file stale?",
@@ -63,16 +55,11 @@ impl ApiBackend {
         response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     ) -> Result<T, NodeError> {
         let bytes = self.bytes(response)?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| NodeError::Api(format!("unexpected answer from the daemon: {e}")))
+        serde_json::from_slice(&bytes).map_err(|e| NodeError::Api(format!("unexpected answer from the daemon: {e}")))
     }
 
-    fn bytes(
-        &self,
-        response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-    ) -> Result<Vec<u8>, NodeError> {
-        let mut response =
-            response.map_err(|e| NodeError::Api(format!("daemon API at {}: {e}", self.base)))?;
+    fn bytes(&self, response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<Vec<u8>, NodeError> {
+        let mut response = response.map_err(|e| NodeError::Api(format!("daemon API at {}: {e}", self.base)))?;
         let status = response.status();
         let body = response
             .body_mut()
@@ -91,12 +78,7 @@ impl ApiBackend {
     }
 
     fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, NodeError> {
-        self.read(
-            self.agent
-                .get(format!("{}{path}", self.base))
-                .header("Authorization", &self.auth())
-                .call(),
-        )
+        self.read(self.agent.get(format!("{}{path}", self.base)).header("Authorization", &self.auth()).call())
     }
 
     /// `rix peers`.
@@ -143,9 +125,7 @@ fn query(filter: &RecordFilter) -> String {
 fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -165,17 +145,12 @@ impl Backend for ApiBackend {
     }
 
     fn export_views(&self, filter: &RecordFilter) -> Result<Vec<RecordView>, NodeError> {
-        Ok(self
-            .get::<RecordList>(&format!("/v1/export?{}", query(filter)))?
-            .records)
+        Ok(self.get::<RecordList>(&format!("/v1/export?{}", query(filter)))?.records)
     }
 
     fn export_signed(&self) -> Result<Vec<Vec<u8>>, NodeError> {
         let bytes = self.bytes(
-            self.agent
-                .get(format!("{}/v1/export/signed", self.base))
-                .header("Authorization", &self.auth())
-                .call(),
+            self.agent.get(format!("{}/v1/export/signed", self.base)).header("Authorization", &self.auth()).call(),
         )?;
         rix_record::pack::PackReader::new(&bytes[..])
             .and_then(|r| r.collect::<Result<Vec<_>, _>>())
@@ -216,13 +191,27 @@ impl Backend for ApiBackend {
         )
     }
 
+    fn search(&self, query: &SearchQuery) -> Result<SearchResults, NodeError> {
+        let filter = crate::client::query(&query.filter);
+        let sep = if filter.is_empty() { "" } else { "&" };
+        self.get(&format!("/v1/search?text={}{sep}{filter}", encode(&query.text)))
+    }
+
+    fn reindex(&self) -> Result<ReindexReport, NodeError> {
+        self.read(
+            self.agent.post(format!("{}/v1/reindex", self.base)).header("Authorization", &self.auth()).send_empty(),
+        )
+    }
+
+    fn history(&self, id: &str) -> Result<Vec<RecordView>, NodeError> {
+        Ok(self.get::<RecordList>(&format!("/v1/history/{}", encode(id)))?.records)
+    }
+
     fn resolve(&self, prefix: &str) -> Result<RecordId, NodeError> {
         #[derive(serde::Deserialize)]
         struct Resolved {
             id: RecordId,
         }
-        Ok(self
-            .get::<Resolved>(&format!("/v1/resolve/{}", encode(prefix)))?
-            .id)
+        Ok(self.get::<Resolved>(&format!("/v1/resolve/{}", encode(prefix)))?.id)
     }
 }

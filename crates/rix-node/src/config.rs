@@ -82,10 +82,7 @@ pub struct KeysConfig {
 
 impl Default for KeysConfig {
     fn default() -> Self {
-        Self {
-            signing: "keys/signing.key".into(),
-            node: "keys/node.key".into(),
-        }
+        Self { signing: "keys/signing.key".into(), node: "keys/node.key".into() }
     }
 }
 
@@ -140,12 +137,7 @@ pub struct SyncConfig {
 
 impl Default for SyncConfig {
     fn default() -> Self {
-        Self {
-            interval_secs: 30,
-            batch_records: 512,
-            request_timeout_secs: 30,
-            recovery_timeout_secs: 30,
-        }
+        Self { interval_secs: 30, batch_records: 512, request_timeout_secs: 30, recovery_timeout_secs: 30 }
     }
 }
 
@@ -160,9 +152,7 @@ pub struct ApiConfig {
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        Self {
-            listen: "127.0.0.1:7401".into(),
-        }
+        Self { listen: "127.0.0.1:7401".into() }
     }
 }
 
@@ -176,9 +166,7 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self {
-            cache_capacity_mb: 64,
-        }
+        Self { cache_capacity_mb: 64 }
     }
 }
 
@@ -202,39 +190,22 @@ pub struct LoadedConfig {
 impl NodeConfig {
     /// Reads, validates and resolves a config file.
     pub fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-        let mut config: NodeConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: path.to_owned(),
-            message: e.to_string(),
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.to_owned(), source })?;
+        let mut config: NodeConfig =
+            toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })?;
         config.validate(path)?;
         let base = path.parent().map(Path::to_owned).unwrap_or_default();
         let base = std::path::absolute(&base).unwrap_or(base);
-        for p in [
-            &mut config.charter,
-            &mut config.data_dir,
-            &mut config.keys.signing,
-            &mut config.keys.node,
-        ] {
+        for p in [&mut config.charter, &mut config.data_dir, &mut config.keys.signing, &mut config.keys.node] {
             if p.is_relative() {
                 *p = base.join(&*p);
             }
         }
-        Ok(LoadedConfig {
-            path: path.to_owned(),
-            config,
-        })
+        Ok(LoadedConfig { path: path.to_owned(), config })
     }
 
     fn validate(&self, path: &Path) -> Result<(), ConfigError> {
-        let invalid = |field, reason: String| ConfigError::Invalid {
-            path: path.to_owned(),
-            field,
-            reason,
-        };
+        let invalid = |field, reason: String| ConfigError::Invalid { path: path.to_owned(), field, reason };
         self.api_addr().map_err(|r| invalid("api.listen", r))?;
         for a in &self.network.listen {
             if !a.starts_with('/') {
@@ -244,40 +215,24 @@ impl NodeConfig {
                 ));
             }
         }
-        if self.network.redial_min_secs == 0
-            || self.network.redial_min_secs > self.network.redial_max_secs
-        {
-            return Err(invalid(
-                "network.redial_min_secs",
-                "must be at least 1 and at most redial_max_secs".into(),
-            ));
+        if self.network.redial_min_secs == 0 || self.network.redial_min_secs > self.network.redial_max_secs {
+            return Err(invalid("network.redial_min_secs", "must be at least 1 and at most redial_max_secs".into()));
         }
         if self.sync.interval_secs == 0 {
             return Err(invalid("sync.interval_secs", "must be at least 1".into()));
         }
         if !(1..=10_000).contains(&self.sync.batch_records) {
-            return Err(invalid(
-                "sync.batch_records",
-                "must be between 1 and 10000".into(),
-            ));
+            return Err(invalid("sync.batch_records", "must be between 1 and 10000".into()));
         }
         if self.store.cache_capacity_mb == 0 {
-            return Err(invalid(
-                "store.cache_capacity_mb",
-                "must be at least 1".into(),
-            ));
+            return Err(invalid("store.cache_capacity_mb", "must be at least 1".into()));
         }
         Ok(())
     }
 
     /// The API socket address.
     pub fn api_addr(&self) -> Result<SocketAddr, String> {
-        self.api.listen.parse().map_err(|_| {
-            format!(
-                "{:?} is not HOST:PORT (like 127.0.0.1:7401)",
-                self.api.listen
-            )
-        })
+        self.api.listen.parse().map_err(|_| format!("{:?} is not HOST:PORT (like 127.0.0.1:7401)", self.api.listen))
     }
 }
 
@@ -285,6 +240,11 @@ impl LoadedConfig {
     /// The replica directory.
     pub fn replica_dir(&self) -> PathBuf {
         self.config.data_dir.join("replica")
+    }
+
+    /// The search index directory (derived from the replica; safe to delete).
+    pub fn search_dir(&self) -> PathBuf {
+        self.config.data_dir.join("search")
     }
 
     /// The API token file (written by the daemon at start, mode 0600).
@@ -303,16 +263,9 @@ impl LoadedConfig {
 pub fn config_template(member: Option<&MemberCode>, listen: &[String], api: &str) -> String {
     let member_line = match member {
         Some(m) => format!("member = \"{m}\""),
-        None => {
-            "# member = \"KZ\"   # absent: an observer node that replicates but does not author"
-                .into()
-        }
+        None => "# member = \"KZ\"   # absent: an observer node that replicates but does not author".into(),
     };
-    let listen = listen
-        .iter()
-        .map(|a| format!("\"{a}\""))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let listen = listen.iter().map(|a| format!("\"{a}\"")).collect::<Vec<_>>().join(", ");
     format!(
         r#"# rix node configuration. Relative paths are relative to this file's directory.
 # Every field is optional except `member` on an authoring node; defaults are shown.
@@ -382,21 +335,11 @@ mod tests {
 
     #[test]
     fn errors_name_the_file_and_the_field() {
-        let e = load_text("member = \"KZ\"\n[api]\nlisten = \"localhost\"\n")
-            .unwrap_err()
-            .to_string();
+        let e = load_text("member = \"KZ\"\n[api]\nlisten = \"localhost\"\n").unwrap_err().to_string();
         assert!(e.contains("node.toml") && e.contains("api.listen"), "{e}");
-        let e = load_text("member = \"KZ\"\n[sync]\ninterval = 5\n")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("node.toml") && e.contains("interval") && e.contains("line 3"),
-            "{e}"
-        );
+        let e = load_text("member = \"KZ\"\n[sync]\ninterval = 5\n").unwrap_err().to_string();
+        assert!(e.contains("node.toml") && e.contains("interval") && e.contains("line 3"), "{e}");
         let e = load_text("member = \"kz\"\n").unwrap_err().to_string();
-        assert!(
-            e.contains("member") && e.contains("not a member code"),
-            "{e}"
-        );
+        assert!(e.contains("member") && e.contains("not a member code"), "{e}");
     }
 }

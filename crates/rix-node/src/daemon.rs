@@ -14,15 +14,15 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rix_net::protocol::{
-    AuthorHead, MAX_FETCH_RECORDS, MAX_RESPONSE_RECORD_BYTES, SyncRequest, SyncResponse,
-};
+use rix_net::protocol::{AuthorHead, MAX_FETCH_RECORDS, MAX_RESPONSE_RECORD_BYTES, SyncRequest, SyncResponse};
 use rix_net::service::{self, NetworkSettings};
 use rix_net::sync::{LocalChain, plan};
 use rix_net::{MessageAcceptance, NetworkEvent, NetworkHandle, NodeIdentity, PeerId};
 use rix_record::{Charter, Content, SignedRecord, Timestamp, VerifiedRecord};
+use rix_search::{SearchIndex, SearchQuery, SearchResults};
 use rix_store::query::{Detail, RecordView, view_of};
 use rix_store::{Inserted, Replica, ReplicaOptions};
+use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -92,6 +92,8 @@ pub struct Node {
     state: Mutex<NodeState>,
     api_addr: SocketAddr,
     token: String,
+    search: Option<SearchIndex>,
+    search_dirty: AtomicBool,
 }
 
 impl std::fmt::Debug for Node {
@@ -122,6 +124,10 @@ impl RunningNode {
             let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
         }
         self.node.replica.flush()?;
+        if let Some(index) = &self.node.search {
+            index.commit()?;
+            index.write_synced(self.node.replica.len()?);
+        }
         let _ = std::fs::remove_file(self.node.config.api_token_path());
         tracing::info!("node stopped");
         Ok(())
@@ -136,27 +142,18 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
         Some(_) => Some(publisher_for(&config, &charter)?),
         None => None,
     };
-    let listed = config
-        .config
-        .member
-        .as_ref()
-        .and_then(|m| charter.member(m));
+    let listed = config.config.member.as_ref().and_then(|m| charter.member(m));
     if let Some(m) = listed.filter(|m| m.peer_id != identity.peer_id().to_string()) {
         tracing::warn!(charter_peer_id = %m.peer_id, node_peer_id = %identity.peer_id(), "this node's peer id is not the one the charter lists for its member; other nodes will refuse it");
     }
-    let options = ReplicaOptions {
-        cache_capacity_bytes: config.config.store.cache_capacity_mb * 1024 * 1024,
-    };
+    let options = ReplicaOptions { cache_capacity_bytes: config.config.store.cache_capacity_mb * 1024 * 1024 };
     let replica = Arc::new(open_replica(config.replica_dir(), options).await?);
 
     let net_config = &config.config.network;
     let listen = net_config
         .listen
         .iter()
-        .map(|a| {
-            a.parse()
-                .map_err(|_| NodeError::Api(format!("network.listen: invalid multiaddress {a}")))
-        })
+        .map(|a| a.parse().map_err(|_| NodeError::Api(format!("network.listen: invalid multiaddress {a}"))))
         .collect::<Result<Vec<_>, _>>()?;
     let settings = NetworkSettings {
         listen,
@@ -168,8 +165,7 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
         request_timeout: Duration::from_secs(config.config.sync.request_timeout_secs),
         max_connections: net_config.max_connections,
     };
-    let (net, mut events, event_loop) =
-        service::new(&identity, settings).map_err(|e| NodeError::Api(e.to_string()))?;
+    let (net, mut events, event_loop) = service::new(&identity, settings).map_err(|e| NodeError::Api(e.to_string()))?;
 
     let api_addr = config.config.api_addr().map_err(NodeError::Api)?;
     if !api_addr.ip().is_loopback() {
@@ -177,24 +173,24 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
     }
     let listener = tokio::net::TcpListener::bind(api_addr)
         .await
-        .map_err(|source| NodeError::Io {
-            context: format!("binding the API to {api_addr}"),
-            source,
-        })?;
-    let api_addr = listener.local_addr().map_err(|source| NodeError::Io {
-        context: "API address".into(),
-        source,
-    })?;
+        .map_err(|source| NodeError::Io { context: format!("binding the API to {api_addr}"), source })?;
+    let api_addr = listener.local_addr().map_err(|source| NodeError::Io { context: "API address".into(), source })?;
     let token = crate::api::write_token(&config.api_token_path())?;
 
+    let search_dir = config.search_dir();
+    let search = match tokio::task::spawn_blocking(move || SearchIndex::open(&search_dir)).await.expect("no panic") {
+        Ok(index) => Some(index),
+        Err(e) => {
+            tracing::warn!(error = %e, "search index unavailable; `rix search` will fail until `rix reindex`");
+            None
+        }
+    };
     let history_known = match &publisher {
         Some(p) => p.history_known()?,
         None => true,
     };
     if !history_known {
-        tracing::warn!(
-            "signing history unknown (journal missing): recovering it from peers before publishing"
-        );
+        tracing::warn!("signing history unknown (journal missing): recovering it from peers before publishing");
     }
     let node = Arc::new(Node {
         config,
@@ -203,12 +199,11 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
         publisher,
         net: net.clone(),
         metrics: Metrics::new(),
-        state: Mutex::new(NodeState {
-            history_known,
-            ..NodeState::default()
-        }),
+        state: Mutex::new(NodeState { history_known, ..NodeState::default() }),
         api_addr,
         token,
+        search,
+        search_dirty: AtomicBool::new(false),
     });
     node.metrics.records_stored.set(node.replica.len()? as i64);
     let (shutdown, shutdown_rx) = watch::channel(false);
@@ -224,8 +219,7 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
     let n = node.clone();
     let mut stop = shutdown_rx.clone();
     tasks.push(tokio::spawn(async move {
-        let mut tick =
-            tokio::time::interval(Duration::from_secs(n.config.config.sync.interval_secs));
+        let mut tick = tokio::time::interval(Duration::from_secs(n.config.config.sync.interval_secs));
         tick.tick().await;
         loop {
             tokio::select! {
@@ -234,6 +228,35 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
                         for p in peers {
                             n.clone().spawn_sync(p.peer_id);
                         }
+                    }
+                }
+                _ = stop.changed() => break,
+            }
+        }
+    }));
+
+    let n = node.clone();
+    let mut stop = shutdown_rx.clone();
+    tasks.push(tokio::spawn(async move {
+        // Index what arrived while the daemon was down (or crashed before committing).
+        let catch_up = n.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            if let Some(index) = &catch_up.search {
+                match index.catch_up(&catch_up.replica, false) {
+                    Ok(0) => {}
+                    Ok(added) => tracing::info!(added, "search index caught up with the replica"),
+                    Err(e) => tracing::warn!(error = %e, "search index catch-up failed"),
+                }
+            }
+        })
+        .await;
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    if n.search_dirty.swap(false, Ordering::AcqRel) {
+                        let node = n.clone();
+                        let _ = tokio::task::spawn_blocking(move || node.commit_search()).await;
                     }
                 }
                 _ = stop.changed() => break,
@@ -253,26 +276,16 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
         }
     }));
     tracing::info!(peer_id = %node.net.local_peer_id(), api = %api_addr, member = ?node.config.config.member, "node started");
-    Ok(RunningNode {
-        node,
-        shutdown,
-        tasks,
-    })
+    Ok(RunningNode { node, shutdown, tasks })
 }
 
 /// Opens the replica, waiting up to ten seconds while another process (typically a `rix` query
 /// that started just before the daemon) still holds it.
-async fn open_replica(
-    dir: std::path::PathBuf,
-    options: ReplicaOptions,
-) -> Result<Replica, NodeError> {
+async fn open_replica(dir: std::path::PathBuf, options: ReplicaOptions) -> Result<Replica, NodeError> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let (d, o) = (dir.clone(), options.clone());
-        match tokio::task::spawn_blocking(move || Replica::open(&d, &o))
-            .await
-            .expect("no panic")
-        {
+        match tokio::task::spawn_blocking(move || Replica::open(&d, &o)).await.expect("no panic") {
             Err(rix_store::StoreError::Locked(_)) if tokio::time::Instant::now() < deadline => {
                 tracing::info!("replica in use by another process; waiting for it");
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -283,10 +296,7 @@ async fn open_replica(
 }
 
 /// Runs a node until `shutdown` resolves (SIGINT/SIGTERM for `rix daemon`), then stops it.
-pub async fn run(
-    config: LoadedConfig,
-    shutdown: impl std::future::Future<Output = ()>,
-) -> Result<(), NodeError> {
+pub async fn run(config: LoadedConfig, shutdown: impl std::future::Future<Output = ()>) -> Result<(), NodeError> {
     let running = start(config).await?;
     shutdown.await;
     tracing::info!("shutting down");
@@ -333,6 +343,42 @@ impl Node {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Adds a newly stored record to the search index (committed shortly after).
+    fn index(&self, record: &VerifiedRecord) {
+        if let Some(index) = &self.search {
+            match index.add(record) {
+                Ok(_) => self.search_dirty.store(true, Ordering::Release),
+                Err(e) => tracing::warn!(error = %e, "could not index a record; `rix reindex` rebuilds the index"),
+            }
+        }
+    }
+
+    fn commit_search(&self) {
+        if let Some(Err(e)) = self.search.as_ref().map(SearchIndex::commit) {
+            tracing::warn!(error = %e, "search index commit failed");
+        }
+    }
+
+    /// The search index, if it could be opened.
+    pub fn search_index(&self) -> Result<&SearchIndex, NodeError> {
+        self.search
+            .as_ref()
+            .ok_or_else(|| NodeError::Api("the search index could not be opened; see the daemon's log".into()))
+    }
+
+    /// `rix search` through the daemon.
+    pub fn search(&self, query: &SearchQuery) -> Result<SearchResults, NodeError> {
+        Ok(self.search_index()?.search(&self.replica, query)?)
+    }
+
+    /// Indexes records an import stored.
+    pub fn index_imported(&self) -> Result<(), NodeError> {
+        if let Some(index) = &self.search {
+            index.catch_up(&self.replica, true)?;
+        }
+        Ok(())
+    }
+
     /// Whether this node may publish now.
     pub fn can_publish(&self) -> bool {
         self.publisher.is_some() && self.state().history_known
@@ -352,6 +398,7 @@ impl Node {
         let (record, view) = tokio::task::spawn_blocking(move || -> Result<_, NodeError> {
             let publisher = node.publisher.as_ref().expect("checked");
             let record = publisher.publish(&node.replica, content, Timestamp::now())?;
+            node.index(&record);
             let view = view_of(&node.replica, record.clone(), Detail::Summary)?;
             Ok((record, view))
         })
@@ -359,25 +406,16 @@ impl Node {
         .expect("no panic")?;
         self.metrics.received("publish");
         self.metrics.records_stored.set(self.replica.len()? as i64);
-        let outcome = self
-            .net
-            .publish(record.signed())
-            .await
-            .map_err(|e| NodeError::Api(e.to_string()))?;
+        let outcome = self.net.publish(record.signed()).await.map_err(|e| NodeError::Api(e.to_string()))?;
         tracing::info!(id = %record.id().short(), seq = record.record().seq, ?outcome, "published");
         Ok(view)
     }
 
     /// Verifies and stores records that arrived from outside; returns the outcome per record
     /// (or the rejection reason).
-    pub fn accept(
-        &self,
-        records: Vec<SignedRecord>,
-        source: Source,
-    ) -> Vec<Result<Accepted, rix_record::VerifyError>> {
+    pub fn accept(&self, records: Vec<SignedRecord>, source: Source) -> Vec<Result<Accepted, rix_record::VerifyError>> {
         let mut verified: Vec<VerifiedRecord> = Vec::with_capacity(records.len());
-        let mut slots: Vec<Result<usize, rix_record::VerifyError>> =
-            Vec::with_capacity(records.len());
+        let mut slots: Vec<Result<usize, rix_record::VerifyError>> = Vec::with_capacity(records.len());
         for r in records {
             match r.verify(&self.charter) {
                 Ok(v) => {
@@ -401,6 +439,11 @@ impl Node {
                     .collect();
             }
         };
+        for (o, record) in outcomes.iter().zip(&verified) {
+            if *o == Inserted::New {
+                self.index(record);
+            }
+        }
         for o in &outcomes {
             match o {
                 Inserted::New => self.metrics.received(source.label()),
@@ -427,38 +470,21 @@ impl Node {
 
     async fn on_event(self: Arc<Self>, event: NetworkEvent) {
         match event {
-            NetworkEvent::GossipRecord {
-                source,
-                message_id,
-                record,
-            } => {
+            NetworkEvent::GossipRecord { source, message_id, record } => {
                 let node = self.clone();
-                let outcome = tokio::task::spawn_blocking(move || {
-                    node.accept(vec![record], Source::Gossip).remove(0)
-                })
-                .await
-                .expect("no panic");
-                let acceptance = match outcome.map(|a| a.outcome) {
-                    Ok(Inserted::New) => MessageAcceptance::Accept,
-                    Ok(Inserted::Duplicate | Inserted::Equivocation { .. }) => {
-                        MessageAcceptance::Ignore
-                    }
-                    Err(_) => MessageAcceptance::Reject,
-                };
-                let _ = self
-                    .net
-                    .report_validation(message_id, source, acceptance)
-                    .await;
-            }
-            NetworkEvent::SyncRequest {
-                peer,
-                request,
-                channel,
-            } => {
-                let node = self.clone();
-                let response = tokio::task::spawn_blocking(move || node.answer(&request))
+                let outcome = tokio::task::spawn_blocking(move || node.accept(vec![record], Source::Gossip).remove(0))
                     .await
                     .expect("no panic");
+                let acceptance = match outcome.map(|a| a.outcome) {
+                    Ok(Inserted::New) => MessageAcceptance::Accept,
+                    Ok(Inserted::Duplicate | Inserted::Equivocation { .. }) => MessageAcceptance::Ignore,
+                    Err(_) => MessageAcceptance::Reject,
+                };
+                let _ = self.net.report_validation(message_id, source, acceptance).await;
+            }
+            NetworkEvent::SyncRequest { peer, request, channel } => {
+                let node = self.clone();
+                let response = tokio::task::spawn_blocking(move || node.answer(&request)).await.expect("no panic");
                 self.metrics.sync_requests_served.inc();
                 if let Err(e) = self.net.respond(channel, response).await {
                     tracing::debug!(%peer, error = %e, "could not answer sync request");
@@ -501,46 +527,30 @@ impl Node {
                     })
                     .collect(),
             }),
-            SyncRequest::Fetch {
-                author,
-                from,
-                to,
-                limit,
-            } => {
+            SyncRequest::Fetch { author, from, to, limit } => {
                 let Ok(author) = author.parse() else {
-                    return SyncResponse::Error {
-                        message: format!("not a member code: {author}"),
-                    };
+                    return SyncResponse::Error { message: format!("not a member code: {author}") };
                 };
-                let limit = (*limit)
-                    .min(MAX_FETCH_RECORDS)
-                    .min(self.config.config.sync.batch_records)
-                    as usize;
-                self.replica
-                    .range(&author, *from, *to, limit)
-                    .map(|records| {
-                        let mut out = Vec::with_capacity(records.len());
-                        let mut bytes = 0;
-                        let mut more = false;
-                        for r in &records {
-                            if bytes + r.bytes().len() > MAX_RESPONSE_RECORD_BYTES {
-                                more = true;
-                                break;
-                            }
-                            bytes += r.bytes().len();
-                            out.push(r.bytes().to_vec());
+                let limit = (*limit).min(MAX_FETCH_RECORDS).min(self.config.config.sync.batch_records) as usize;
+                self.replica.range(&author, *from, *to, limit).map(|records| {
+                    let mut out = Vec::with_capacity(records.len());
+                    let mut bytes = 0;
+                    let mut more = false;
+                    for r in &records {
+                        if bytes + r.bytes().len() > MAX_RESPONSE_RECORD_BYTES {
+                            more = true;
+                            break;
                         }
-                        let last = records
-                            .get(out.len().saturating_sub(1))
-                            .map_or(0, |r| r.record().seq);
-                        more |= records.len() == limit && last < *to;
-                        SyncResponse::records(out, more)
-                    })
+                        bytes += r.bytes().len();
+                        out.push(r.bytes().to_vec());
+                    }
+                    let last = records.get(out.len().saturating_sub(1)).map_or(0, |r| r.record().seq);
+                    more |= records.len() == limit && last < *to;
+                    SyncResponse::records(out, more)
+                })
             }
         };
-        result.unwrap_or_else(|e| SyncResponse::Error {
-            message: e.to_string(),
-        })
+        result.unwrap_or_else(|e| SyncResponse::Error { message: e.to_string() })
     }
 
     /// Starts a sync session with `peer` unless one is running.
@@ -587,26 +597,16 @@ impl Node {
     /// bounded batches. Returns how many new records were stored.
     async fn sync_with(self: &Arc<Self>, peer: PeerId) -> Result<u64, NodeError> {
         let api = |e: rix_net::NetError| NodeError::Api(e.to_string());
-        let SyncResponse::Summary { network, heads } = self
-            .net
-            .request(peer, SyncRequest::Summary)
-            .await
-            .map_err(api)?
+        let SyncResponse::Summary { network, heads } =
+            self.net.request(peer, SyncRequest::Summary).await.map_err(api)?
         else {
-            return Err(NodeError::Api(format!(
-                "{peer} answered a summary request with something else"
-            )));
+            return Err(NodeError::Api(format!("{peer} answered a summary request with something else")));
         };
         if network != self.charter.network {
-            return Err(NodeError::Api(format!(
-                "{peer} is on network {network:?}, not {:?}",
-                self.charter.network
-            )));
+            return Err(NodeError::Api(format!("{peer} is on network {network:?}, not {:?}", self.charter.network)));
         }
         let node = self.clone();
-        let local = tokio::task::spawn_blocking(move || node.replica.chains())
-            .await
-            .expect("no panic")?;
+        let local = tokio::task::spawn_blocking(move || node.replica.chains()).await.expect("no panic")?;
         {
             let mut state = self.state();
             for h in &heads {
@@ -614,60 +614,37 @@ impl Node {
                 *max = (*max).max(h.max_seq);
             }
             for c in &local {
-                let lag = state
-                    .remote_max
-                    .get(c.author.as_str())
-                    .copied()
-                    .unwrap_or(0)
-                    .saturating_sub(c.contiguous);
+                let lag = state.remote_max.get(c.author.as_str()).copied().unwrap_or(0).saturating_sub(c.contiguous);
                 self.metrics.set_lag(c.author.as_str(), lag);
             }
         }
         let local: Vec<LocalChain> = local
             .iter()
-            .map(|c| LocalChain {
-                author: c.author.to_string(),
-                max_seq: c.max_seq,
-                missing: c.missing.clone(),
-            })
+            .map(|c| LocalChain { author: c.author.to_string(), max_seq: c.max_seq, missing: c.missing.clone() })
             .collect();
-        let ranges = plan(&local, &heads, |a| {
-            a.parse()
-                .ok()
-                .is_some_and(|m| self.charter.member(&m).is_some())
-        });
+        let ranges = plan(&local, &heads, |a| a.parse().ok().is_some_and(|m| self.charter.member(&m).is_some()));
         let batch = self.config.config.sync.batch_records;
         let mut fetched = 0u64;
         for range in ranges {
             let mut from = range.from;
             while from <= range.to {
-                let request = SyncRequest::Fetch {
-                    author: range.author.clone(),
-                    from,
-                    to: range.to,
-                    limit: batch,
-                };
+                let request = SyncRequest::Fetch { author: range.author.clone(), from, to: range.to, limit: batch };
                 let (records, more) = match self.net.request(peer, request).await.map_err(api)? {
                     SyncResponse::Records { records, more, .. } => (records, more),
                     SyncResponse::Error { message } => {
                         return Err(NodeError::Api(format!("{peer}: {message}")));
                     }
                     SyncResponse::Summary { .. } => {
-                        return Err(NodeError::Api(format!(
-                            "{peer} answered a fetch with a summary"
-                        )));
+                        return Err(NodeError::Api(format!("{peer} answered a fetch with a summary")));
                     }
                 };
                 if records.is_empty() {
                     break;
                 }
-                let signed: Vec<SignedRecord> =
-                    records.into_iter().map(SignedRecord::from_bytes).collect();
+                let signed: Vec<SignedRecord> = records.into_iter().map(SignedRecord::from_bytes).collect();
                 let node = self.clone();
                 let outcomes =
-                    tokio::task::spawn_blocking(move || node.accept(signed, Source::Sync))
-                        .await
-                        .expect("no panic");
+                    tokio::task::spawn_blocking(move || node.accept(signed, Source::Sync)).await.expect("no panic");
                 let mut last_seq = from;
                 let mut invalid = 0;
                 for o in &outcomes {
@@ -684,9 +661,7 @@ impl Node {
                 if invalid > 0 {
                     // Honest nodes only serve records they verified: this peer is faulty.
                     let _ = self.net.disconnect(peer).await;
-                    return Err(NodeError::Api(format!(
-                        "{peer} served {invalid} invalid records; disconnected"
-                    )));
+                    return Err(NodeError::Api(format!("{peer} served {invalid} invalid records; disconnected")));
                 }
                 if !more {
                     break;
@@ -705,11 +680,10 @@ impl Node {
     /// `rix status` from the running daemon.
     pub async fn status(self: &Arc<Self>) -> Result<StatusView, NodeError> {
         let node = self.clone();
-        let mut status = tokio::task::spawn_blocking(move || {
-            offline_status(&node.config, &node.charter, &node.replica)
-        })
-        .await
-        .expect("no panic")?;
+        let mut status =
+            tokio::task::spawn_blocking(move || offline_status(&node.config, &node.charter, &node.replica))
+                .await
+                .expect("no panic")?;
         status.daemon_running = true;
         status.peer_id = self.net.local_peer_id().to_string();
         status.listen_addresses = self
@@ -727,11 +701,7 @@ impl Node {
 
     /// `rix peers`.
     pub async fn peers(&self) -> Result<Vec<PeerView>, NodeError> {
-        let connected = self
-            .net
-            .peers()
-            .await
-            .map_err(|e| NodeError::Api(e.to_string()))?;
+        let connected = self.net.peers().await.map_err(|e| NodeError::Api(e.to_string()))?;
         let state = self.state();
         let mut out: Vec<PeerView> = connected
             .into_iter()

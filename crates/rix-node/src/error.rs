@@ -18,6 +18,9 @@ pub enum NodeError {
     /// The replica.
     #[error(transparent)]
     Store(#[from] rix_store::StoreError),
+    /// The search index.
+    #[error(transparent)]
+    Search(#[from] rix_search::SearchError),
     /// Publishing.
     #[error(transparent)]
     Publish(#[from] crate::publish::PublishError),
@@ -39,9 +42,7 @@ pub enum NodeError {
         charter: PathBuf,
     },
     /// The signing key is not the one the charter lists for the member.
-    #[error(
-        "the signing key {key} is not {member}'s key in the charter; records signed with it would be rejected"
-    )]
+    #[error("the signing key {key} is not {member}'s key in the charter; records signed with it would be rejected")]
     KeyNotInCharter {
         /// The member.
         member: String,

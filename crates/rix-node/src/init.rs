@@ -55,16 +55,13 @@ pub struct InitOutcome {
 /// Creates the node directory.
 pub fn init_node(options: &InitOptions) -> Result<InitOutcome, NodeError> {
     let dir = std::path::absolute(&options.dir).map_err(|source| io("resolving --dir", source))?;
-    std::fs::create_dir_all(&dir)
-        .map_err(|source| io(&format!("creating {}", dir.display()), source))?;
+    std::fs::create_dir_all(&dir).map_err(|source| io(&format!("creating {}", dir.display()), source))?;
     let config_path = dir.join("config.toml");
     if config_path.exists() && !options.force {
         return Err(NodeError::Key(KeyError::Exists(config_path)));
     }
-    let charter_path = options.charter.clone().map_or_else(
-        || dir.join("charter.toml"),
-        |c| std::path::absolute(&c).unwrap_or(c),
-    );
+    let charter_path =
+        options.charter.clone().map_or_else(|| dir.join("charter.toml"), |c| std::path::absolute(&c).unwrap_or(c));
 
     let signing_path = dir.join("keys/signing.key");
     if signing_path.exists() && !options.force {
@@ -74,25 +71,18 @@ pub fn init_node(options: &InitOptions) -> Result<InitOutcome, NodeError> {
     key.save(&signing_path, options.force)?;
     let identity = NodeIdentity::create(&dir.join("keys/node.key"), options.force)?;
     SigningJournal::new(dir.join("keys/last-signed.rix")).create_fresh()?;
-    std::fs::create_dir_all(dir.join("data"))
-        .map_err(|source| io("creating the data directory", source))?;
+    std::fs::create_dir_all(dir.join("data")).map_err(|source| io("creating the data directory", source))?;
 
     let mut text = config_template(Some(&options.member), &options.listen, &options.api);
     if options.charter.is_some() {
-        text = text.replace(
-            "charter = \"charter.toml\"",
-            &format!("charter = {:?}", charter_path.display().to_string()),
-        );
+        text =
+            text.replace("charter = \"charter.toml\"", &format!("charter = {:?}", charter_path.display().to_string()));
     }
-    std::fs::write(&config_path, text)
-        .map_err(|source| io(&format!("writing {}", config_path.display()), source))?;
+    std::fs::write(&config_path, text).map_err(|source| io(&format!("writing {}", config_path.display()), source))?;
     NodeConfig::load(&config_path)?;
 
-    let mut charter = if charter_path.exists() {
-        Charter::load(&charter_path)?
-    } else {
-        Charter::new(&options.network)
-    };
+    let mut charter =
+        if charter_path.exists() { Charter::load(&charter_path)? } else { Charter::new(&options.network) };
     let addresses = options
         .listen
         .iter()
@@ -101,10 +91,7 @@ pub fn init_node(options: &InitOptions) -> Result<InitOutcome, NodeError> {
         .collect();
     charter.upsert_member(CharterMember {
         code: options.member.clone(),
-        name: options
-            .name
-            .clone()
-            .unwrap_or_else(|| options.member.to_string()),
+        name: options.name.clone().unwrap_or_else(|| options.member.to_string()),
         public_key: key.author_key(),
         peer_id: identity.peer_id().to_string(),
         addresses,
@@ -126,10 +113,7 @@ fn is_unspecified(addr: &str) -> bool {
 }
 
 fn io(context: &str, source: std::io::Error) -> NodeError {
-    NodeError::Io {
-        context: context.to_owned(),
-        source,
-    }
+    NodeError::Io { context: context.to_owned(), source }
 }
 
 /// Whether `path` looks like a node directory (has a config).

@@ -6,10 +6,11 @@ use std::sync::Arc;
 use rix_record::{Content, MemberCode, RecordId};
 use rix_store::query::{Detail, RecordFilter, RecordList, RecordView, StatsReport};
 
-use crate::backend::Backend;
+use crate::backend::{Backend, ReindexReport};
 use crate::daemon::Node;
 use crate::error::NodeError;
 use crate::ops::{self, ImportReport, StatusView, VerifyReport};
+use rix_search::{SearchQuery, SearchResults};
 
 /// A backend over a running [`Node`]. Call it from a blocking thread (not from async code):
 /// publishing and status wait on the node's runtime.
@@ -25,12 +26,7 @@ impl InProcessBackend {
     }
 
     fn members(&self) -> Vec<MemberCode> {
-        self.node
-            .charter()
-            .members
-            .iter()
-            .map(|m| m.code.clone())
-            .collect()
+        self.node.charter().members.iter().map(|m| m.code.clone()).collect()
     }
 }
 
@@ -48,39 +44,19 @@ impl Backend for InProcessBackend {
     }
 
     fn export_views(&self, filter: &RecordFilter) -> Result<Vec<RecordView>, NodeError> {
-        Ok(self
-            .node
-            .replica()
-            .select(filter)?
-            .iter()
-            .map(|s| RecordView::new(s, Detail::Full))
-            .collect())
+        Ok(self.node.replica().select(filter)?.iter().map(|s| RecordView::new(s, Detail::Full)).collect())
     }
 
     fn export_signed(&self) -> Result<Vec<Vec<u8>>, NodeError> {
-        Ok(self
-            .node
-            .replica()
-            .iter_raw()
-            .map(|r| r.map(|(_, b)| b))
-            .collect::<Result<_, _>>()?)
+        Ok(self.node.replica().iter_raw().map(|r| r.map(|(_, b)| b)).collect::<Result<_, _>>()?)
     }
 
     fn import(&self, envelopes: Vec<Vec<u8>>) -> Result<ImportReport, NodeError> {
-        Ok(ops::import_envelopes(
-            self.node.replica(),
-            self.node.charter(),
-            envelopes,
-            |_| {},
-        )?)
+        Ok(ops::import_envelopes(self.node.replica(), self.node.charter(), envelopes, |_| {})?)
     }
 
     fn verify(&self) -> Result<VerifyReport, NodeError> {
-        Ok(ops::verify_replica(
-            self.node.replica(),
-            self.node.charter(),
-            |_| {},
-        )?)
+        Ok(ops::verify_replica(self.node.replica(), self.node.charter(), |_| {})?)
     }
 
     fn status(&self) -> Result<StatusView, NodeError> {
@@ -93,5 +69,17 @@ impl Backend for InProcessBackend {
 
     fn resolve(&self, prefix: &str) -> Result<RecordId, NodeError> {
         Ok(self.node.replica().resolve(prefix)?)
+    }
+
+    fn search(&self, query: &SearchQuery) -> Result<SearchResults, NodeError> {
+        self.node.search(query)
+    }
+
+    fn reindex(&self) -> Result<ReindexReport, NodeError> {
+        crate::backend::rebuild_index(self.node.search_index()?, self.node.replica(), |_, _| {})
+    }
+
+    fn history(&self, id: &str) -> Result<Vec<RecordView>, NodeError> {
+        Ok(self.node.replica().history(id)?)
     }
 }

@@ -60,103 +60,49 @@ impl Metrics {
             member_lag: Family::default(),
             registry: Registry::default(),
         };
-        registry.register(
-            "records_stored",
-            "Records in the replica",
-            m.records_stored.clone(),
-        );
-        registry.register(
-            "records_received",
-            "New records stored, by source",
-            m.records_received.clone(),
-        );
-        registry.register(
-            "records_rejected",
-            "Records rejected, by reason and source",
-            m.records_rejected.clone(),
-        );
-        registry.register(
-            "records_duplicate",
-            "Records received that were already held",
-            m.records_duplicate.clone(),
-        );
-        registry.register(
-            "equivocations",
-            "Equivocations detected",
-            m.equivocations.clone(),
-        );
-        registry.register(
-            "sync_rounds",
-            "Sync rounds with peers, by result",
-            m.sync_rounds.clone(),
-        );
-        registry.register(
-            "sync_records_fetched",
-            "Records fetched by sync and stored",
-            m.sync_records_fetched.clone(),
-        );
-        registry.register(
-            "sync_requests_served",
-            "Sync requests answered",
-            m.sync_requests_served.clone(),
-        );
-        registry.register(
-            "peers_connected",
-            "Connected admitted peers",
-            m.peers_connected.clone(),
-        );
+        registry.register("records_stored", "Records in the replica", m.records_stored.clone());
+        registry.register("records_received", "New records stored, by source", m.records_received.clone());
+        registry.register("records_rejected", "Records rejected, by reason and source", m.records_rejected.clone());
+        registry.register("records_duplicate", "Records received that were already held", m.records_duplicate.clone());
+        registry.register("equivocations", "Equivocations detected", m.equivocations.clone());
+        registry.register("sync_rounds", "Sync rounds with peers, by result", m.sync_rounds.clone());
+        registry.register("sync_records_fetched", "Records fetched by sync and stored", m.sync_records_fetched.clone());
+        registry.register("sync_requests_served", "Sync requests answered", m.sync_requests_served.clone());
+        registry.register("peers_connected", "Connected admitted peers", m.peers_connected.clone());
         registry.register(
             "connections_refused",
             "Connections refused (peer not in charter)",
             m.connections_refused.clone(),
         );
-        registry.register(
-            "member_lag",
-            "Records of a member known at peers but not held",
-            m.member_lag.clone(),
-        );
+        registry.register("member_lag", "Records of a member known at peers but not held", m.member_lag.clone());
         Self { registry, ..m }
     }
 
     /// Counts one received record of `source`.
     pub fn received(&self, source: &str) {
-        self.records_received
-            .get_or_create(&vec![("source".into(), source.into())])
-            .inc();
+        self.records_received.get_or_create(&vec![("source".into(), source.into())]).inc();
     }
 
     /// Counts one rejected record.
     pub fn rejected(&self, source: &str, reason: &str) {
         self.records_rejected
-            .get_or_create(&vec![
-                ("source".into(), source.into()),
-                ("reason".into(), reason.into()),
-            ])
+            .get_or_create(&vec![("source".into(), source.into()), ("reason".into(), reason.into())])
             .inc();
     }
 
     /// Counts one duplicate.
     pub fn duplicate(&self, source: &str) {
-        self.records_duplicate
-            .get_or_create(&vec![("source".into(), source.into())])
-            .inc();
+        self.records_duplicate.get_or_create(&vec![("source".into(), source.into())]).inc();
     }
 
     /// Counts a finished sync round.
     pub fn sync_round(&self, ok: bool) {
-        self.sync_rounds
-            .get_or_create(&vec![(
-                "result".into(),
-                if ok { "ok" } else { "error" }.into(),
-            )])
-            .inc();
+        self.sync_rounds.get_or_create(&vec![("result".into(), if ok { "ok" } else { "error" }.into())]).inc();
     }
 
     /// Sets a member's lag.
     pub fn set_lag(&self, member: &str, lag: u64) {
-        self.member_lag
-            .get_or_create(&vec![("member".into(), member.into())])
-            .set(lag as i64);
+        self.member_lag.get_or_create(&vec![("member".into(), member.into())]).set(lag as i64);
     }
 
     /// The text exposition format.

@@ -46,18 +46,17 @@ pub fn import_envelopes(
 ) -> Result<ImportReport, StoreError> {
     let mut report = ImportReport::default();
     let mut batch: Vec<VerifiedRecord> = Vec::with_capacity(IMPORT_BATCH);
-    let flush =
-        |batch: &mut Vec<VerifiedRecord>, report: &mut ImportReport| -> Result<(), StoreError> {
-            for outcome in replica.insert_batch(batch)? {
-                match outcome {
-                    Inserted::New => report.stored += 1,
-                    Inserted::Duplicate => report.duplicates += 1,
-                    Inserted::Equivocation { .. } => report.equivocations += 1,
-                }
+    let flush = |batch: &mut Vec<VerifiedRecord>, report: &mut ImportReport| -> Result<(), StoreError> {
+        for outcome in replica.insert_batch(batch)? {
+            match outcome {
+                Inserted::New => report.stored += 1,
+                Inserted::Duplicate => report.duplicates += 1,
+                Inserted::Equivocation { .. } => report.equivocations += 1,
             }
-            batch.clear();
-            Ok(())
-        };
+        }
+        batch.clear();
+        Ok(())
+    };
     for (index, bytes) in envelopes.into_iter().enumerate() {
         report.read += 1;
         let signed = SignedRecord::from_bytes(bytes);
@@ -155,20 +154,12 @@ pub fn verify_replica(
         let signed = SignedRecord::from_bytes(bytes);
         let failure = match signed.verify(charter) {
             Ok(_) if signed.id() == id => None,
-            Ok(_) => Some((
-                "id_mismatch".to_owned(),
-                "stored under an id its bytes do not hash to".to_owned(),
-            )),
+            Ok(_) => Some(("id_mismatch".to_owned(), "stored under an id its bytes do not hash to".to_owned())),
             Err(e) => Some((e.reason().to_owned(), e.to_string())),
         };
         match failure {
             None => report.valid += 1,
-            Some((reason, error)) => report.failures.push(Rejection {
-                index,
-                id: id.to_hex(),
-                reason,
-                error,
-            }),
+            Some((reason, error)) => report.failures.push(Rejection { index, id: id.to_hex(), reason, error }),
         }
         progress(report.checked);
     }

@@ -53,9 +53,7 @@ pub enum PublishError {
     Store(#[from] StoreError),
     /// Signing would equivocate (the replica already holds a different record at that
     /// sequence number): refuse rather than fork the chain.
-    #[error(
-        "refusing to publish: the replica already holds a different record of {member} with seq {seq}"
-    )]
+    #[error("refusing to publish: the replica already holds a different record of {member} with seq {seq}")]
     WouldEquivocate {
         /// The member.
         member: String,
@@ -103,10 +101,7 @@ impl SigningJournal {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(JournalState::Unknown),
             Err(source) => {
-                return Err(PublishError::Io {
-                    path: self.path.clone(),
-                    source,
-                });
+                return Err(PublishError::Io { path: self.path.clone(), source });
             }
         };
         if bytes.is_empty() {
@@ -115,10 +110,7 @@ impl SigningJournal {
         SignedRecord::from_bytes(bytes)
             .verify(charter)
             .map(JournalState::Last)
-            .map_err(|e| PublishError::BadJournal {
-                path: self.path.clone(),
-                reason: e.to_string(),
-            })
+            .map_err(|e| PublishError::BadJournal { path: self.path.clone(), reason: e.to_string() })
     }
 
     /// Records `record` as the last signed, durably (temporary file, fsync, rename, fsync dir).
@@ -127,10 +119,7 @@ impl SigningJournal {
     }
 
     fn write(&self, bytes: &[u8]) -> Result<(), PublishError> {
-        let io = |source| PublishError::Io {
-            path: self.path.clone(),
-            source,
-        };
+        let io = |source| PublishError::Io { path: self.path.clone(), source };
         let tmp = self.path.with_extension("tmp");
         let mut f = fs::File::create(&tmp).map_err(io)?;
         f.write_all(bytes).and_then(|()| f.sync_all()).map_err(io)?;
@@ -154,12 +143,7 @@ pub struct Publisher {
 impl Publisher {
     /// A publisher for `author`.
     pub fn new(author: Author, journal: SigningJournal, charter: Charter) -> Self {
-        Self {
-            author,
-            journal,
-            charter,
-            lock: Mutex::new(()),
-        }
+        Self { author, journal, charter, lock: Mutex::new(()) }
     }
 
     /// The author.
@@ -169,10 +153,7 @@ impl Publisher {
 
     /// Whether the key's history is known (journal present).
     pub fn history_known(&self) -> Result<bool, PublishError> {
-        Ok(!matches!(
-            self.journal.read(&self.charter)?,
-            JournalState::Unknown
-        ))
+        Ok(!matches!(self.journal.read(&self.charter)?, JournalState::Unknown))
     }
 
     /// After recovering history from peers: adopt the replica's view of this member's chain
@@ -203,11 +184,7 @@ impl Publisher {
                 if record.record().author != *self.author.member() {
                     return Err(PublishError::BadJournal {
                         path: self.journal.path.clone(),
-                        reason: format!(
-                            "holds a record of {}, not {}",
-                            record.record().author,
-                            self.author.member()
-                        ),
+                        reason: format!("holds a record of {}, not {}", record.record().author, self.author.member()),
                     });
                 }
                 // The journal is written before the replica; put back what a crash lost.
@@ -222,12 +199,7 @@ impl Publisher {
     }
 
     /// Signs `content` as the next record, journals it, stores it, and returns it.
-    pub fn publish(
-        &self,
-        replica: &Replica,
-        content: Content,
-        now: Timestamp,
-    ) -> Result<VerifiedRecord, PublishError> {
+    pub fn publish(&self, replica: &Replica, content: Content, now: Timestamp) -> Result<VerifiedRecord, PublishError> {
         let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         let head = self.head(replica)?;
         let record = self.author.sign_next(head, content, now)?;

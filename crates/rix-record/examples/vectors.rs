@@ -12,15 +12,9 @@ fn main() {
     let author = Author::new("almaty-integrity", "KZ".parse().unwrap(), key);
     let at = "2007-01-19T10:00:00Z".parse().unwrap();
 
-    let minimal = Publication::new(
-        Kind::BestPractice,
-        "Integrity hotline",
-        "en".parse().unwrap(),
-        vec![KeyFactor::Transparency],
-    );
-    let r1 = author
-        .sign_next(None, Content::Publication(Box::new(minimal)), at)
-        .unwrap();
+    let minimal =
+        Publication::new(Kind::BestPractice, "Integrity hotline", "en".parse().unwrap(), vec![KeyFactor::Transparency]);
+    let r1 = author.sign_next(None, Content::Publication(Box::new(minimal)), at).unwrap();
 
     let mut rich = Publication::new(
         Kind::BestPractice,
@@ -43,32 +37,16 @@ fn main() {
         ..Default::default()
     });
     let at2 = "2007-01-20T08:30:00Z".parse().unwrap();
-    let r2 = author
-        .sign_next(
-            Some(r1.as_head()),
-            Content::Publication(Box::new(rich)),
-            at2,
-        )
-        .unwrap();
+    let r2 = author.sign_next(Some(r1.as_head()), Content::Publication(Box::new(rich)), at2).unwrap();
 
     let at3 = "2007-02-01T00:00:00Z".parse().unwrap();
-    let w = Content::Withdrawal(Withdrawal {
-        withdraws: r1.id(),
-        reason: "Superseded.".into(),
-    });
+    let w = Content::Withdrawal(Withdrawal { withdraws: r1.id(), reason: "Superseded.".into() });
     let r3 = author.sign_next(Some(r2.as_head()), w, at3).unwrap();
 
-    for (name, r) in [
-        ("minimal-publication", &r1),
-        ("second-record-unicode", &r2),
-        ("withdrawal", &r3),
-    ] {
+    for (name, r) in [("minimal-publication", &r1), ("second-record-unicode", &r2), ("withdrawal", &r3)] {
         print_vector(name, &seed, r);
     }
-    eprintln!(
-        "signing context: {:?}",
-        std::str::from_utf8(SIGNING_CONTEXT).unwrap()
-    );
+    eprintln!("signing context: {:?}", std::str::from_utf8(SIGNING_CONTEXT).unwrap());
 }
 
 fn print_vector(name: &str, seed: &[u8; 32], r: &VerifiedRecord) {

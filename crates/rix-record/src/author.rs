@@ -27,11 +27,7 @@ pub struct Author {
 impl Author {
     /// A member of `network` signing with `key`.
     pub fn new(network: impl Into<String>, member: MemberCode, key: MemberKey) -> Self {
-        Self {
-            network: network.into(),
-            member,
-            key,
-        }
+        Self { network: network.into(), member, key }
     }
 
     /// The member code.
@@ -70,9 +66,6 @@ impl Author {
 impl VerifiedRecord {
     /// This record as the head of its author's chain.
     pub fn as_head(&self) -> ChainHead {
-        ChainHead {
-            seq: self.record().seq,
-            id: self.id(),
-        }
+        ChainHead { seq: self.record().seq, id: self.id() }
     }
 }

@@ -108,9 +108,7 @@ mod tests {
     #[test]
     fn sorts_keys_and_drops_whitespace() {
         assert_eq!(
-            canon(
-                json!({"b": 1, "a": [true, null, -3], "aa": {"z": "x", "y": 18446744073709551615u64}})
-            ),
+            canon(json!({"b": 1, "a": [true, null, -3], "aa": {"z": "x", "y": 18446744073709551615u64}})),
             r#"{"a":[true,null,-3],"aa":{"y":18446744073709551615,"z":"x"},"b":1}"#
         );
     }

@@ -95,29 +95,19 @@ pub struct Observer {
 impl Charter {
     /// An empty charter for `network`.
     pub fn new(network: impl Into<String>) -> Self {
-        Self {
-            network: network.into(),
-            description: String::new(),
-            members: vec![],
-            observers: vec![],
-        }
+        Self { network: network.into(), description: String::new(), members: vec![], observers: vec![] }
     }
 
     /// Reads and validates a charter file.
     pub fn load(path: &Path) -> Result<Self, CharterError> {
-        let text = fs::read_to_string(path).map_err(|source| CharterError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = fs::read_to_string(path).map_err(|source| CharterError::Io { path: path.to_owned(), source })?;
         Self::parse(&text, path)
     }
 
     /// Parses and validates charter text; `path` is used in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Self, CharterError> {
-        let charter: Charter = toml::from_str(text).map_err(|e| CharterError::Parse {
-            path: path.to_owned(),
-            message: e.to_string(),
-        })?;
+        let charter: Charter =
+            toml::from_str(text).map_err(|e| CharterError::Parse { path: path.to_owned(), message: e.to_string() })?;
         charter.validate(path)?;
         Ok(charter)
     }
@@ -125,10 +115,7 @@ impl Charter {
     /// Writes the charter (atomically: a temporary file renamed over the old one).
     pub fn save(&self, path: &Path) -> Result<(), CharterError> {
         self.validate(path)?;
-        let io = |source| CharterError::Io {
-            path: path.to_owned(),
-            source,
-        };
+        let io = |source| CharterError::Io { path: path.to_owned(), source };
         let text = format!(
             "# rix charter: the members and observers of network {:?}.\n# Every node of the network holds a copy; see docs/operations.md.\n\n{}",
             self.network,
@@ -149,9 +136,7 @@ impl Charter {
 
     /// The member whose node has this peer id.
     pub fn member_by_peer(&self, peer_id: &str) -> Option<&CharterMember> {
-        self.members
-            .iter()
-            .find(|m| !m.peer_id.is_empty() && m.peer_id == peer_id)
+        self.members.iter().find(|m| !m.peer_id.is_empty() && m.peer_id == peer_id)
     }
 
     /// The observer with this peer id.
@@ -174,27 +159,16 @@ impl Charter {
 
     /// Adds an observer, or renames the one with the same peer id.
     pub fn upsert_observer(&mut self, observer: Observer) {
-        match self
-            .observers
-            .iter_mut()
-            .find(|o| o.peer_id == observer.peer_id)
-        {
+        match self.observers.iter_mut().find(|o| o.peer_id == observer.peer_id) {
             Some(existing) => *existing = observer,
             None => self.observers.push(observer),
         }
     }
 
     fn validate(&self, path: &Path) -> Result<(), CharterError> {
-        let invalid = |field: String, reason: String| CharterError::Invalid {
-            path: path.to_owned(),
-            field,
-            reason,
-        };
+        let invalid = |field: String, reason: String| CharterError::Invalid { path: path.to_owned(), field, reason };
         if !valid_network_name(&self.network) {
-            return Err(invalid(
-                "network".into(),
-                format!("{:?}: use 1-64 of a-z 0-9 - . _", self.network),
-            ));
+            return Err(invalid("network".into(), format!("{:?}: use 1-64 of a-z 0-9 - . _", self.network)));
         }
         let mut codes = BTreeSet::new();
         let mut keys = BTreeSet::new();
@@ -202,24 +176,15 @@ impl Charter {
         for (i, m) in self.members.iter().enumerate() {
             let field = |f: &str| format!("members[{i}].{f}");
             if !codes.insert(m.code.clone()) {
-                return Err(invalid(
-                    field("code"),
-                    format!("member {} is listed twice", m.code),
-                ));
+                return Err(invalid(field("code"), format!("member {} is listed twice", m.code)));
             }
             if !keys.insert(m.public_key.to_bytes()) {
-                return Err(invalid(
-                    field("public_key"),
-                    format!("{} shares its key with another member", m.code),
-                ));
+                return Err(invalid(field("public_key"), format!("{} shares its key with another member", m.code)));
             }
             if !m.peer_id.is_empty() {
                 check_peer_id(&m.peer_id).map_err(|r| invalid(field("peer_id"), r))?;
                 if !peers.insert(m.peer_id.clone()) {
-                    return Err(invalid(
-                        field("peer_id"),
-                        format!("{} is listed twice", m.peer_id),
-                    ));
+                    return Err(invalid(field("peer_id"), format!("{} is listed twice", m.peer_id)));
                 }
             }
             for a in &m.addresses {
@@ -230,10 +195,7 @@ impl Charter {
             let field = |f: &str| format!("observers[{i}].{f}");
             check_peer_id(&o.peer_id).map_err(|r| invalid(field("peer_id"), r))?;
             if !peers.insert(o.peer_id.clone()) {
-                return Err(invalid(
-                    field("peer_id"),
-                    format!("{} is listed twice", o.peer_id),
-                ));
+                return Err(invalid(field("peer_id"), format!("{} is listed twice", o.peer_id)));
             }
             for a in &o.addresses {
                 check_multiaddr(a).map_err(|r| invalid(field("addresses"), r))?;
@@ -249,9 +211,7 @@ fn check_peer_id(peer_id: &str) -> Result<(), String> {
     if (40..=64).contains(&peer_id.len()) && peer_id.chars().all(|c| BASE58.contains(c)) {
         Ok(())
     } else {
-        Err(format!(
-            "{peer_id:?} is not a libp2p peer id (base58, like 12D3KooW...)"
-        ))
+        Err(format!("{peer_id:?} is not a libp2p peer id (base58, like 12D3KooW...)"))
     }
 }
 
@@ -259,9 +219,7 @@ fn check_multiaddr(addr: &str) -> Result<(), String> {
     if addr.starts_with('/') && !addr.contains(char::is_whitespace) {
         Ok(())
     } else {
-        Err(format!(
-            "{addr:?} is not a multiaddress (like /ip4/203.0.113.7/tcp/4001)"
-        ))
+        Err(format!("{addr:?} is not a multiaddress (like /ip4/203.0.113.7/tcp/4001)"))
     }
 }
 
@@ -299,17 +257,9 @@ mod tests {
         c.members.push(member("KZ", 2));
         let text = toml::to_string(&c).unwrap();
         let err = Charter::parse(&text, path).unwrap_err().to_string();
-        assert!(
-            err.contains("net/charter.toml") && err.contains("members[1].code"),
-            "{err}"
-        );
+        assert!(err.contains("net/charter.toml") && err.contains("members[1].code"), "{err}");
 
-        let err = Charter::parse("network = \"x\"\n[[members]]\ncode = \"KZ\"\n", path)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("net/charter.toml") && err.contains("name"),
-            "{err}"
-        );
+        let err = Charter::parse("network = \"x\"\n[[members]]\ncode = \"KZ\"\n", path).unwrap_err().to_string();
+        assert!(err.contains("net/charter.toml") && err.contains("name"), "{err}");
     }
 }

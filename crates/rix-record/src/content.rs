@@ -36,10 +36,7 @@ pub struct InvalidField {
 
 impl InvalidField {
     fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            reason: reason.into(),
-        }
+        Self { field: field.into(), reason: reason.into() }
     }
 }
 
@@ -98,11 +95,7 @@ impl LanguageTag {
 
     /// The primary language subtag, lowercased (`zh` for `zh-Hans`).
     pub fn primary(&self) -> String {
-        self.0
-            .split('-')
-            .next()
-            .unwrap_or_default()
-            .to_ascii_lowercase()
+        self.0.split('-').next().unwrap_or_default().to_ascii_lowercase()
     }
 }
 
@@ -113,9 +106,7 @@ impl FromStr for LanguageTag {
         let primary = parts.next().unwrap_or_default();
         let ok = (2..=3).contains(&primary.len())
             && primary.bytes().all(|b| b.is_ascii_alphabetic())
-            && parts.all(|p| {
-                (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric())
-            });
+            && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()));
         if ok {
             Ok(Self(s.to_owned()))
         } else {
@@ -147,9 +138,7 @@ impl Serialize for LanguageTag {
 
 impl<'de> Deserialize<'de> for LanguageTag {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(|e: InvalidField| serde::de::Error::custom(e.reason))
+        String::deserialize(d)?.parse().map_err(|e: InvalidField| serde::de::Error::custom(e.reason))
     }
 }
 
@@ -168,11 +157,7 @@ impl FromStr for Decimal {
             && int.bytes().all(|b| b.is_ascii_digit())
             && frac.bytes().all(|b| b.is_ascii_digit())
             && (int == "0" || !int.starts_with('0'));
-        if ok {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(format!("{s:?} is not a decimal number like 12 or 0.75"))
-        }
+        if ok { Ok(Self(s.to_owned())) } else { Err(format!("{s:?} is not a decimal number like 12 or 0.75")) }
     }
 }
 
@@ -215,9 +200,7 @@ impl<'de> Deserialize<'de> for Decimal {
                 Ok(v.to_string())
             }
         }
-        d.deserialize_any(V)?
-            .parse()
-            .map_err(serde::de::Error::custom)
+        d.deserialize_any(V)?.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -607,23 +590,14 @@ impl Record {
         if self.format != FORMAT_VERSION {
             return Err(InvalidField::new(
                 "format",
-                format!(
-                    "unsupported format version {} (this rix reads {FORMAT_VERSION})",
-                    self.format
-                ),
+                format!("unsupported format version {} (this rix reads {FORMAT_VERSION})", self.format),
             ));
         }
         if !valid_network_name(&self.network) {
-            return Err(InvalidField::new(
-                "network",
-                "must be 1-64 of a-z 0-9 - . _",
-            ));
+            return Err(InvalidField::new("network", "must be 1-64 of a-z 0-9 - . _"));
         }
         if self.seq == 0 || self.seq > MAX_SEQ {
-            return Err(InvalidField::new(
-                "seq",
-                format!("must be between 1 and {MAX_SEQ}"),
-            ));
+            return Err(InvalidField::new("seq", format!("must be between 1 and {MAX_SEQ}")));
         }
         match (self.seq, &self.prev) {
             (1, Some(_)) => return Err(InvalidField::new("prev", "must be absent for seq 1")),
@@ -631,15 +605,12 @@ impl Record {
             _ => {}
         }
         match &self.content {
-            Content::Publication(p) => p
-                .validate()
-                .map_err(|e| InvalidField::new(format!("content.{}", e.field), e.reason)),
+            Content::Publication(p) => {
+                p.validate().map_err(|e| InvalidField::new(format!("content.{}", e.field), e.reason))
+            }
             Content::Withdrawal(w) => {
                 if w.reason.trim().is_empty() {
-                    return Err(InvalidField::new(
-                        "content.reason",
-                        "a withdrawal needs a reason",
-                    ));
+                    return Err(InvalidField::new("content.reason", "a withdrawal needs a reason"));
                 }
                 Ok(())
             }
@@ -650,19 +621,12 @@ impl Record {
 /// Whether `name` is usable as a network name (it also names the gossip topic).
 pub fn valid_network_name(name: &str) -> bool {
     (1..=MAX_NETWORK_CHARS).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-._".contains(&b))
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-._".contains(&b))
 }
 
 impl Publication {
     /// A minimal publication: the four required fields.
-    pub fn new(
-        kind: Kind,
-        title: impl Into<String>,
-        language: LanguageTag,
-        factors: Vec<KeyFactor>,
-    ) -> Self {
+    pub fn new(kind: Kind, title: impl Into<String>, language: LanguageTag, factors: Vec<KeyFactor>) -> Self {
         Self {
             kind,
             title: title.into(),
@@ -695,8 +659,7 @@ impl Publication {
         if title.is_empty() {
             return Err(InvalidField::new("title", "must not be empty"));
         }
-        if self.title.chars().count() > MAX_TITLE_CHARS || self.title.chars().any(char::is_control)
-        {
+        if self.title.chars().count() > MAX_TITLE_CHARS || self.title.chars().any(char::is_control) {
             return Err(InvalidField::new(
                 "title",
                 format!("must be one line of at most {MAX_TITLE_CHARS} characters"),
@@ -715,10 +678,7 @@ impl Publication {
         unique("tags", &self.tags)?;
         unique("related", &self.related)?;
         for tag in &self.tags {
-            if tag.trim().is_empty()
-                || tag.chars().count() > MAX_TAG_CHARS
-                || tag.chars().any(char::is_control)
-            {
+            if tag.trim().is_empty() || tag.chars().count() > MAX_TAG_CHARS || tag.chars().any(char::is_control) {
                 return Err(InvalidField::new(
                     "tags",
                     format!("{tag:?}: tags are 1-{MAX_TAG_CHARS} characters on one line"),
@@ -731,63 +691,31 @@ impl Publication {
             return Err(InvalidField::new("period.to", "is before period.from"));
         }
         let sections = [
-            (
-                "best_practice",
-                Kind::BestPractice,
-                self.best_practice.is_some(),
-            ),
-            (
-                "integrity_strategy",
-                Kind::IntegrityStrategy,
-                self.integrity_strategy.is_some(),
-            ),
+            ("best_practice", Kind::BestPractice, self.best_practice.is_some()),
+            ("integrity_strategy", Kind::IntegrityStrategy, self.integrity_strategy.is_some()),
             ("case_study", Kind::CaseStudy, self.case_study.is_some()),
             ("action_plan", Kind::ActionPlan, self.action_plan.is_some()),
-            (
-                "code_of_conduct",
-                Kind::CodeOfConduct,
-                self.code_of_conduct.is_some(),
-            ),
+            ("code_of_conduct", Kind::CodeOfConduct, self.code_of_conduct.is_some()),
             ("event", Kind::Event, self.event.is_some()),
-            (
-                "self_assessment",
-                Kind::SelfAssessment,
-                self.self_assessment.is_some(),
-            ),
+            ("self_assessment", Kind::SelfAssessment, self.self_assessment.is_some()),
         ];
         for (name, kind, present) in sections {
             if present && kind != self.kind {
                 return Err(InvalidField::new(
                     name,
-                    format!(
-                        "section belongs to kind {kind}, but this record is a {}",
-                        self.kind
-                    ),
+                    format!("section belongs to kind {kind}, but this record is a {}", self.kind),
                 ));
             }
         }
-        if let Some(scale) = self
-            .self_assessment
-            .as_ref()
-            .and_then(|sa| sa.scale.as_ref())
-        {
+        if let Some(scale) = self.self_assessment.as_ref().and_then(|sa| sa.scale.as_ref()) {
             if scale.min >= scale.max {
-                return Err(InvalidField::new(
-                    "self_assessment.scale",
-                    "min must be below max",
-                ));
+                return Err(InvalidField::new("self_assessment.scale", "min must be below max"));
             }
             let ratings = self.self_assessment.iter().flat_map(|sa| &sa.ratings);
-            if let Some(r) = ratings
-                .into_iter()
-                .find(|r| !(scale.min..=scale.max).contains(&r.rating))
-            {
+            if let Some(r) = ratings.into_iter().find(|r| !(scale.min..=scale.max).contains(&r.rating)) {
                 return Err(InvalidField::new(
                     "self_assessment.ratings",
-                    format!(
-                        "rating {} for {} is outside the scale {}..={}",
-                        r.rating, r.factor, scale.min, scale.max
-                    ),
+                    format!("rating {} for {} is outside the scale {}..={}", r.rating, r.factor, scale.min, scale.max),
                 ));
             }
         }
@@ -799,10 +727,7 @@ fn unique<T: Ord + fmt::Debug>(field: &str, items: &[T]) -> Result<(), InvalidFi
     let mut seen = BTreeSet::new();
     for item in items {
         if !seen.insert(item) {
-            return Err(InvalidField::new(
-                field,
-                format!("{item:?} is listed twice"),
-            ));
+            return Err(InvalidField::new(field, format!("{item:?} is listed twice")));
         }
     }
     Ok(())

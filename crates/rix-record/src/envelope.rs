@@ -105,9 +105,7 @@ pub enum SignError {
     #[error("invalid record: {0}")]
     InvalidField(#[from] InvalidField),
     /// The signed envelope would exceed [`MAX_RECORD_BYTES`].
-    #[error(
-        "record would be {size} bytes signed, over the {limit}-byte limit; shorten the body or split the record"
-    )]
+    #[error("record would be {size} bytes signed, over the {limit}-byte limit; shorten the body or split the record")]
     TooLarge {
         /// The size it would have.
         size: usize,
@@ -130,21 +128,14 @@ pub struct SignedRecord {
 
 impl std::fmt::Debug for SignedRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "SignedRecord({} bytes, id {})",
-            self.bytes.len(),
-            self.id().short()
-        )
+        write!(f, "SignedRecord({} bytes, id {})", self.bytes.len(), self.id().short())
     }
 }
 
 impl SignedRecord {
     /// Wraps untrusted bytes; nothing is checked until [`SignedRecord::verify`].
     pub fn from_bytes(bytes: impl Into<Arc<[u8]>>) -> Self {
-        Self {
-            bytes: bytes.into(),
-        }
+        Self { bytes: bytes.into() }
     }
 
     /// The envelope bytes.
@@ -166,10 +157,7 @@ impl SignedRecord {
         let payload = encode_payload(&record)?;
         let size = HEADER_LEN + payload.len();
         if size > MAX_RECORD_BYTES {
-            return Err(SignError::TooLarge {
-                size,
-                limit: MAX_RECORD_BYTES,
-            });
+            return Err(SignError::TooLarge { size, limit: MAX_RECORD_BYTES });
         }
         let signature = key.sign(&signing_input(&payload));
         let mut bytes = Vec::with_capacity(size);
@@ -177,11 +165,7 @@ impl SignedRecord {
         bytes.extend_from_slice(&signature.to_bytes());
         bytes.extend_from_slice(&payload);
         let bytes: Arc<[u8]> = bytes.into();
-        Ok(VerifiedRecord {
-            id: RecordId::of_envelope(&bytes),
-            bytes,
-            record: Arc::new(record),
-        })
+        Ok(VerifiedRecord { id: RecordId::of_envelope(&bytes), bytes, record: Arc::new(record) })
     }
 
     /// Checks everything that needs no charter: size, envelope, encoding, canonical form,
@@ -189,16 +173,10 @@ impl SignedRecord {
     pub fn decode(&self) -> Result<(Record, Signature), VerifyError> {
         let bytes = &self.bytes[..];
         if bytes.len() > MAX_RECORD_BYTES {
-            return Err(VerifyError::TooLarge {
-                size: bytes.len(),
-                limit: MAX_RECORD_BYTES,
-            });
+            return Err(VerifyError::TooLarge { size: bytes.len(), limit: MAX_RECORD_BYTES });
         }
         if bytes.len() < MAGIC.len() {
-            return Err(VerifyError::Truncated(format!(
-                "{} bytes, no complete header",
-                bytes.len()
-            )));
+            return Err(VerifyError::Truncated(format!("{} bytes, no complete header", bytes.len())));
         }
         if bytes[..3] != MAGIC[..3] {
             return Err(VerifyError::BadMagic);
@@ -207,13 +185,9 @@ impl SignedRecord {
             return Err(VerifyError::UnsupportedVersion(bytes[3]));
         }
         if bytes.len() <= HEADER_LEN {
-            return Err(VerifyError::Truncated(format!(
-                "{} bytes, no payload",
-                bytes.len()
-            )));
+            return Err(VerifyError::Truncated(format!("{} bytes, no payload", bytes.len())));
         }
-        let signature =
-            Signature::from_bytes(bytes[MAGIC.len()..HEADER_LEN].try_into().expect("64 bytes"));
+        let signature = Signature::from_bytes(bytes[MAGIC.len()..HEADER_LEN].try_into().expect("64 bytes"));
         let payload = &bytes[HEADER_LEN..];
         let value: serde_json::Value = serde_json::from_slice(payload).map_err(|e| {
             if e.classify() == serde_json::error::Category::Eof {
@@ -222,8 +196,7 @@ impl SignedRecord {
                 VerifyError::Malformed(e.to_string())
             }
         })?;
-        let record: Record =
-            serde_json::from_value(value).map_err(|e| VerifyError::Malformed(e.to_string()))?;
+        let record: Record = serde_json::from_value(value).map_err(|e| VerifyError::Malformed(e.to_string()))?;
         match encode_payload(&record) {
             Ok(canonical) if canonical == payload => {}
             _ => return Err(VerifyError::NonCanonical),
@@ -241,25 +214,16 @@ impl SignedRecord {
             .verifying_key()
             .verify_strict(&signing_input(&self.bytes[HEADER_LEN..]), &signature)
             .map_err(|_| VerifyError::BadSignature)?;
-        Ok(VerifiedRecord {
-            id: self.id(),
-            bytes: self.bytes.clone(),
-            record: Arc::new(record),
-        })
+        Ok(VerifiedRecord { id: self.id(), bytes: self.bytes.clone(), record: Arc::new(record) })
     }
 }
 
 /// Checks that the record's network and author match the charter.
 fn check_authority(record: &Record, charter: &Charter) -> Result<(), VerifyError> {
     if record.network != charter.network {
-        return Err(VerifyError::WrongNetwork {
-            expected: charter.network.clone(),
-            found: record.network.clone(),
-        });
+        return Err(VerifyError::WrongNetwork { expected: charter.network.clone(), found: record.network.clone() });
     }
-    let member = charter
-        .member(&record.author)
-        .ok_or_else(|| VerifyError::UnknownAuthor(record.author.clone()))?;
+    let member = charter.member(&record.author).ok_or_else(|| VerifyError::UnknownAuthor(record.author.clone()))?;
     if member.public_key != record.author_key {
         return Err(VerifyError::KeyMismatch(record.author.clone()));
     }
@@ -308,9 +272,7 @@ impl VerifiedRecord {
 
     /// The envelope, for sending on.
     pub fn signed(&self) -> SignedRecord {
-        SignedRecord {
-            bytes: self.bytes.clone(),
-        }
+        SignedRecord { bytes: self.bytes.clone() }
     }
 
     /// Re-reads bytes that were verified before they were stored. Decodes without checking
@@ -318,10 +280,6 @@ impl VerifiedRecord {
     pub fn reload_trusted(bytes: impl Into<Arc<[u8]>>) -> Result<Self, VerifyError> {
         let signed = SignedRecord::from_bytes(bytes);
         let (record, _) = signed.decode()?;
-        Ok(Self {
-            id: signed.id(),
-            bytes: signed.bytes,
-            record: Arc::new(record),
-        })
+        Ok(Self { id: signed.id(), bytes: signed.bytes, record: Arc::new(record) })
     }
 }

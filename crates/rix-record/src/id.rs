@@ -63,11 +63,7 @@ impl FromStr for RecordId {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         // Uppercase hex would make two spellings of one id; the canonical form is lowercase.
-        if s.len() != 64
-            || !s
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
+        if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
             return Err(InvalidRecordId(s.to_owned()));
         }
         let mut out = [0u8; 32];
@@ -96,10 +92,7 @@ mod tests {
     #[test]
     fn hex_round_trip_and_strictness() {
         let id = RecordId::of_envelope(b"abc");
-        assert_eq!(
-            id.to_hex(),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(id.to_hex(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         assert_eq!(id.to_hex().parse::<RecordId>().unwrap(), id);
         assert!(id.to_hex().to_uppercase().parse::<RecordId>().is_err());
         assert!("abc".parse::<RecordId>().is_err());

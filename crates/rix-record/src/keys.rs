@@ -67,9 +67,7 @@ impl AuthorKey {
 
     /// From 32 key bytes.
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, KeyError> {
-        VerifyingKey::from_bytes(bytes)
-            .map(Self)
-            .map_err(|e| KeyError::BadPublicKey(e.to_string()))
+        VerifyingKey::from_bytes(bytes).map(Self).map_err(|e| KeyError::BadPublicKey(e.to_string()))
     }
 }
 
@@ -106,9 +104,7 @@ impl Serialize for AuthorKey {
 
 impl<'de> Deserialize<'de> for AuthorKey {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -148,12 +144,7 @@ impl MemberKey {
 
     /// Writes the key with mode 0600; fails if the file exists unless `overwrite`.
     pub fn save(&self, path: &Path, overwrite: bool) -> Result<(), KeyError> {
-        save_seed(
-            path,
-            &self.seed(),
-            "rix member signing key (ed25519 seed)",
-            overwrite,
-        )
+        save_seed(path, &self.seed(), "rix member signing key (ed25519 seed)", overwrite)
     }
 }
 
@@ -173,20 +164,14 @@ pub fn random_seed() -> Result<[u8; 32], KeyError> {
 
 /// Reads a hex seed file (lines starting with `#` are comments), checking its permissions.
 pub fn load_seed(path: &Path) -> Result<[u8; 32], KeyError> {
-    let io = |source| KeyError::Io {
-        path: path.to_owned(),
-        source,
-    };
+    let io = |source| KeyError::Io { path: path.to_owned(), source };
     let meta = fs::metadata(path).map_err(io)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
-            return Err(KeyError::Permissions {
-                path: path.to_owned(),
-                mode,
-            });
+            return Err(KeyError::Permissions { path: path.to_owned(), mode });
         }
     }
     #[cfg(not(unix))]
@@ -196,29 +181,16 @@ pub fn load_seed(path: &Path) -> Result<[u8; 32], KeyError> {
         .lines()
         .map(str::trim)
         .find(|l| !l.is_empty() && !l.starts_with('#'))
-        .ok_or_else(|| KeyError::Malformed {
-            path: path.to_owned(),
-            reason: "no key in file".into(),
-        })?;
+        .ok_or_else(|| KeyError::Malformed { path: path.to_owned(), reason: "no key in file".into() })?;
     let mut seed = [0u8; 32];
-    hex::decode_to_slice(hex_line, &mut seed).map_err(|_| KeyError::Malformed {
-        path: path.to_owned(),
-        reason: "expected 64 hex digits".into(),
-    })?;
+    hex::decode_to_slice(hex_line, &mut seed)
+        .map_err(|_| KeyError::Malformed { path: path.to_owned(), reason: "expected 64 hex digits".into() })?;
     Ok(seed)
 }
 
 /// Writes a hex seed file with mode 0600 (created that way, never widened then narrowed).
-pub fn save_seed(
-    path: &Path,
-    seed: &[u8; 32],
-    what: &str,
-    overwrite: bool,
-) -> Result<(), KeyError> {
-    let io = |source| KeyError::Io {
-        path: path.to_owned(),
-        source,
-    };
+pub fn save_seed(path: &Path, seed: &[u8; 32], what: &str, overwrite: bool) -> Result<(), KeyError> {
+    let io = |source| KeyError::Io { path: path.to_owned(), source };
     if path.exists() && !overwrite {
         return Err(KeyError::Exists(path.to_owned()));
     }
@@ -234,13 +206,10 @@ pub fn save_seed(
         options.mode(0o600);
     }
     let mut file = options.open(&tmp).map_err(io)?;
-    writeln!(
-        file,
-        "# {what}. Secret: keep it readable only by the node's user, and back it up."
-    )
-    .and_then(|()| writeln!(file, "{}", hex::encode(seed)))
-    .and_then(|()| file.sync_all())
-    .map_err(io)?;
+    writeln!(file, "# {what}. Secret: keep it readable only by the node's user, and back it up.")
+        .and_then(|()| writeln!(file, "{}", hex::encode(seed)))
+        .and_then(|()| file.sync_all())
+        .map_err(io)?;
     fs::rename(&tmp, path).map_err(io)?;
     Ok(())
 }
@@ -261,15 +230,9 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(
-                fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-                0o600
-            );
+            assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
             fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
-            assert!(matches!(
-                MemberKey::load(&path),
-                Err(KeyError::Permissions { .. })
-            ));
+            assert!(matches!(MemberKey::load(&path), Err(KeyError::Permissions { .. })));
         }
     }
 

@@ -19,6 +19,7 @@ pub mod id;
 pub mod keys;
 pub mod member;
 pub mod pack;
+pub mod template;
 pub mod timefmt;
 pub mod vocab;
 

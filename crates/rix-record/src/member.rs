@@ -13,9 +13,7 @@ pub struct MemberCode(String);
 
 /// A string that is not a valid member code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "not a member code: {0:?} (expected 2-16 uppercase letters, digits or '-', starting with a letter, e.g. KZ)"
-)]
+#[error("not a member code: {0:?} (expected 2-16 uppercase letters, digits or '-', starting with a letter, e.g. KZ)")]
 pub struct InvalidMemberCode(pub String);
 
 impl MemberCode {
@@ -31,13 +29,8 @@ impl FromStr for MemberCode {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let ok = (2..=16).contains(&s.len())
             && s.as_bytes()[0].is_ascii_uppercase()
-            && s.bytes()
-                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-');
-        if ok {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(InvalidMemberCode(s.to_owned()))
-        }
+            && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-');
+        if ok { Ok(Self(s.to_owned())) } else { Err(InvalidMemberCode(s.to_owned())) }
     }
 }
 
@@ -72,9 +65,7 @@ mod tests {
 
     #[test]
     fn accepts_signatory_codes_and_rejects_others() {
-        for code in [
-            "AZ", "CN", "JP", "KZ", "KG", "MN", "RU", "TJ", "UZ", "WCO-SEC",
-        ] {
+        for code in ["AZ", "CN", "JP", "KZ", "KG", "MN", "RU", "TJ", "UZ", "WCO-SEC"] {
             assert!(code.parse::<MemberCode>().is_ok(), "{code}");
         }
         for bad in ["", "k", "kz", "1Z", "K Z", "ABCDEFGHIJKLMNOPQ"] {

@@ -21,9 +21,7 @@ pub enum PackError {
     #[error("{0}")]
     Io(#[from] io::Error),
     /// The file is not a rix pack.
-    #[error(
-        "not a rix signed export (bad magic bytes; expected a file written by `rix export --format signed`)"
-    )]
+    #[error("not a rix signed export (bad magic bytes; expected a file written by `rix export --format signed`)")]
     BadMagic,
     /// An entry's length is over the limit.
     #[error("entry {index} claims {len} bytes, over the {MAX_RECORD_BYTES}-byte record limit")]
@@ -64,17 +62,11 @@ impl<R: Read> PackReader<R> {
     /// Checks the header and returns a reader positioned at the first entry.
     pub fn new(mut input: R) -> Result<Self, PackError> {
         let mut magic = [0u8; 8];
-        input
-            .read_exact(&mut magic)
-            .map_err(|_| PackError::BadMagic)?;
+        input.read_exact(&mut magic).map_err(|_| PackError::BadMagic)?;
         if magic != PACK_MAGIC {
             return Err(PackError::BadMagic);
         }
-        Ok(Self {
-            input,
-            index: 0,
-            done: false,
-        })
+        Ok(Self { input, index: 0, done: false })
     }
 }
 
@@ -131,19 +123,10 @@ mod tests {
         write_header(&mut buf).unwrap();
         write_entry(&mut buf, b"one").unwrap();
         write_entry(&mut buf, b"two!").unwrap();
-        let entries: Vec<_> = PackReader::new(&buf[..])
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let entries: Vec<_> = PackReader::new(&buf[..]).unwrap().collect::<Result<_, _>>().unwrap();
         assert_eq!(entries, vec![b"one".to_vec(), b"two!".to_vec()]);
         let cut: Vec<_> = PackReader::new(&buf[..buf.len() - 1]).unwrap().collect();
-        assert!(matches!(
-            cut.last(),
-            Some(Err(PackError::Truncated { index: 1 }))
-        ));
-        assert!(matches!(
-            PackReader::new(&b"RIXPACK\x02"[..]),
-            Err(PackError::BadMagic)
-        ));
+        assert!(matches!(cut.last(), Some(Err(PackError::Truncated { index: 1 }))));
+        assert!(matches!(PackReader::new(&b"RIXPACK\x02"[..]), Err(PackError::BadMagic)));
     }
 }

@@ -9,8 +9,7 @@ use time::format_description::FormatItem;
 use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
-const TIMESTAMP_FORMAT: &[FormatItem<'static>] =
-    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+const TIMESTAMP_FORMAT: &[FormatItem<'static>] = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
 const DATE_FORMAT: &[FormatItem<'static>] = format_description!("[year]-[month]-[day]");
 
 /// A malformed date or timestamp.
@@ -74,10 +73,7 @@ impl FromStr for Timestamp {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = self
-            .to_offset()
-            .format(TIMESTAMP_FORMAT)
-            .map_err(|_| fmt::Error)?;
+        let text = self.to_offset().format(TIMESTAMP_FORMAT).map_err(|_| fmt::Error)?;
         f.write_str(&text)
     }
 }
@@ -103,13 +99,11 @@ impl FromStr for Date {
     type Err = InvalidTime;
 
     fn from_str(s: &str) -> Result<Self, InvalidTime> {
-        time::Date::parse(s, DATE_FORMAT)
-            .map(Self)
-            .map_err(|_| InvalidTime {
-                what: "date",
-                value: s.to_owned(),
-                expected: "YYYY-MM-DD, e.g. 2007-01-19",
-            })
+        time::Date::parse(s, DATE_FORMAT).map(Self).map_err(|_| InvalidTime {
+            what: "date",
+            value: s.to_owned(),
+            expected: "YYYY-MM-DD, e.g. 2007-01-19",
+        })
     }
 }
 
@@ -180,12 +174,7 @@ mod tests {
         let t: Timestamp = "2007-01-19T10:00:00Z".parse().unwrap();
         assert_eq!(t.to_string(), "2007-01-19T10:00:00Z");
         assert_eq!(t.year(), 2007);
-        for bad in [
-            "2007-01-19T10:00:00+00:00",
-            "2007-01-19T10:00:00.5Z",
-            "2007-01-19",
-            "2007-13-01T00:00:00Z",
-        ] {
+        for bad in ["2007-01-19T10:00:00+00:00", "2007-01-19T10:00:00.5Z", "2007-01-19", "2007-13-01T00:00:00Z"] {
             assert!(bad.parse::<Timestamp>().is_err(), "{bad}");
         }
         let d: Date = "2007-01-19".parse().unwrap();

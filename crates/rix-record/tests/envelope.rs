@@ -27,12 +27,7 @@ fn charter() -> Charter {
 }
 
 fn publication(title: &str, body: &str) -> Content {
-    let mut p = Publication::new(
-        Kind::BestPractice,
-        title,
-        "en".parse().unwrap(),
-        vec![KeyFactor::Transparency],
-    );
+    let mut p = Publication::new(Kind::BestPractice, title, "en".parse().unwrap(), vec![KeyFactor::Transparency]);
     p.body = body.to_owned();
     Content::Publication(Box::new(p))
 }
@@ -47,9 +42,7 @@ fn kz() -> Author {
 
 #[test]
 fn a_signed_record_verifies_and_keeps_its_id() {
-    let r = kz()
-        .sign_next(None, publication("Hotline", "Body"), at())
-        .unwrap();
+    let r = kz().sign_next(None, publication("Hotline", "Body"), at()).unwrap();
     let again = r.signed().verify(&charter()).unwrap();
     assert_eq!(again.id(), r.id());
     assert_eq!(again.record(), r.record());
@@ -57,78 +50,45 @@ fn a_signed_record_verifies_and_keeps_its_id() {
 
 #[test]
 fn a_flipped_byte_is_rejected() {
-    let r = kz()
-        .sign_next(None, publication("Hotline", "Body"), at())
-        .unwrap();
+    let r = kz().sign_next(None, publication("Hotline", "Body"), at()).unwrap();
     let mut bytes = r.bytes().to_vec();
     let last = bytes.len() - 3; // inside the payload's JSON text
     bytes[last] ^= 0x01;
-    let err = SignedRecord::from_bytes(bytes)
-        .verify(&charter())
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            VerifyError::BadSignature | VerifyError::Malformed(_) | VerifyError::NonCanonical
-        ),
-        "{err}"
-    );
+    let err = SignedRecord::from_bytes(bytes).verify(&charter()).unwrap_err();
+    assert!(matches!(err, VerifyError::BadSignature | VerifyError::Malformed(_) | VerifyError::NonCanonical), "{err}");
 
     let mut bytes = r.bytes().to_vec();
     bytes[10] ^= 0x80; // inside the signature
-    assert_eq!(
-        SignedRecord::from_bytes(bytes)
-            .verify(&charter())
-            .unwrap_err(),
-        VerifyError::BadSignature
-    );
+    assert_eq!(SignedRecord::from_bytes(bytes).verify(&charter()).unwrap_err(), VerifyError::BadSignature);
 }
 
 #[test]
 fn a_non_member_author_is_rejected() {
     let outsider = Author::new(NETWORK, "XX".parse().unwrap(), key(9));
-    let r = outsider
-        .sign_next(None, publication("Fake", ""), at())
-        .unwrap();
-    assert_eq!(
-        r.signed().verify(&charter()).unwrap_err(),
-        VerifyError::UnknownAuthor("XX".parse().unwrap())
-    );
+    let r = outsider.sign_next(None, publication("Fake", ""), at()).unwrap();
+    assert_eq!(r.signed().verify(&charter()).unwrap_err(), VerifyError::UnknownAuthor("XX".parse().unwrap()));
 }
 
 #[test]
 fn a_record_claiming_another_members_authorship_is_rejected() {
     // Signed with JP's key but naming KZ as author.
     let impostor = Author::new(NETWORK, "KZ".parse().unwrap(), key(2));
-    let r = impostor
-        .sign_next(None, publication("Fake", ""), at())
-        .unwrap();
-    assert_eq!(
-        r.signed().verify(&charter()).unwrap_err(),
-        VerifyError::KeyMismatch("KZ".parse().unwrap())
-    );
+    let r = impostor.sign_next(None, publication("Fake", ""), at()).unwrap();
+    assert_eq!(r.signed().verify(&charter()).unwrap_err(), VerifyError::KeyMismatch("KZ".parse().unwrap()));
 }
 
 #[test]
 fn another_networks_record_is_rejected() {
-    let r = Author::new("other-net", "KZ".parse().unwrap(), key(1))
-        .sign_next(None, publication("x", ""), at())
-        .unwrap();
-    assert!(matches!(
-        r.signed().verify(&charter()).unwrap_err(),
-        VerifyError::WrongNetwork { .. }
-    ));
+    let r =
+        Author::new("other-net", "KZ".parse().unwrap(), key(1)).sign_next(None, publication("x", ""), at()).unwrap();
+    assert!(matches!(r.signed().verify(&charter()).unwrap_err(), VerifyError::WrongNetwork { .. }));
 }
 
 #[test]
 fn truncated_records_are_rejected() {
-    let r = kz()
-        .sign_next(None, publication("Hotline", "Body"), at())
-        .unwrap();
+    let r = kz().sign_next(None, publication("Hotline", "Body"), at()).unwrap();
     for len in [0, 3, 40, 68, 69, r.bytes().len() - 1] {
-        let err = SignedRecord::from_bytes(&r.bytes()[..len])
-            .verify(&charter())
-            .unwrap_err();
+        let err = SignedRecord::from_bytes(&r.bytes()[..len]).verify(&charter()).unwrap_err();
         assert!(matches!(err, VerifyError::Truncated(_)), "len {len}: {err}");
     }
 }
@@ -136,75 +96,44 @@ fn truncated_records_are_rejected() {
 #[test]
 fn oversized_records_are_rejected_on_both_sides() {
     let huge = "x".repeat(MAX_RECORD_BYTES);
-    let err = kz()
-        .sign_next(None, publication("Big", &huge), at())
-        .unwrap_err();
-    assert!(
-        err.to_string().contains("over the 262144-byte limit"),
-        "{err}"
-    );
+    let err = kz().sign_next(None, publication("Big", &huge), at()).unwrap_err();
+    assert!(err.to_string().contains("over the 262144-byte limit"), "{err}");
 
     let mut bytes = vec![0u8; MAX_RECORD_BYTES + 1];
     bytes[..4].copy_from_slice(b"RIX\x01");
-    assert!(matches!(
-        SignedRecord::from_bytes(bytes)
-            .verify(&charter())
-            .unwrap_err(),
-        VerifyError::TooLarge { .. }
-    ));
+    assert!(matches!(SignedRecord::from_bytes(bytes).verify(&charter()).unwrap_err(), VerifyError::TooLarge { .. }));
 }
 
 #[test]
 fn non_canonical_encodings_are_rejected_even_with_a_valid_signature() {
     // Re-sign a payload with extra whitespace: the signature is good, the bytes are not canonical.
-    let r = kz()
-        .sign_next(None, publication("Hotline", "Body"), at())
-        .unwrap();
-    let payload = std::str::from_utf8(&r.bytes()[68..])
-        .unwrap()
-        .replacen(',', ", ", 1);
+    let r = kz().sign_next(None, publication("Hotline", "Body"), at()).unwrap();
+    let payload = std::str::from_utf8(&r.bytes()[68..]).unwrap().replacen(',', ", ", 1);
     let sig = key(1).sign(&rix_record::envelope::signing_input(payload.as_bytes()));
     let mut bytes = b"RIX\x01".to_vec();
     bytes.extend_from_slice(&sig.to_bytes());
     bytes.extend_from_slice(payload.as_bytes());
-    assert_eq!(
-        SignedRecord::from_bytes(bytes)
-            .verify(&charter())
-            .unwrap_err(),
-        VerifyError::NonCanonical
-    );
+    assert_eq!(SignedRecord::from_bytes(bytes).verify(&charter()).unwrap_err(), VerifyError::NonCanonical);
 }
 
 #[test]
 fn bad_magic_and_versions_are_named() {
-    let r = kz()
-        .sign_next(None, publication("Hotline", ""), at())
-        .unwrap();
+    let r = kz().sign_next(None, publication("Hotline", ""), at()).unwrap();
     let mut bytes = r.bytes().to_vec();
     bytes[3] = 2;
     assert_eq!(
-        SignedRecord::from_bytes(bytes.clone())
-            .verify(&charter())
-            .unwrap_err(),
+        SignedRecord::from_bytes(bytes.clone()).verify(&charter()).unwrap_err(),
         VerifyError::UnsupportedVersion(2)
     );
     bytes[0] = b'{';
-    assert_eq!(
-        SignedRecord::from_bytes(bytes)
-            .verify(&charter())
-            .unwrap_err(),
-        VerifyError::BadMagic
-    );
+    assert_eq!(SignedRecord::from_bytes(bytes).verify(&charter()).unwrap_err(), VerifyError::BadMagic);
 }
 
 #[test]
 fn chains_link_each_record_to_the_previous() {
     let a = kz();
     let r1 = a.sign_next(None, publication("One", ""), at()).unwrap();
-    let w = Content::Withdrawal(Withdrawal {
-        withdraws: r1.id(),
-        reason: "replaced".into(),
-    });
+    let w = Content::Withdrawal(Withdrawal { withdraws: r1.id(), reason: "replaced".into() });
     let r2 = a.sign_next(Some(r1.as_head()), w, at()).unwrap();
     assert_eq!((r2.record().seq, r2.record().prev), (2, Some(r1.id())));
     r2.signed().verify(&charter()).unwrap();

@@ -6,11 +6,7 @@ use rix_record::envelope::{SignedRecord, encode_payload, signing_input};
 use rix_record::{Charter, CharterMember, MemberKey, RecordId};
 
 fn vectors() -> Vec<std::collections::HashMap<String, String>> {
-    let doc = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../docs/record-format.md"
-    ))
-    .unwrap();
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/record-format.md")).unwrap();
     let mut out = Vec::new();
     let mut current: Option<std::collections::HashMap<String, String>> = None;
     for line in doc.lines() {
@@ -30,11 +26,7 @@ fn vectors() -> Vec<std::collections::HashMap<String, String>> {
 #[test]
 fn the_documented_vectors_match_the_implementation() {
     let vectors = vectors();
-    assert_eq!(
-        vectors.len(),
-        3,
-        "docs/record-format.md should hold three vectors"
-    );
+    assert_eq!(vectors.len(), 3, "docs/record-format.md should hold three vectors");
     for v in vectors {
         let name = &v["name"];
         let seed: [u8; 32] = hex::decode(&v["seed"]).unwrap().try_into().unwrap();
@@ -42,27 +34,15 @@ fn the_documented_vectors_match_the_implementation() {
         assert_eq!(key.author_key().to_string(), v["author_key"], "{name}: key");
 
         let payload = hex::decode(&v["payload_hex"]).unwrap();
-        assert_eq!(
-            payload,
-            v["payload"].as_bytes(),
-            "{name}: payload text and hex differ"
-        );
+        assert_eq!(payload, v["payload"].as_bytes(), "{name}: payload text and hex differ");
         let signature = key.sign(&signing_input(&payload));
-        assert_eq!(
-            hex::encode(signature.to_bytes()),
-            v["signature"],
-            "{name}: signature"
-        );
+        assert_eq!(hex::encode(signature.to_bytes()), v["signature"], "{name}: signature");
 
         let envelope = hex::decode(&v["envelope_hex"]).unwrap();
         assert_eq!(&envelope[..4], b"RIX\x01");
         assert_eq!(&envelope[4..68], &signature.to_bytes()[..]);
         assert_eq!(&envelope[68..], &payload[..]);
-        assert_eq!(
-            RecordId::of_envelope(&envelope).to_hex(),
-            v["id"],
-            "{name}: id"
-        );
+        assert_eq!(RecordId::of_envelope(&envelope).to_hex(), v["id"], "{name}: id");
 
         let mut charter = Charter::new("almaty-integrity");
         charter.upsert_member(CharterMember {
@@ -73,10 +53,6 @@ fn the_documented_vectors_match_the_implementation() {
             addresses: vec![],
         });
         let verified = SignedRecord::from_bytes(envelope).verify(&charter).unwrap();
-        assert_eq!(
-            encode_payload(verified.record()).unwrap(),
-            payload,
-            "{name}: canonical re-encoding"
-        );
+        assert_eq!(encode_payload(verified.record()).unwrap(), payload, "{name}: canonical re-encoding");
     }
 }

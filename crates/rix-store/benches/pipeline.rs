@@ -5,19 +5,13 @@
 use std::time::Instant;
 
 use rix_record::content::{Content, Publication};
-use rix_record::{
-    Author, Charter, CharterMember, KeyFactor, Kind, MemberKey, SignedRecord, Timestamp,
-    VerifiedRecord,
-};
+use rix_record::{Author, Charter, CharterMember, KeyFactor, Kind, MemberKey, SignedRecord, Timestamp, VerifiedRecord};
 use rix_store::{Replica, ReplicaOptions};
 
 const RUNS: usize = 5;
 
 fn main() {
-    let n: usize = std::env::var("RIX_BENCH_RECORDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(4000);
+    let n: usize = std::env::var("RIX_BENCH_RECORDS").ok().and_then(|v| v.parse().ok()).unwrap_or(4000);
     let key = MemberKey::from_seed(&[7; 32]);
     let mut charter = Charter::new("bench");
     charter.upsert_member(CharterMember {
@@ -74,23 +68,11 @@ fn main() {
             replica.insert(r).unwrap();
         }
     });
-    println!(
-        "record pipeline, {n} records of {size} bytes per run, median of {RUNS} runs (min-max), records/s:"
-    );
+    println!("record pipeline, {n} records of {size} bytes per run, median of {RUNS} runs (min-max), records/s:");
     println!("{:<44}{}", "sign (canonical encode + ed25519)", sign);
-    println!(
-        "{:<44}{}",
-        "verify (decode + canonical check + ed25519)", verify
-    );
-    println!(
-        "{:<44}{}",
-        "store, batches of 512 (one flush each)", store_batched
-    );
-    println!(
-        "{:<44}{}",
-        format!("store, one flush per record ({single})"),
-        store_single
-    );
+    println!("{:<44}{}", "verify (decode + canonical check + ed25519)", verify);
+    println!("{:<44}{}", "store, batches of 512 (one flush each)", store_batched);
+    println!("{:<44}{}", format!("store, one flush per record ({single})"), store_single);
 }
 
 struct Rate {
@@ -114,9 +96,5 @@ fn measure(n: usize, mut run: impl FnMut()) -> Rate {
         })
         .collect();
     rates.sort_by(f64::total_cmp);
-    Rate {
-        median: rates[RUNS / 2],
-        min: rates[0],
-        max: rates[RUNS - 1],
-    }
+    Rate { median: rates[RUNS / 2], min: rates[0], max: rates[RUNS - 1] }
 }

@@ -44,13 +44,7 @@ pub fn time_bytes(unix: i64) -> [u8; 8] {
 }
 
 pub fn facet(prefix: u8, slug: &str, unix: i64, id: &RecordId) -> Vec<u8> {
-    cat(&[
-        &[prefix],
-        slug.as_bytes(),
-        &[0],
-        &time_bytes(unix),
-        id.as_bytes(),
-    ])
+    cat(&[&[prefix], slug.as_bytes(), &[0], &time_bytes(unix), id.as_bytes()])
 }
 
 pub fn facet_prefix(prefix: u8, slug: &str) -> Vec<u8> {
@@ -70,13 +64,7 @@ pub fn link_prefix(prefix: u8, target: &RecordId) -> Vec<u8> {
 }
 
 pub fn evidence(author: &str, seq: u64, id: &RecordId) -> Vec<u8> {
-    cat(&[
-        &[EVIDENCE],
-        author.as_bytes(),
-        &[0],
-        &seq.to_be_bytes(),
-        id.as_bytes(),
-    ])
+    cat(&[&[EVIDENCE], author.as_bytes(), &[0], &seq.to_be_bytes(), id.as_bytes()])
 }
 
 pub fn meta(name: &str) -> Vec<u8> {
@@ -85,11 +73,7 @@ pub fn meta(name: &str) -> Vec<u8> {
 
 /// The record id at the end of an index key.
 pub fn trailing_id(key: &[u8]) -> RecordId {
-    RecordId::from_bytes(
-        key[key.len() - 32..]
-            .try_into()
-            .expect("index keys end in an id"),
-    )
+    RecordId::from_bytes(key[key.len() - 32..].try_into().expect("index keys end in an id"))
 }
 
 fn cat(parts: &[&[u8]]) -> Vec<u8> {

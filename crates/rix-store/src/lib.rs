@@ -13,7 +13,4 @@ mod keys;
 pub mod query;
 mod replica;
 
-pub use replica::{
-    AuthorChain, ChainIssue, Equivocation, Inserted, Replica, ReplicaOptions, StoreError,
-    StoredRecord,
-};
+pub use replica::{AuthorChain, ChainIssue, Equivocation, Inserted, Replica, ReplicaOptions, StoreError, StoredRecord};

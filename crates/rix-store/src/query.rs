@@ -36,7 +36,8 @@ pub struct RecordFilter {
 }
 
 impl RecordFilter {
-    fn admits(&self, stored: &StoredRecord) -> bool {
+    /// Whether a stored record passes the filter (publications only).
+    pub fn admits(&self, stored: &StoredRecord) -> bool {
         let r = stored.record.record();
         let Some(p) = r.publication() else {
             return false;
@@ -45,10 +46,7 @@ impl RecordFilter {
             && self.member.as_ref().is_none_or(|m| &r.author == m)
             && self.factor.is_none_or(|f| p.factors.contains(&f))
             && self.since.is_none_or(|t| r.created_at >= t)
-            && self
-                .language
-                .as_ref()
-                .is_none_or(|l| language_matches(p.language.as_str(), l))
+            && self.language.as_ref().is_none_or(|l| language_matches(p.language.as_str(), l))
             && (self.all_versions || stored.superseded_by.is_none())
             && (self.include_withdrawn || stored.withdrawn_by.is_none())
     }
@@ -140,15 +138,10 @@ impl RecordView {
     /// The view of a stored record.
     pub fn new(stored: &StoredRecord, detail: Detail) -> Self {
         let r = stored.record.record();
-        let slugs =
-            |v: &mut dyn Iterator<Item = &'static str>| v.map(str::to_owned).collect::<Vec<_>>();
+        let slugs = |v: &mut dyn Iterator<Item = &'static str>| v.map(str::to_owned).collect::<Vec<_>>();
         let withdrawal = stored.withdrawn_by.as_ref().map(|w| WithdrawalView {
             id: w.id().to_hex(),
-            reason: w
-                .record()
-                .withdrawal()
-                .map(|w| w.reason.clone())
-                .unwrap_or_default(),
+            reason: w.record().withdrawal().map(|w| w.reason.clone()).unwrap_or_default(),
             created_at: w.record().created_at.to_string(),
         });
         let mut view = RecordView {
@@ -189,10 +182,7 @@ impl RecordView {
                 view.themes = slugs(&mut p.themes.iter().map(|f| f.slug()));
                 view.tags = p.tags.clone();
                 view.supersedes = p.supersedes.map(|i| i.to_hex());
-                view.period = p
-                    .period
-                    .as_ref()
-                    .map(|p| serde_json::to_value(p).expect("serialisable"));
+                view.period = p.period.as_ref().map(|p| serde_json::to_value(p).expect("serialisable"));
                 view.contact_unit = p.contact_unit.clone();
                 view.related = p.related.iter().map(RecordId::to_hex).collect();
                 if detail == Detail::Full {
@@ -216,9 +206,7 @@ impl RecordView {
 
 fn kind_section(p: &rix_record::Publication) -> Option<serde_json::Value> {
     fn json<T: Serialize>(section: &Option<T>) -> Option<serde_json::Value> {
-        section
-            .as_ref()
-            .map(|s| serde_json::to_value(s).expect("sections serialise"))
+        section.as_ref().map(|s| serde_json::to_value(s).expect("sections serialise"))
     }
     json(&p.best_practice)
         .or_else(|| json(&p.integrity_strategy))
@@ -242,9 +230,7 @@ impl Replica {
         let ids: Box<dyn Iterator<Item = Result<RecordId, StoreError>>> =
             match (&filter.kind, &filter.factor, &filter.member) {
                 (Some(k), _, _) => Box::new(self.ids_newest_first(Some((keys::KIND, k.slug())))),
-                (None, Some(f), _) => {
-                    Box::new(self.ids_newest_first(Some((keys::FACTOR, f.slug()))))
-                }
+                (None, Some(f), _) => Box::new(self.ids_newest_first(Some((keys::FACTOR, f.slug())))),
                 (None, None, Some(m)) => Box::new(self.author_ids_newest_first(m)),
                 _ => Box::new(self.ids_newest_first(None)),
             };
@@ -275,20 +261,14 @@ impl Replica {
 
     /// The `list` view.
     pub fn list(&self, filter: &RecordFilter) -> Result<RecordList, StoreError> {
-        let records = self
-            .select(filter)?
-            .iter()
-            .map(|s| RecordView::new(s, Detail::Summary))
-            .collect();
+        let records = self.select(filter)?.iter().map(|s| RecordView::new(s, Detail::Summary)).collect();
         Ok(RecordList { records })
     }
 
     /// The `show` view of the record a full id or unique prefix names.
     pub fn show(&self, id_or_prefix: &str) -> Result<RecordView, StoreError> {
         let id = self.resolve(id_or_prefix)?;
-        let record = self
-            .get(&id)?
-            .ok_or_else(|| StoreError::NotFound(id.to_hex()))?;
+        let record = self.get(&id)?.ok_or_else(|| StoreError::NotFound(id.to_hex()))?;
         Ok(RecordView::new(&self.stored(record)?, Detail::Full))
     }
 
@@ -300,10 +280,8 @@ impl Replica {
             factors: KeyFactor::ALL.iter().map(|f| f.slug().to_owned()).collect(),
             ..StatsReport::default()
         };
-        let mut rows: BTreeMap<String, MemberStats> = members
-            .iter()
-            .map(|m| (m.to_string(), MemberStats::new(m.to_string())))
-            .collect();
+        let mut rows: BTreeMap<String, MemberStats> =
+            members.iter().map(|m| (m.to_string(), MemberStats::new(m.to_string()))).collect();
         for item in self.iter() {
             let record = item?;
             let r = record.record();
@@ -322,23 +300,14 @@ impl Replica {
             }
             report.publications += 1;
             *report.by_kind.entry(p.kind.slug().to_owned()).or_default() += 1;
-            *report
-                .by_year
-                .entry(r.created_at.year().to_string())
-                .or_default() += 1;
-            let row = rows
-                .entry(r.author.to_string())
-                .or_insert_with(|| MemberStats::new(r.author.to_string()));
+            *report.by_year.entry(r.created_at.year().to_string()).or_default() += 1;
+            let row = rows.entry(r.author.to_string()).or_insert_with(|| MemberStats::new(r.author.to_string()));
             row.publications += 1;
             for f in &p.factors {
                 *row.by_factor.entry(f.slug().to_owned()).or_default() += 1;
                 *report.factor_totals.entry(f.slug().to_owned()).or_default() += 1;
             }
-            if row
-                .newest
-                .as_ref()
-                .is_none_or(|n| n.created_at < r.created_at.to_string())
-            {
+            if row.newest.as_ref().is_none_or(|n| n.created_at < r.created_at.to_string()) {
                 row.newest = Some(NewestRecord {
                     id: record.id().to_hex(),
                     title: p.title.clone(),
@@ -347,12 +316,7 @@ impl Replica {
             }
         }
         for row in rows.values_mut() {
-            row.missing_factors = report
-                .factors
-                .iter()
-                .filter(|f| !row.by_factor.contains_key(*f))
-                .cloned()
-                .collect();
+            row.missing_factors = report.factors.iter().filter(|f| !row.by_factor.contains_key(*f)).cloned().collect();
         }
         report.members = rows.into_values().collect();
         Ok(report)
@@ -401,10 +365,7 @@ pub struct MemberStats {
 
 impl MemberStats {
     fn new(member: String) -> Self {
-        Self {
-            member,
-            ..Self::default()
-        }
+        Self { member, ..Self::default() }
     }
 }
 
@@ -420,10 +381,39 @@ pub struct NewestRecord {
 }
 
 /// A helper for callers that hold a verified record and want its view.
-pub fn view_of(
-    replica: &Replica,
-    record: VerifiedRecord,
-    detail: Detail,
-) -> Result<RecordView, StoreError> {
+pub fn view_of(replica: &Replica, record: VerifiedRecord, detail: Detail) -> Result<RecordView, StoreError> {
     Ok(RecordView::new(&replica.stored(record)?, detail))
+}
+
+impl Replica {
+    /// Every version of the record `id_or_prefix` belongs to, oldest first: the chain of
+    /// `supersedes` links between records of one author, whichever version is named.
+    pub fn history(&self, id_or_prefix: &str) -> Result<Vec<RecordView>, StoreError> {
+        let id = self.resolve(id_or_prefix)?;
+        let start = self.get(&id)?.ok_or_else(|| StoreError::NotFound(id.to_hex()))?;
+        let author = start.record().author.clone();
+        // Back to the first version.
+        let mut root = start;
+        for _ in 0..10_000 {
+            let Some(older) = root.record().publication().and_then(|p| p.supersedes) else { break };
+            match self.get(&older)? {
+                Some(r) if r.record().author == author => root = r,
+                _ => break,
+            }
+        }
+        // Forward through every later version of the same author.
+        let mut versions = vec![root.clone()];
+        let mut frontier = vec![root.id()];
+        let mut seen = std::collections::HashSet::from([root.id()]);
+        while let Some(current) = frontier.pop() {
+            for newer in self.linked_supersessions(&current)? {
+                if newer.record().author == author && seen.insert(newer.id()) {
+                    frontier.push(newer.id());
+                    versions.push(newer);
+                }
+            }
+        }
+        versions.sort_by_key(|r| r.record().seq);
+        versions.into_iter().map(|r| Ok(RecordView::new(&self.stored(r)?, Detail::Summary))).collect()
+    }
 }

@@ -16,9 +16,7 @@ use crate::keys;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// Another process (usually the running daemon) has the store open.
-    #[error(
-        "the replica at {0} is in use by another process (is the daemon running? then query through it)"
-    )]
+    #[error("the replica at {0} is in use by another process (is the daemon running? then query through it)")]
     Locked(PathBuf),
     /// sled reported an error.
     #[error("replica storage error: {0}")]
@@ -84,9 +82,7 @@ pub struct ReplicaOptions {
 
 impl Default for ReplicaOptions {
     fn default() -> Self {
-        Self {
-            cache_capacity_bytes: 64 * 1024 * 1024,
-        }
+        Self { cache_capacity_bytes: 64 * 1024 * 1024 }
     }
 }
 
@@ -165,32 +161,26 @@ const FORMAT_VERSION: u32 = 1;
 impl Replica {
     /// Opens (creating if needed) the replica in directory `path`.
     pub fn open(path: &Path, options: &ReplicaOptions) -> Result<Self, StoreError> {
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(options.cache_capacity_bytes)
-            .open()
-            .map_err(|e| match &e {
-                sled::Error::Io(io)
-                    if io.kind() == std::io::ErrorKind::WouldBlock
-                        || io.to_string().contains("lock") =>
-                {
-                    StoreError::Locked(path.to_owned())
-                }
-                _ => StoreError::Storage(format!("opening {}: {e}", path.display())),
-            })?;
+        let db =
+            sled::Config::new().path(path).cache_capacity(options.cache_capacity_bytes).open().map_err(
+                |e| match &e {
+                    sled::Error::Io(io)
+                        if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock") =>
+                    {
+                        StoreError::Locked(path.to_owned())
+                    }
+                    _ => StoreError::Storage(format!("opening {}: {e}", path.display())),
+                },
+            )?;
         match db.get(keys::meta("format"))? {
             Some(v) => {
-                let found =
-                    u32::from_be_bytes(v.as_ref().try_into().map_err(|_| StoreError::Corrupt {
-                        id: "meta/format".into(),
-                        reason: "bad length".into(),
-                    })?);
+                let found = u32::from_be_bytes(
+                    v.as_ref()
+                        .try_into()
+                        .map_err(|_| StoreError::Corrupt { id: "meta/format".into(), reason: "bad length".into() })?,
+                );
                 if found != FORMAT_VERSION {
-                    return Err(StoreError::FormatVersion {
-                        path: path.to_owned(),
-                        found,
-                        expected: FORMAT_VERSION,
-                    });
+                    return Err(StoreError::FormatVersion { path: path.to_owned(), found, expected: FORMAT_VERSION });
                 }
             }
             None => {
@@ -198,11 +188,7 @@ impl Replica {
                 db.flush()?;
             }
         }
-        Ok(Self {
-            db,
-            path: path.to_owned(),
-            write_lock: Mutex::new(()),
-        })
+        Ok(Self { db, path: path.to_owned(), write_lock: Mutex::new(()) })
     }
 
     /// The store's directory.
@@ -278,11 +264,7 @@ impl Replica {
 
     /// How many records are stored (evidence of equivocation not counted).
     pub fn len(&self) -> Result<u64, StoreError> {
-        Ok(self
-            .db
-            .get(keys::meta("count"))?
-            .map(|v| u64_from(&v))
-            .unwrap_or(0))
+        Ok(self.db.get(keys::meta("count"))?.map(|v| u64_from(&v)).unwrap_or(0))
     }
 
     /// Whether nothing is stored.
@@ -297,10 +279,7 @@ impl Replica {
 
     /// The record with this id.
     pub fn get(&self, id: &RecordId) -> Result<Option<VerifiedRecord>, StoreError> {
-        self.db
-            .get(keys::record(id))?
-            .map(|bytes| decode(id, &bytes))
-            .transpose()
+        self.db.get(keys::record(id))?.map(|bytes| decode(id, &bytes)).transpose()
     }
 
     /// The id of the record that a full id or unique hex prefix names.
@@ -353,10 +332,7 @@ impl Replica {
 
     /// The record an author signed with this sequence number, if held.
     pub fn id_at(&self, author: &MemberCode, seq: u64) -> Result<Option<RecordId>, StoreError> {
-        self.db
-            .get(keys::chain(author.as_str(), seq))?
-            .map(|v| id_from(&v))
-            .transpose()
+        self.db.get(keys::chain(author.as_str(), seq))?.map(|v| id_from(&v)).transpose()
     }
 
     /// Up to `limit` of an author's records with sequence numbers in `from..=to`, in order.
@@ -394,10 +370,9 @@ impl Replica {
                 id: "chain index".into(),
                 reason: "author code is not UTF-8".into(),
             })?;
-            out.push(code.parse().map_err(|e| StoreError::Corrupt {
-                id: "chain index".into(),
-                reason: format!("{e}"),
-            })?);
+            out.push(
+                code.parse().map_err(|e| StoreError::Corrupt { id: "chain index".into(), reason: format!("{e}") })?,
+            );
             // Skip past this author's entries: the next key after "c author \x01".
             cursor = [&key[..end], &[1u8]].concat();
         }
@@ -431,17 +406,11 @@ impl Replica {
                 chain.head = Some(ChainHead { seq, id });
             }
             if let Some((_, pid)) = prev.filter(|(s, _)| *s + 1 == seq) {
-                let record = self.get(&id)?.ok_or_else(|| StoreError::Corrupt {
-                    id: id.to_hex(),
-                    reason: "indexed but not stored".into(),
-                })?;
+                let record = self
+                    .get(&id)?
+                    .ok_or_else(|| StoreError::Corrupt { id: id.to_hex(), reason: "indexed but not stored".into() })?;
                 if record.record().prev != Some(pid) {
-                    chain.issues.push(ChainIssue {
-                        seq,
-                        id,
-                        links_to: record.record().prev.unwrap_or(pid),
-                        held: pid,
-                    });
+                    chain.issues.push(ChainIssue { seq, id, links_to: record.record().prev.unwrap_or(pid), held: pid });
                 }
             }
             chain.max_seq = seq;
@@ -464,25 +433,15 @@ impl Replica {
             let id = keys::trailing_id(&k);
             let record = decode(&id, &v)?;
             let r = record.record();
-            grouped
-                .entry((r.author.to_string(), r.seq))
-                .or_default()
-                .push(record);
+            grouped.entry((r.author.to_string(), r.seq)).or_default().push(record);
         }
         let mut out = Vec::new();
         for ((author, seq), mut evidence) in grouped {
             let author: MemberCode = author.parse().expect("stored author codes are valid");
-            if let Some(indexed) = self
-                .id_at(&author, seq)?
-                .and_then(|id| self.get(&id).transpose())
-            {
+            if let Some(indexed) = self.id_at(&author, seq)?.and_then(|id| self.get(&id).transpose()) {
                 evidence.insert(0, indexed?);
             }
-            out.push(Equivocation {
-                author,
-                seq,
-                records: evidence,
-            });
+            out.push(Equivocation { author, seq, records: evidence });
         }
         Ok(out)
     }
@@ -499,15 +458,8 @@ impl Replica {
                 superseded_by = Some((r.seq, newer.id()));
             }
         }
-        let withdrawn_by = self
-            .linked(keys::WITHDRAWS, &id)?
-            .into_iter()
-            .find(|w| w.record().author == author);
-        Ok(StoredRecord {
-            record,
-            superseded_by: superseded_by.map(|(_, id)| id),
-            withdrawn_by,
-        })
+        let withdrawn_by = self.linked(keys::WITHDRAWS, &id)?.into_iter().find(|w| w.record().author == author);
+        Ok(StoredRecord { record, superseded_by: superseded_by.map(|(_, id)| id), withdrawn_by })
     }
 
     /// The newest version of the record: follows `superseded_by` to its end.
@@ -527,13 +479,14 @@ impl Replica {
         Ok(current)
     }
 
+    /// Records that name `target` in `supersedes` (of any author; callers check authorship).
+    pub fn linked_supersessions(&self, target: &RecordId) -> Result<Vec<VerifiedRecord>, StoreError> {
+        self.linked(keys::SUPERSEDES, target)
+    }
+
     fn linked(&self, prefix: u8, target: &RecordId) -> Result<Vec<VerifiedRecord>, StoreError> {
         let mut out = Vec::new();
-        for key in self
-            .db
-            .scan_prefix(keys::link_prefix(prefix, target))
-            .keys()
-        {
+        for key in self.db.scan_prefix(keys::link_prefix(prefix, target)).keys() {
             let by = keys::trailing_id(&key?);
             if let Some(r) = self.get(&by)? {
                 out.push(r);
@@ -552,11 +505,7 @@ impl Replica {
             Some((p, slug)) => keys::facet_prefix(p, slug),
             None => vec![keys::TIME],
         };
-        self.db
-            .scan_prefix(prefix)
-            .keys()
-            .rev()
-            .map(|k| Ok(keys::trailing_id(&k?)))
+        self.db.scan_prefix(prefix).keys().rev().map(|k| Ok(keys::trailing_id(&k?)))
     }
 
     /// An author's record ids, highest sequence number first.
@@ -564,11 +513,7 @@ impl Replica {
         &self,
         author: &MemberCode,
     ) -> impl Iterator<Item = Result<RecordId, StoreError>> + '_ {
-        self.db
-            .scan_prefix(keys::chain_prefix(author.as_str()))
-            .values()
-            .rev()
-            .map(|v| id_from(&v?))
+        self.db.scan_prefix(keys::chain_prefix(author.as_str())).values().rev().map(|v| id_from(&v?))
     }
 
     /// Writes everything buffered to disk.
@@ -584,24 +529,18 @@ impl Replica {
 }
 
 fn decode(id: &RecordId, bytes: &[u8]) -> Result<VerifiedRecord, StoreError> {
-    let record = VerifiedRecord::reload_trusted(bytes).map_err(|e| StoreError::Corrupt {
-        id: id.to_hex(),
-        reason: e.to_string(),
-    })?;
+    let record = VerifiedRecord::reload_trusted(bytes)
+        .map_err(|e| StoreError::Corrupt { id: id.to_hex(), reason: e.to_string() })?;
     if record.id() != *id {
-        return Err(StoreError::Corrupt {
-            id: id.to_hex(),
-            reason: "bytes do not hash to their id".into(),
-        });
+        return Err(StoreError::Corrupt { id: id.to_hex(), reason: "bytes do not hash to their id".into() });
     }
     Ok(record)
 }
 
 fn id_from(v: &[u8]) -> Result<RecordId, StoreError> {
-    let bytes: [u8; 32] = v.try_into().map_err(|_| StoreError::Corrupt {
-        id: hex_string(v),
-        reason: "index value is not an id".into(),
-    })?;
+    let bytes: [u8; 32] = v
+        .try_into()
+        .map_err(|_| StoreError::Corrupt { id: hex_string(v), reason: "index value is not an id".into() })?;
     Ok(RecordId::from_bytes(bytes))
 }
 
@@ -610,10 +549,7 @@ fn u64_from(v: &[u8]) -> u64 {
 }
 
 fn hex_bytes(even_hex: &str) -> Vec<u8> {
-    (0..even_hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&even_hex[i..i + 2], 16).expect("checked hex"))
-        .collect()
+    (0..even_hex.len()).step_by(2).map(|i| u8::from_str_radix(&even_hex[i..i + 2], 16).expect("checked hex")).collect()
 }
 
 fn hex_string(v: &[u8]) -> String {

@@ -22,40 +22,19 @@ include!(concat!(env!("OUT_DIR"), "/samples.rs"));
 
 const SIGNATORIES: [(&str, &str); 9] = [
     ("AZ", "State Customs Committee of the Azerbaijan Republic"),
-    (
-        "CN",
-        "General Administration of Customs of the People's Republic of China",
-    ),
-    (
-        "JP",
-        "Customs and Tariff Bureau, Ministry of Finance of Japan",
-    ),
-    (
-        "KZ",
-        "Customs Control Committee, Ministry of Finance of the Republic of Kazakhstan",
-    ),
-    (
-        "KG",
-        "State Customs Inspection under the Government of the Kyrgyz Republic",
-    ),
+    ("CN", "General Administration of Customs of the People's Republic of China"),
+    ("JP", "Customs and Tariff Bureau, Ministry of Finance of Japan"),
+    ("KZ", "Customs Control Committee, Ministry of Finance of the Republic of Kazakhstan"),
+    ("KG", "State Customs Inspection under the Government of the Kyrgyz Republic"),
     ("MN", "Mongolian Customs"),
     ("RU", "Federal Customs Service of the Russian Federation"),
-    (
-        "TJ",
-        "Customs Service under the Government of the Republic of Tajikistan",
-    ),
-    (
-        "UZ",
-        "State Customs Committee of the Republic of Uzbekistan",
-    ),
+    ("TJ", "Customs Service under the Government of the Republic of Tajikistan"),
+    ("UZ", "State Customs Committee of the Republic of Uzbekistan"),
 ];
 const MARKER: &str = ".rix-devnet";
 
 pub fn run(ctx: &Context, args: &DevnetArgs) -> Result<()> {
-    let dir = args
-        .dir
-        .clone()
-        .unwrap_or_else(|| std::env::temp_dir().join("rix-devnet"));
+    let dir = args.dir.clone().unwrap_or_else(|| std::env::temp_dir().join("rix-devnet"));
     prepare_dir(&dir)?;
     let members: Vec<(String, String)> = (0..usize::from(args.nodes))
         .map(|i| match SIGNATORIES.get(i) {
@@ -64,11 +43,7 @@ pub fn run(ctx: &Context, args: &DevnetArgs) -> Result<()> {
         })
         .collect();
     if u32::from(args.base_port) + 100 + u32::from(args.nodes) > 65535 {
-        bail!(
-            "--base-port {} leaves no room for {} nodes and their APIs",
-            args.base_port,
-            args.nodes
-        );
+        bail!("--base-port {} leaves no room for {} nodes and their APIs", args.base_port, args.nodes);
     }
 
     let charter = dir.join("charter.toml");
@@ -94,33 +69,20 @@ pub fn run(ctx: &Context, args: &DevnetArgs) -> Result<()> {
     }
     let samples = write_samples(&dir, &members)?;
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let running: Vec<RunningNode> = runtime.block_on(async {
         let mut nodes = Vec::new();
         for (code, config) in &configs {
             let loaded = NodeConfig::load(config)?;
-            nodes.push(
-                rix_node::daemon::start(loaded)
-                    .await
-                    .with_context(|| format!("starting node {code}"))?,
-            );
+            nodes.push(rix_node::daemon::start(loaded).await.with_context(|| format!("starting node {code}"))?);
         }
         anyhow::Ok(nodes)
     })?;
-    let nodes: Vec<(String, Arc<Node>)> = configs
-        .iter()
-        .map(|(c, _)| c.clone())
-        .zip(running.iter().map(|r| r.node().clone()))
-        .collect();
+    let nodes: Vec<(String, Arc<Node>)> =
+        configs.iter().map(|(c, _)| c.clone()).zip(running.iter().map(|r| r.node().clone())).collect();
 
     if !ctx.json {
-        println!(
-            "rix devnet: {} nodes on 127.0.0.1, network \"rix-devnet\", in {}",
-            nodes.len(),
-            dir.display()
-        );
+        println!("rix devnet: {} nodes on 127.0.0.1, network \"rix-devnet\", in {}", nodes.len(), dir.display());
         println!("Query any node from another terminal while this runs, e.g.:");
         for (code, config) in &configs {
             println!("  rix --config {} list      # {code}", config.display());
@@ -128,11 +90,7 @@ pub fn run(ctx: &Context, args: &DevnetArgs) -> Result<()> {
         println!();
     }
 
-    let total = if args.no_samples {
-        0
-    } else {
-        samples.iter().map(|(_, files)| files.len()).sum()
-    };
+    let total = if args.no_samples { 0 } else { samples.iter().map(|(_, files)| files.len()).sum() };
     let published = Arc::new(AtomicUsize::new(0));
     let publisher = (!args.no_samples).then(|| {
         let nodes = nodes.clone();
@@ -168,10 +126,7 @@ pub fn run(ctx: &Context, args: &DevnetArgs) -> Result<()> {
                 || (all_held && converged_at == Some(started.elapsed()))
             {
                 last_plain = Instant::now();
-                let cells: Vec<String> = rows
-                    .iter()
-                    .map(|(c, h, p)| format!("{c}:{h}/{p}p"))
-                    .collect();
+                let cells: Vec<String> = rows.iter().map(|(c, h, p)| format!("{c}:{h}/{p}p")).collect();
                 println!(
                     "t={:>3}s published {done}/{total}  held/peers  {}",
                     started.elapsed().as_secs(),
@@ -187,11 +142,7 @@ pub fn run(ctx: &Context, args: &DevnetArgs) -> Result<()> {
             }
         }
         if let Some(t) = converged_at.filter(|_| !ctx.json) {
-            println!(
-                "\nall {} nodes held all {total} records {:.1}s after start",
-                nodes.len(),
-                t.as_secs_f64()
-            );
+            println!("\nall {} nodes held all {total} records {:.1}s after start", nodes.len(), t.as_secs_f64());
         }
     });
     if let Some(p) = publisher {
@@ -200,10 +151,7 @@ pub fn run(ctx: &Context, args: &DevnetArgs) -> Result<()> {
     if !ctx.json {
         println!("stopping {} nodes...", running.len());
     }
-    let held: Vec<(String, u64)> = nodes
-        .iter()
-        .map(|(c, n)| (c.clone(), n.replica().len().unwrap_or(0)))
-        .collect();
+    let held: Vec<(String, u64)> = nodes.iter().map(|(c, n)| (c.clone(), n.replica().len().unwrap_or(0))).collect();
     runtime.block_on(async {
         for r in running {
             r.stop().await?;
@@ -216,7 +164,9 @@ pub fn run(ctx: &Context, args: &DevnetArgs) -> Result<()> {
             .zip(&configs)
             .map(|((c, h), (_, cfg))| serde_json::json!({"member": c, "records": h, "config": cfg}))
             .collect();
-        ctx.print_json(&serde_json::json!({ "dir": dir, "published": published.load(Ordering::Relaxed), "nodes": nodes }))?;
+        ctx.print_json(
+            &serde_json::json!({ "dir": dir, "published": published.load(Ordering::Relaxed), "nodes": nodes }),
+        )?;
     }
     Ok(())
 }
@@ -226,19 +176,12 @@ fn prepare_dir(dir: &Path) -> Result<()> {
         let is_devnet = dir.join(MARKER).exists();
         let empty = std::fs::read_dir(dir)?.next().is_none();
         if !is_devnet && !empty {
-            bail!(
-                "{} exists and is not a devnet directory; choose another --dir",
-                dir.display()
-            );
+            bail!("{} exists and is not a devnet directory; choose another --dir", dir.display());
         }
-        std::fs::remove_dir_all(dir)
-            .with_context(|| format!("removing the previous devnet in {}", dir.display()))?;
+        std::fs::remove_dir_all(dir).with_context(|| format!("removing the previous devnet in {}", dir.display()))?;
     }
     std::fs::create_dir_all(dir)?;
-    std::fs::write(
-        dir.join(MARKER),
-        "created by rix devnet; removed and recreated by the next run\n",
-    )?;
+    std::fs::write(dir.join(MARKER), "created by rix devnet; removed and recreated by the next run\n")?;
     Ok(())
 }
 
@@ -265,15 +208,10 @@ fn publish_samples(
     runtime: &tokio::runtime::Handle,
     published: &AtomicUsize,
 ) {
-    let backends: Vec<InProcessBackend> = nodes
-        .iter()
-        .map(|(_, n)| InProcessBackend::new(n.clone(), runtime.clone()))
-        .collect();
-    let mut resolvers: Vec<DraftResolver<'_>> = nodes
-        .iter()
-        .zip(&backends)
-        .map(|((code, _), b)| DraftResolver::new(b, code.parse().ok()))
-        .collect();
+    let backends: Vec<InProcessBackend> =
+        nodes.iter().map(|(_, n)| InProcessBackend::new(n.clone(), runtime.clone())).collect();
+    let mut resolvers: Vec<DraftResolver<'_>> =
+        nodes.iter().zip(&backends).map(|((code, _), b)| DraftResolver::new(b, code.parse().ok())).collect();
     let rounds = samples.iter().map(|(_, f)| f.len()).max().unwrap_or(0);
     // Let the nodes connect first, so the spread is visible as gossip rather than sync.
     std::thread::sleep(Duration::from_millis(1500));
@@ -312,17 +250,10 @@ fn redraw(
     }
     let width = 30;
     let mut lines = 0;
-    let _ = writeln!(
-        out,
-        "\x1b[2Kpublished {done}/{total} sample records   (Ctrl-C to stop)"
-    );
+    let _ = writeln!(out, "\x1b[2Kpublished {done}/{total} sample records   (Ctrl-C to stop)");
     lines += 1;
     for (code, held, peers) in rows {
-        let filled = if total == 0 {
-            0
-        } else {
-            (*held as usize * width / total.max(1)).min(width)
-        };
+        let filled = if total == 0 { 0 } else { (*held as usize * width / total.max(1)).min(width) };
         let _ = writeln!(
             out,
             "\x1b[2K  {code:<4} {}{} {held:>4} records  {peers}/{} peers",
@@ -333,10 +264,7 @@ fn redraw(
         lines += 1;
     }
     let status = match converged {
-        Some(t) => format!(
-            "all nodes hold all {total} records ({:.1}s)",
-            t.as_secs_f64()
-        ),
+        Some(t) => format!("all nodes hold all {total} records ({:.1}s)", t.as_secs_f64()),
         None => "spreading...".to_owned(),
     };
     let _ = writeln!(out, "\x1b[2K{status}");

@@ -84,9 +84,7 @@ pub fn parse_since(s: &str) -> Result<rix_record::Timestamp> {
         return Ok(d.start());
     }
     s.parse::<rix_record::Timestamp>().map_err(|_| {
-        anyhow::anyhow!(
-            "--since {s:?}: expected a date like 2024-01-31 or a time like 2024-01-31T12:00:00Z"
-        )
+        anyhow::anyhow!("--since {s:?}: expected a date like 2024-01-31 or a time like 2024-01-31T12:00:00Z")
     })
 }
 

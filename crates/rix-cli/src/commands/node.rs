@@ -22,10 +22,7 @@ pub fn init(ctx: &Context, args: &InitArgs) -> Result<()> {
     if ctx.json {
         return ctx.print_json(&outcome);
     }
-    println!(
-        "Created node {} for network {:?}",
-        outcome.member, outcome.network
-    );
+    println!("Created node {} for network {:?}", outcome.member, outcome.network);
     println!("  config      {}", outcome.config.display());
     println!("  charter     {}", outcome.charter.display());
     println!("  public key  {}", outcome.public_key);
@@ -44,38 +41,21 @@ pub fn status(ctx: &Context) -> Result<()> {
         return ctx.print_json(&status);
     }
     println!("network     {}", status.network);
-    println!(
-        "member      {}",
-        status.member.as_deref().unwrap_or("(observer)")
-    );
+    println!("member      {}", status.member.as_deref().unwrap_or("(observer)"));
     println!("peer id     {}", status.peer_id);
     println!(
         "daemon      {}",
-        if status.daemon_running {
-            "running"
-        } else {
-            "not running (reading the replica directly)"
-        }
+        if status.daemon_running { "running" } else { "not running (reading the replica directly)" }
     );
     for a in &status.listen_addresses {
         println!("listening   {a}");
     }
     println!("peers       {}", status.connected_peers.len());
     println!("records     {}", status.records);
-    println!(
-        "can publish {}",
-        if status.can_publish {
-            "yes"
-        } else {
-            "no (signing history not yet known)"
-        }
-    );
+    println!("can publish {}", if status.can_publish { "yes" } else { "no (signing history not yet known)" });
     if !status.members.is_empty() {
         println!();
-        let mut t = Table::new(
-            &["MEMBER", "RECORDS", "HIGHEST", "CONTIGUOUS", "MISSING"],
-            4,
-        );
+        let mut t = Table::new(&["MEMBER", "RECORDS", "HIGHEST", "CONTIGUOUS", "MISSING"], 4);
         for m in &status.members {
             let missing: u64 = m.missing.iter().map(|(a, b)| b - a + 1).sum();
             t.row(vec![
@@ -89,12 +69,7 @@ pub fn status(ctx: &Context) -> Result<()> {
         t.print(&mut std::io::stdout().lock())?;
     }
     for e in &status.equivocations {
-        println!(
-            "EQUIVOCATION: {} signed {} records with seq {}",
-            e.member,
-            e.ids.len(),
-            e.seq
-        );
+        println!("EQUIVOCATION: {} signed {} records with seq {}", e.member, e.ids.len(), e.seq);
     }
     Ok(())
 }
@@ -132,9 +107,7 @@ pub fn peers(ctx: &Context) -> Result<()> {
 
 pub fn daemon(ctx: &Context) -> Result<()> {
     let config = ctx.load_config()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let running = rix_node::daemon::start(config).await?;
         let node = running.node().clone();
@@ -190,47 +163,24 @@ pub fn charter(ctx: &Context, command: &CharterCommand) -> Result<()> {
             );
             let mut t = Table::new(&["CODE", "NAME", "PEER ID", "ADDRESSES"], 1);
             for m in &c.members {
-                t.row(vec![
-                    m.code.to_string(),
-                    m.name.clone(),
-                    m.peer_id.clone(),
-                    m.addresses.len().to_string(),
-                ]);
+                t.row(vec![m.code.to_string(), m.name.clone(), m.peer_id.clone(), m.addresses.len().to_string()]);
             }
             for o in &c.observers {
-                t.row(vec![
-                    "observer".into(),
-                    o.name.clone(),
-                    o.peer_id.clone(),
-                    o.addresses.len().to_string(),
-                ]);
+                t.row(vec!["observer".into(), o.name.clone(), o.peer_id.clone(), o.addresses.len().to_string()]);
             }
             t.print(&mut std::io::stdout().lock())?;
         }
-        CharterCommand::AddObserver {
-            charter,
-            peer_id,
-            name,
-            address,
-        } => {
+        CharterCommand::AddObserver { charter, peer_id, name, address } => {
             let mut c = Charter::load(charter)?;
             if c.member_by_peer(peer_id).is_some() {
                 anyhow::bail!("{peer_id} is a member's node already");
             }
-            c.upsert_observer(Observer {
-                name: name.clone(),
-                peer_id: peer_id.clone(),
-                addresses: address.clone(),
-            });
-            c.save(charter)
-                .with_context(|| format!("saving {}", charter.display()))?;
+            c.upsert_observer(Observer { name: name.clone(), peer_id: peer_id.clone(), addresses: address.clone() });
+            c.save(charter).with_context(|| format!("saving {}", charter.display()))?;
             if ctx.json {
                 return ctx.print_json(&c);
             }
-            println!(
-                "{name} ({peer_id}) is now an observer in {}; copy the charter to every node.",
-                charter.display()
-            );
+            println!("{name} ({peer_id}) is now an observer in {}; copy the charter to every node.", charter.display());
         }
     }
     Ok(())

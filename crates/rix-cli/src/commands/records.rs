@@ -13,11 +13,7 @@ use crate::render;
 
 pub fn publish(ctx: &Context, args: &PublishArgs) -> Result<()> {
     // Parse every file first, so one bad file stops the run before anything is signed.
-    let drafts = args
-        .files
-        .iter()
-        .map(|f| read_record_file(f))
-        .collect::<Result<Vec<_>, _>>()?;
+    let drafts = args.files.iter().map(|f| read_record_file(f)).collect::<Result<Vec<_>, _>>()?;
     if args.dry_run {
         let mut shown = Vec::new();
         for draft in &drafts {
@@ -49,21 +45,11 @@ pub fn publish(ctx: &Context, args: &PublishArgs) -> Result<()> {
     let mut resolver = DraftResolver::new(backend.as_ref(), config.config.member.clone());
     let mut published = Vec::new();
     for draft in &drafts {
-        let content = resolver
-            .content(draft)
-            .with_context(|| format!("{}", draft.path.display()))?;
-        let view = backend
-            .publish(content)
-            .with_context(|| format!("publishing {}", draft.path.display()))?;
+        let content = resolver.content(draft).with_context(|| format!("{}", draft.path.display()))?;
+        let view = backend.publish(content).with_context(|| format!("publishing {}", draft.path.display()))?;
         resolver.note_published(&draft.path, view.id.parse().expect("views carry valid ids"));
         if !ctx.json {
-            println!(
-                "published {} as {} #{} ({})",
-                draft.path.display(),
-                view.author,
-                view.seq,
-                &view.id[..12]
-            );
+            println!("published {} as {} #{} ({})", draft.path.display(), view.author, view.seq, &view.id[..12]);
         }
         published.push(view);
     }
@@ -80,17 +66,8 @@ pub fn withdraw(ctx: &Context, args: &WithdrawArgs) -> Result<()> {
     let backend = ctx.backend()?;
     let target = backend.show(&args.id)?;
     let config = ctx.load_config()?;
-    if config
-        .config
-        .member
-        .as_ref()
-        .is_some_and(|m| m.as_str() != target.author)
-    {
-        anyhow::bail!(
-            "record {} is {}'s; only its author can withdraw it",
-            &target.id[..12],
-            target.author
-        );
+    if config.config.member.as_ref().is_some_and(|m| m.as_str() != target.author) {
+        anyhow::bail!("record {} is {}'s; only its author can withdraw it", &target.id[..12], target.author);
     }
     let content = Content::Withdrawal(rix_record::Withdrawal {
         withdraws: target.id.parse().expect("valid id"),

@@ -116,11 +116,7 @@ fn write_markdown(views: &[RecordView], out: &mut dyn Write) -> Result<()> {
         }
     }
     writeln!(out, "# Regional Integrity eXchange: records report\n")?;
-    writeln!(
-        out,
-        "{} records, grouped by the key factors of the Revised Arusha Declaration.\n",
-        views.len()
-    )?;
+    writeln!(out, "{} records, grouped by the key factors of the Revised Arusha Declaration.\n", views.len())?;
     writeln!(out, "## Contents\n")?;
     for (i, records) in &by_factor {
         let f = KeyFactor::ALL[*i];
@@ -164,13 +160,9 @@ fn write_markdown(views: &[RecordView], out: &mut dyn Write) -> Result<()> {
 }
 
 pub fn import(ctx: &Context, args: &ImportArgs) -> Result<()> {
-    let file = std::fs::File::open(&args.file)
-        .with_context(|| format!("opening {}", args.file.display()))?;
-    let reader = PackReader::new(std::io::BufReader::new(file))
-        .with_context(|| format!("{}", args.file.display()))?;
-    let envelopes = reader
-        .collect::<Result<Vec<_>, _>>()
-        .with_context(|| format!("{}", args.file.display()))?;
+    let file = std::fs::File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
+    let reader = PackReader::new(std::io::BufReader::new(file)).with_context(|| format!("{}", args.file.display()))?;
+    let envelopes = reader.collect::<Result<Vec<_>, _>>().with_context(|| format!("{}", args.file.display()))?;
     let report = ctx.backend()?.import(envelopes)?;
     if ctx.json {
         ctx.print_json(&report)?;
@@ -198,12 +190,7 @@ pub fn verify(ctx: &Context) -> Result<()> {
     if ctx.json {
         ctx.print_json(&report)?;
     } else {
-        println!(
-            "checked {} records: {} valid, {} failed",
-            report.checked,
-            report.valid,
-            report.failures.len()
-        );
+        println!("checked {} records: {} valid, {} failed", report.checked, report.valid, report.failures.len());
         for f in &report.failures {
             println!("  FAILED {}: {}", &f.id[..12], f.error);
         }
@@ -216,21 +203,12 @@ pub fn verify(ctx: &Context) -> Result<()> {
                 let gaps: Vec<String> = c
                     .missing
                     .iter()
-                    .map(|(a, b)| {
-                        if a == b {
-                            format!("#{a}")
-                        } else {
-                            format!("#{a}-#{b}")
-                        }
-                    })
+                    .map(|(a, b)| if a == b { format!("#{a}") } else { format!("#{a}-#{b}") })
                     .collect();
                 line.push_str(&format!("; missing {}", gaps.join(", ")));
             }
             for (seq, id) in &c.broken_links {
-                line.push_str(&format!(
-                    "; #{seq} ({}) links to a record not held",
-                    &id[..12]
-                ));
+                line.push_str(&format!("; #{seq} ({}) links to a record not held", &id[..12]));
             }
             println!("{line}");
         }
@@ -240,11 +218,7 @@ pub fn verify(ctx: &Context) -> Result<()> {
                 e.member,
                 e.ids.len(),
                 e.seq,
-                e.ids
-                    .iter()
-                    .map(|i| &i[..12])
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                e.ids.iter().map(|i| &i[..12]).collect::<Vec<_>>().join(", ")
             );
         }
     }
