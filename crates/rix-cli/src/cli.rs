@@ -48,6 +48,11 @@ pub enum Command {
     List(ListArgs),
     /// Show one record in full (a unique id prefix is enough).
     Show(ShowArgs),
+    /// Full-text search: words, "exact phrases" and prefix* terms, ranked by relevance, in any
+    /// language (English and Russian are stemmed; Chinese and Japanese need no spaces).
+    Search(SearchArgs),
+    /// Every version of a record, oldest first (a unique id prefix of any version is enough).
+    History(ShowArgs),
     /// Records per member and key factor, by kind and year, newest per member, coverage gaps.
     Stats,
     /// Export records as json, jsonl, csv, md or signed (the exact signed bytes).
@@ -56,6 +61,10 @@ pub enum Command {
     Import(ImportArgs),
     /// Re-verify every stored record against the charter; exit 1 if any fails.
     Verify,
+    /// Rebuild the search index from the replica (it is derived data; the replica is the truth).
+    Reindex,
+    /// Write a record template of KIND, every field commented, to fill in and publish.
+    New(NewArgs),
     /// Node state: member, peer id, addresses, peers, records held per member.
     Status,
     /// Connected peers: member code, address, last sync (needs the running daemon).
@@ -178,6 +187,28 @@ pub struct ListArgs {
     pub filter: FilterArgs,
 }
 
+/// `rix search`
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// The query: words (all must match), "an exact phrase", prefix* terms.
+    #[arg(required = true, value_name = "QUERY")]
+    pub query: Vec<String>,
+    /// Filters (`--limit` defaults to 20).
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
+/// `rix new`
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// best-practice, integrity-strategy, case-study, action-plan, code-of-conduct, event or
+    /// self-assessment.
+    pub kind: Kind,
+    /// Write to FILE (refuses to overwrite) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
 /// `rix show`
 #[derive(Debug, Args)]
 pub struct ShowArgs {
@@ -196,6 +227,8 @@ pub enum ExportFormat {
     Csv,
     /// A Markdown report grouped by key factor.
     Md,
+    /// A single self-contained HTML report grouped by key factor, with a table of contents.
+    Html,
     /// Every stored record's exact signed bytes (see docs/record-format.md); re-importable.
     Signed,
 }

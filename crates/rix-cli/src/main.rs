@@ -5,7 +5,9 @@
 
 mod cli;
 mod commands;
+mod progress;
 mod render;
+mod report;
 
 use clap::Parser;
 use cli::{Cli, Command};
@@ -22,6 +24,10 @@ fn main() {
         Command::List(args) => commands::records::list(&ctx, args),
         Command::Show(args) => commands::records::show(&ctx, args),
         Command::Stats => commands::records::stats(&ctx),
+        Command::Search(args) => commands::records::search(&ctx, args),
+        Command::History(args) => commands::records::history(&ctx, args),
+        Command::Reindex => commands::transfer::reindex(&ctx),
+        Command::New(args) => commands::records::new(&ctx, args),
         Command::Export(args) => commands::transfer::export(&ctx, args),
         Command::Import(args) => commands::transfer::import(&ctx, args),
         Command::Verify => commands::transfer::verify(&ctx),

@@ -158,6 +158,52 @@ pub fn record_detail(r: &RecordView, out: &mut impl Write) -> std::io::Result<()
     Ok(())
 }
 
+/// The `rix search` text: rank, title, metadata and a snippet with the matches highlighted.
+pub fn search_results(results: &rix_search::SearchResults, out: &mut impl Write) -> std::io::Result<()> {
+    if results.records.is_empty() {
+        return writeln!(out, "No records match {:?}.", results.query);
+    }
+    let tty = std::io::stdout().is_terminal();
+    let (on, off) = if tty { ("\x1b[1;33m", "\x1b[0m") } else { ("**", "**") };
+    for (i, hit) in results.records.iter().enumerate() {
+        let r = &hit.record;
+        writeln!(out, "{:>2}. {}", i + 1, r.title)?;
+        writeln!(
+            out,
+            "    {} · {} · {} · {} · {} (score {:.2})",
+            r.author,
+            r.kind,
+            &r.created_at[..10],
+            r.language,
+            &r.id[..12],
+            hit.score
+        )?;
+        let mut snippet = String::new();
+        let mut at = 0;
+        for &(from, to) in &hit.highlights {
+            if from < at
+                || to > hit.snippet.len()
+                || !hit.snippet.is_char_boundary(from)
+                || !hit.snippet.is_char_boundary(to)
+            {
+                continue;
+            }
+            snippet.push_str(&hit.snippet[at..from]);
+            snippet.push_str(on);
+            snippet.push_str(&hit.snippet[from..to]);
+            snippet.push_str(off);
+            at = to;
+        }
+        snippet.push_str(&hit.snippet[at..]);
+        let snippet = snippet.split_whitespace().collect::<Vec<_>>().join(" ");
+        if !snippet.is_empty() {
+            writeln!(out, "    …{snippet}…")?;
+        }
+    }
+    let shown = results.records.len();
+    writeln!(out, "{shown} shown of {} matching", results.total.max(shown))
+}
+
 /// Short column names for the ten key factors.
 pub fn factor_abbrev(slug: &str) -> &'static str {
     match slug.parse::<KeyFactor>() {

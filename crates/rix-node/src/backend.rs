@@ -28,10 +28,10 @@ pub trait Backend {
     fn export_views(&self, filter: &RecordFilter) -> Result<Vec<RecordView>, NodeError>;
     /// Every stored envelope, in id order, for `export --format signed`.
     fn export_signed(&self) -> Result<Vec<Vec<u8>>, NodeError>;
-    /// `rix import`.
-    fn import(&self, envelopes: Vec<Vec<u8>>) -> Result<ImportReport, NodeError>;
-    /// `rix verify`.
-    fn verify(&self) -> Result<VerifyReport, NodeError>;
+    /// `rix import`; `progress(done, total)`.
+    fn import(&self, envelopes: Vec<Vec<u8>>, progress: &mut dyn FnMut(u64, u64)) -> Result<ImportReport, NodeError>;
+    /// `rix verify`; `progress(done, total)`.
+    fn verify(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<VerifyReport, NodeError>;
     /// `rix status`.
     fn status(&self) -> Result<StatusView, NodeError>;
     /// Signs and stores `content` as this node's member (and gossips it, via the daemon).
@@ -40,8 +40,8 @@ pub trait Backend {
     fn resolve(&self, prefix: &str) -> Result<RecordId, NodeError>;
     /// `rix search`.
     fn search(&self, query: &SearchQuery) -> Result<SearchResults, NodeError>;
-    /// `rix reindex`: rebuild the search index from the replica.
-    fn reindex(&self) -> Result<ReindexReport, NodeError>;
+    /// `rix reindex`: rebuild the search index from the replica; `progress(done, total)`.
+    fn reindex(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<ReindexReport, NodeError>;
     /// `rix history`: every version of a record, oldest first.
     fn history(&self, id: &str) -> Result<Vec<RecordView>, NodeError>;
 }
@@ -172,12 +172,14 @@ impl Backend for LocalBackend {
         Ok(self.replica.iter_raw().map(|r| r.map(|(_, b)| b)).collect::<Result<_, _>>()?)
     }
 
-    fn import(&self, envelopes: Vec<Vec<u8>>) -> Result<ImportReport, NodeError> {
-        Ok(ops::import_envelopes(&self.replica, &self.charter, envelopes, |_| {})?)
+    fn import(&self, envelopes: Vec<Vec<u8>>, progress: &mut dyn FnMut(u64, u64)) -> Result<ImportReport, NodeError> {
+        let total = envelopes.len() as u64;
+        Ok(ops::import_envelopes(&self.replica, &self.charter, envelopes, |n| progress(n as u64, total))?)
     }
 
-    fn verify(&self) -> Result<VerifyReport, NodeError> {
-        Ok(ops::verify_replica(&self.replica, &self.charter, |_| {})?)
+    fn verify(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<VerifyReport, NodeError> {
+        let total = self.replica.len()?;
+        Ok(ops::verify_replica(&self.replica, &self.charter, |n| progress(n as u64, total))?)
     }
 
     fn status(&self) -> Result<StatusView, NodeError> {
@@ -200,8 +202,8 @@ impl Backend for LocalBackend {
         Ok(index.search(&self.replica, query)?)
     }
 
-    fn reindex(&self) -> Result<ReindexReport, NodeError> {
-        rebuild_index(self.index()?, &self.replica, |_, _| {})
+    fn reindex(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<ReindexReport, NodeError> {
+        rebuild_index(self.index()?, &self.replica, progress)
     }
 
     fn history(&self, id: &str) -> Result<Vec<RecordView>, NodeError> {

@@ -157,7 +157,10 @@ impl Backend for ApiBackend {
             .map_err(|e| NodeError::Api(format!("signed export from the daemon: {e}")))
     }
 
-    fn import(&self, envelopes: Vec<Vec<u8>>) -> Result<ImportReport, NodeError> {
+    fn import(&self, envelopes: Vec<Vec<u8>>, progress: &mut dyn FnMut(u64, u64)) -> Result<ImportReport, NodeError> {
+        // The daemon does the work; progress is only known at the start and the end.
+        let total = envelopes.len() as u64;
+        progress(0, total);
         let mut body = Vec::new();
         rix_record::pack::write_header(&mut body).expect("vec");
         for e in &envelopes {
@@ -170,10 +173,13 @@ impl Backend for ApiBackend {
                 .header("Content-Type", "application/octet-stream")
                 .send(&body[..]),
         )
+        .inspect(|_| progress(total, total))
     }
 
-    fn verify(&self) -> Result<VerifyReport, NodeError> {
-        self.get("/v1/verify")
+    fn verify(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<VerifyReport, NodeError> {
+        let report: VerifyReport = self.get("/v1/verify")?;
+        progress(report.checked as u64, report.checked as u64);
+        Ok(report)
     }
 
     fn status(&self) -> Result<StatusView, NodeError> {
@@ -197,10 +203,12 @@ impl Backend for ApiBackend {
         self.get(&format!("/v1/search?text={}{sep}{filter}", encode(&query.text)))
     }
 
-    fn reindex(&self) -> Result<ReindexReport, NodeError> {
-        self.read(
+    fn reindex(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<ReindexReport, NodeError> {
+        let report: ReindexReport = self.read(
             self.agent.post(format!("{}/v1/reindex", self.base)).header("Authorization", &self.auth()).send_empty(),
-        )
+        )?;
+        progress(report.records, report.records);
+        Ok(report)
     }
 
     fn history(&self, id: &str) -> Result<Vec<RecordView>, NodeError> {

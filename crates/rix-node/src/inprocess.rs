@@ -51,12 +51,17 @@ impl Backend for InProcessBackend {
         Ok(self.node.replica().iter_raw().map(|r| r.map(|(_, b)| b)).collect::<Result<_, _>>()?)
     }
 
-    fn import(&self, envelopes: Vec<Vec<u8>>) -> Result<ImportReport, NodeError> {
-        Ok(ops::import_envelopes(self.node.replica(), self.node.charter(), envelopes, |_| {})?)
+    fn import(&self, envelopes: Vec<Vec<u8>>, progress: &mut dyn FnMut(u64, u64)) -> Result<ImportReport, NodeError> {
+        let total = envelopes.len() as u64;
+        let report =
+            ops::import_envelopes(self.node.replica(), self.node.charter(), envelopes, |n| progress(n as u64, total))?;
+        self.node.index_imported()?;
+        Ok(report)
     }
 
-    fn verify(&self) -> Result<VerifyReport, NodeError> {
-        Ok(ops::verify_replica(self.node.replica(), self.node.charter(), |_| {})?)
+    fn verify(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<VerifyReport, NodeError> {
+        let total = self.node.replica().len()?;
+        Ok(ops::verify_replica(self.node.replica(), self.node.charter(), |n| progress(n as u64, total))?)
     }
 
     fn status(&self) -> Result<StatusView, NodeError> {
@@ -75,8 +80,8 @@ impl Backend for InProcessBackend {
         self.node.search(query)
     }
 
-    fn reindex(&self) -> Result<ReindexReport, NodeError> {
-        crate::backend::rebuild_index(self.node.search_index()?, self.node.replica(), |_, _| {})
+    fn reindex(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<ReindexReport, NodeError> {
+        crate::backend::rebuild_index(self.node.search_index()?, self.node.replica(), progress)
     }
 
     fn history(&self, id: &str) -> Result<Vec<RecordView>, NodeError> {

@@ -117,3 +117,63 @@ pub fn stats(ctx: &Context) -> Result<()> {
     out.flush()?;
     Ok(())
 }
+
+pub fn search(ctx: &Context, args: &crate::cli::SearchArgs) -> Result<()> {
+    let mut filter = filter_from(&args.filter)?;
+    filter.limit = filter.limit.or(Some(20));
+    let query = rix_search::SearchQuery { text: args.query.join(" "), filter };
+    let results = ctx.backend()?.search(&query)?;
+    if ctx.json {
+        return ctx.print_json(&results);
+    }
+    render::search_results(&results, &mut std::io::stdout().lock())?;
+    Ok(())
+}
+
+pub fn history(ctx: &Context, args: &ShowArgs) -> Result<()> {
+    let versions = ctx.backend()?.history(&args.id)?;
+    if ctx.json {
+        return ctx.print_json(&serde_json::json!({ "records": versions }));
+    }
+    let mut t = render::Table::new(&["VERSION", "DATE", "ID", "STATUS", "TITLE"], 4);
+    for (i, v) in versions.iter().enumerate() {
+        let status = if v.withdrawn {
+            "withdrawn"
+        } else if v.superseded_by.is_some() {
+            "superseded"
+        } else {
+            "current"
+        };
+        t.row(vec![
+            (i + 1).to_string(),
+            v.created_at[..10].to_owned(),
+            v.id[..12].to_owned(),
+            status.into(),
+            v.title.clone(),
+        ]);
+    }
+    t.print(&mut std::io::stdout().lock())?;
+    Ok(())
+}
+
+pub fn new(ctx: &Context, args: &crate::cli::NewArgs) -> Result<()> {
+    let text = rix_record::template::template(args.kind);
+    match &args.out {
+        Some(path) => {
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+                .with_context(|| format!("creating {} (it must not exist yet)", path.display()))?;
+            std::io::Write::write_all(&mut file, text.as_bytes())?;
+            ctx.note(format!(
+                "wrote a {} template to {}; edit it, then `rix publish --dry-run {}`",
+                args.kind,
+                path.display(),
+                path.display()
+            ));
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
+}

@@ -1,10 +1,8 @@
 //! Moving records in and out, and checking them: `export`, `import`, `verify`.
 
-use std::collections::BTreeMap;
 use std::io::{BufWriter, Write};
 
 use anyhow::{Context as _, Result};
-use rix_record::KeyFactor;
 use rix_record::pack::{self, PackReader};
 use rix_store::query::RecordView;
 
@@ -40,7 +38,8 @@ pub fn export(ctx: &Context, args: &ExportArgs) -> Result<()> {
                 }
             }
             ExportFormat::Csv => write_csv(&views, args.bom, &mut out)?,
-            ExportFormat::Md => write_markdown(&views, &mut out)?,
+            ExportFormat::Md => crate::report::markdown(&views, &mut out)?,
+            ExportFormat::Html => crate::report::html(&views, &mut out)?,
             ExportFormat::Signed => unreachable!("handled above"),
         }
         views.len()
@@ -105,65 +104,13 @@ fn write_csv(views: &[RecordView], bom: bool, out: &mut dyn Write) -> Result<()>
     Ok(())
 }
 
-/// A Markdown report grouped by key factor (a record appears under each of its factors).
-fn write_markdown(views: &[RecordView], out: &mut dyn Write) -> Result<()> {
-    let mut by_factor: BTreeMap<usize, Vec<&RecordView>> = BTreeMap::new();
-    for v in views {
-        for f in &v.factors {
-            if let Some(i) = KeyFactor::ALL.iter().position(|k| k.slug() == f) {
-                by_factor.entry(i).or_default().push(v);
-            }
-        }
-    }
-    writeln!(out, "# Regional Integrity eXchange: records report\n")?;
-    writeln!(out, "{} records, grouped by the key factors of the Revised Arusha Declaration.\n", views.len())?;
-    writeln!(out, "## Contents\n")?;
-    for (i, records) in &by_factor {
-        let f = KeyFactor::ALL[*i];
-        writeln!(out, "- [{}](#{}) ({})", f.label(), f.slug(), records.len())?;
-    }
-    for (i, records) in &by_factor {
-        let f = KeyFactor::ALL[*i];
-        writeln!(out, "\n<a id=\"{}\"></a>\n## {}\n", f.slug(), f.label())?;
-        for v in records {
-            writeln!(out, "### {}\n", v.title)?;
-            writeln!(
-                out,
-                "*{} · {} · {} · {}* — `{}`{}\n",
-                v.author,
-                v.kind,
-                &v.created_at[..10],
-                v.language,
-                &v.id[..12],
-                if v.withdrawn { " · **withdrawn**" } else { "" }
-            )?;
-            if !v.summary.is_empty() {
-                writeln!(out, "{}\n", v.summary)?;
-            }
-            if !v.tags.is_empty() {
-                writeln!(out, "Tags: {}\n", v.tags.join(", "))?;
-            }
-            if let Some(body) = v.body.as_deref().filter(|b| !b.trim().is_empty()) {
-                // Demote the body's headings so they nest under the record's.
-                for line in body.lines() {
-                    if line.starts_with('#') {
-                        writeln!(out, "###{line}")?;
-                    } else {
-                        writeln!(out, "{line}")?;
-                    }
-                }
-                writeln!(out)?;
-            }
-        }
-    }
-    Ok(())
-}
-
 pub fn import(ctx: &Context, args: &ImportArgs) -> Result<()> {
     let file = std::fs::File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
     let reader = PackReader::new(std::io::BufReader::new(file)).with_context(|| format!("{}", args.file.display()))?;
     let envelopes = reader.collect::<Result<Vec<_>, _>>().with_context(|| format!("{}", args.file.display()))?;
-    let report = ctx.backend()?.import(envelopes)?;
+    let mut progress = crate::progress::Progress::new("importing", ctx.quiet || ctx.json);
+    let report = ctx.backend()?.import(envelopes, &mut |d, t| progress.set(d, t))?;
+    progress.finish();
     if ctx.json {
         ctx.print_json(&report)?;
     } else {
@@ -186,7 +133,9 @@ pub fn import(ctx: &Context, args: &ImportArgs) -> Result<()> {
 }
 
 pub fn verify(ctx: &Context) -> Result<()> {
-    let report = ctx.backend()?.verify()?;
+    let mut progress = crate::progress::Progress::new("verifying", ctx.quiet || ctx.json);
+    let report = ctx.backend()?.verify(&mut |d, t| progress.set(d, t))?;
+    progress.finish();
     if ctx.json {
         ctx.print_json(&report)?;
     } else {
@@ -225,5 +174,22 @@ pub fn verify(ctx: &Context) -> Result<()> {
     if !report.ok() {
         std::process::exit(1);
     }
+    Ok(())
+}
+
+pub fn reindex(ctx: &Context) -> Result<()> {
+    let mut progress = crate::progress::Progress::new("indexing", ctx.quiet || ctx.json);
+    let report = ctx.backend()?.reindex(&mut |d, t| progress.set(d, t))?;
+    progress.finish();
+    if ctx.json {
+        return ctx.print_json(&report);
+    }
+    println!(
+        "indexed {} publications of {} records in {:.1}s; index size {:.1} MiB",
+        report.indexed,
+        report.records,
+        report.seconds,
+        report.index_bytes as f64 / 1_048_576.0
+    );
     Ok(())
 }
