@@ -58,6 +58,12 @@ async fn five_nodes_a_record_published_on_one_reaches_all_and_every_store_verifi
     .await;
     let view = nodes[3].publish("Risk-based selection of consignments").await;
     converge(&nodes.iter().collect::<Vec<_>>(), 1, "the record is on all five nodes").await;
+    // The receiving nodes index it for search as it arrives.
+    let query = rix_search::SearchQuery { text: "consignments".into(), ..Default::default() };
+    wait_until(WAIT, "the record is searchable on AZ", async || {
+        nodes[0].node().search(&query).map(|r| r.records.len() == 1).unwrap_or(false)
+    })
+    .await;
     for n in &nodes {
         let shown = n.node().replica().show(&view.id).unwrap();
         assert_eq!((shown.author.as_str(), shown.seq), ("KZ", 1));

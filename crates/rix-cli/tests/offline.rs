@@ -148,6 +148,40 @@ fn samples_export_signed_and_import_into_a_fresh_store_with_identical_ids() {
     assert_eq!(stats["factors"].as_array().unwrap().len(), 10);
     assert_eq!(stats["superseded"].as_u64(), Some(2));
     assert_eq!(stats["withdrawn"].as_u64(), Some(1));
+    // Search, history and reports over the same replica, through the binary.
+    let found = rix.json(&["--config", wco, "search", "随机派单"]);
+    assert_eq!(found["records"][0]["title"], "通关作业无纸化与廉政风险防控");
+    assert!(found["records"][0]["snippet"].is_string() && found["records"][0]["score"].is_number());
+    let none = rix.run(&["--config", wco, "search", "zzzyxnotaword"]);
+    assert!(none.status.success());
+    assert!(String::from_utf8_lossy(&none.stdout).contains("No records match"));
+    let plan = rix.json(&["--config", wco, "search", "--member", "KZ", "--kind", "action-plan", "план"]);
+    let plan_id = plan["records"][0]["id"].as_str().unwrap().to_owned();
+    let history = rix.json(&["--config", wco, "history", &plan_id[..10]]);
+    let versions = history["records"].as_array().unwrap();
+    assert_eq!(versions.len(), 2, "the KZ plan and its 2025 revision");
+    assert_eq!(versions[1]["id"], plan_id.as_str());
+    assert_eq!(versions[0]["superseded_by"], plan_id.as_str());
+    let old = rix.ok(&["--config", wco, "show", versions[0]["id"].as_str().unwrap()]);
+    assert!(old.contains("superseded by"), "{old}");
+    let html = net.root.path().join("report.html");
+    rix.ok(&["--config", wco, "export", "--format", "html", "--out", html.to_str().unwrap()]);
+    let html = std::fs::read_to_string(html).unwrap();
+    assert!(
+        html.starts_with("<!DOCTYPE html>") && html.contains("<nav>") && html.contains("通关作业无纸化与廉政风险防控")
+    );
+    assert!(!html.contains("<script") && !html.contains("src=\"http"), "self-contained, no scripts");
+    let csv = rix.ok(&["--config", wco, "export", "--format", "csv", "--bom"]);
+    assert!(csv.starts_with('\u{feff}') && csv.lines().next().unwrap().contains("factors"));
+    let md = rix.ok(&["--config", wco, "export", "--format", "md"]);
+    assert!(md.contains("## Contents") && md.contains("## Human Resource Management"));
+    let reindexed = rix.json(&["--config", wco, "reindex"]);
+    assert_eq!(reindexed["indexed"].as_u64(), Some(33));
+    assert_eq!(
+        rix.json(&["--config", wco, "search", "随机派单"])["records"][0]["title"],
+        "通关作业无纸化与廉政风险防控"
+    );
+
     let table = rix.ok(&["--config", wco, "stats"]);
     assert!(table.contains("MEMBER  LEAD") && table.contains("TOTAL"), "{table}");
     for code in SIGNATORIES {
@@ -328,4 +362,19 @@ fn offline_publish_refuses_when_the_signing_history_is_unknown() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("does not know which record KZ signed last") && err.contains("Start the daemon"), "{err}");
     assert_eq!(rix.json(&["--config", kz.config_arg(), "status"])["records"], 0);
+}
+
+#[test]
+fn new_writes_a_template_that_dry_runs_and_refuses_to_overwrite() {
+    let rix = rix();
+    let net = TestNet::init(&rix, &["KZ"]);
+    let path = net.root.path().join("practice.md");
+    let out = rix.run(&["new", "best-practice", "--out", path.to_str().unwrap()]);
+    assert!(out.status.success());
+    let dry = rix.json(&["publish", "--dry-run", path.to_str().unwrap()]);
+    assert_eq!(dry["dry_run"][0]["valid"], true);
+    assert_eq!(rix.run(&["new", "event", "--out", path.to_str().unwrap()]).status.code(), Some(1));
+    for kind in ["integrity-strategy", "case-study", "action-plan", "code-of-conduct", "event", "self-assessment"] {
+        assert!(rix.ok(&["new", kind]).contains(&format!("kind = \"{kind}\"")));
+    }
 }

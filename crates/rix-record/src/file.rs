@@ -53,6 +53,15 @@ pub enum RecordRef {
     File(PathBuf),
 }
 
+impl fmt::Display for RecordRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecordRef::Id(id) => f.write_str(id),
+            RecordRef::File(path) => write!(f, "@{}", path.display()),
+        }
+    }
+}
+
 /// A record file that cannot be used, with where and why.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub struct RecordFileError {

@@ -50,8 +50,8 @@ fn tokenize(text: &str) -> Vec<Token> {
             if j - i == 1 {
                 push(&mut tokens, text, start, end_of(i + 1));
             } else {
-                for k in i..j - 1 {
-                    push(&mut tokens, text, chars[k].0, end_of(k + 2));
+                for (k, (offset, _)) in chars.iter().enumerate().take(j - 1).skip(i) {
+                    push(&mut tokens, text, *offset, end_of(k + 2));
                 }
             }
             i = j;

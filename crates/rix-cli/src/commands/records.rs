@@ -22,9 +22,9 @@ pub fn publish(ctx: &Context, args: &PublishArgs) -> Result<()> {
                 "valid": true,
                 "content": match &draft.content {
                     rix_record::file::DraftContent::Publication { publication, supersedes } =>
-                        serde_json::json!({"publication": publication, "supersedes": format!("{supersedes:?}")}),
+                        serde_json::json!({"publication": publication, "supersedes": supersedes.as_ref().map(ToString::to_string)}),
                     rix_record::file::DraftContent::Withdrawal { withdraws, reason } =>
-                        serde_json::json!({"withdraws": format!("{withdraws:?}"), "reason": reason}),
+                        serde_json::json!({"withdraws": withdraws.to_string(), "reason": reason}),
                 },
             }));
         }
