@@ -6,6 +6,8 @@
 //! `rix` binary) and pass that path in; multi-node tests in this crate's `tests/` use the same
 //! node directories.
 
+pub mod corpus;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
@@ -126,18 +128,31 @@ pub struct TestNet {
 }
 
 impl TestNet {
-    /// Runs `rix init` for each member, all adding themselves to one charter.
-    pub fn init(rix: &Rix, members: &[&str]) -> Self {
+    /// Makes one node directory per member, all in one charter: `init_one(member, dir, p2p_port,
+    /// api_port, charter)` creates it and returns `(config, peer_id)`.
+    fn build(members: &[&str], mut init_one: impl FnMut(&str, &Path, u16, u16, &Path) -> (PathBuf, String)) -> Self {
         let root = tempfile::tempdir().expect("temp dir");
         let charter = root.path().join("charter.toml");
-        let mut nodes = Vec::new();
-        for member in members {
-            let dir = root.path().join(member.to_lowercase());
-            let (p2p_port, api_port) = (free_port(), free_port());
+        let nodes = members
+            .iter()
+            .map(|member| {
+                let dir = root.path().join(member.to_lowercase());
+                let (p2p_port, api_port) = (free_port(), free_port());
+                let (config, peer_id) = init_one(member, &dir, p2p_port, api_port, &charter);
+                tune_for_tests(&config);
+                NodeDir { member: (*member).to_owned(), dir, config, p2p_port, api_port, peer_id }
+            })
+            .collect();
+        Self { root, nodes, charter }
+    }
+
+    /// Runs the real `rix init` for each member, all adding themselves to one charter.
+    pub fn init(rix: &Rix, members: &[&str]) -> Self {
+        Self::build(members, |member, dir, p2p_port, api_port, charter| {
             let out = rix.json(&[
                 "init",
                 "--dir",
-                dir.to_str().unwrap(),
+                dir.to_str().expect("utf-8 path"),
                 "--member",
                 member,
                 "--network",
@@ -147,52 +162,31 @@ impl TestNet {
                 "--api",
                 &format!("127.0.0.1:{api_port}"),
                 "--charter",
-                charter.to_str().unwrap(),
+                charter.to_str().expect("utf-8 path"),
             ]);
-            let config = PathBuf::from(out["config"].as_str().expect("config path"));
-            tune_for_tests(&config);
-            nodes.push(NodeDir {
-                member: (*member).to_owned(),
-                config,
-                peer_id: out["peer_id"].as_str().expect("peer id").to_owned(),
-                dir,
-                p2p_port,
-                api_port,
-            });
-        }
-        Self { root, nodes, charter }
+            (
+                PathBuf::from(out["config"].as_str().expect("config path")),
+                out["peer_id"].as_str().expect("peer id").to_owned(),
+            )
+        })
     }
 
     /// Like [`TestNet::init`] but through the library (no binary needed).
     pub fn create(members: &[&str]) -> Self {
-        let root = tempfile::tempdir().expect("temp dir");
-        let charter = root.path().join("charter.toml");
-        let mut nodes = Vec::new();
-        for member in members {
-            let dir = root.path().join(member.to_lowercase());
-            let (p2p_port, api_port) = (free_port(), free_port());
+        Self::build(members, |member, dir, p2p_port, api_port, charter| {
             let out = init_node(&InitOptions {
-                dir: dir.clone(),
+                dir: dir.to_owned(),
                 member: member.parse().expect("member code"),
                 name: None,
                 listen: vec![format!("/ip4/127.0.0.1/tcp/{p2p_port}")],
                 api: format!("127.0.0.1:{api_port}"),
-                charter: Some(charter.clone()),
+                charter: Some(charter.to_owned()),
                 network: "rix-test".into(),
                 force: false,
             })
             .expect("init node");
-            tune_for_tests(&out.config);
-            nodes.push(NodeDir {
-                member: (*member).to_owned(),
-                config: out.config,
-                peer_id: out.peer_id,
-                dir,
-                p2p_port,
-                api_port,
-            });
-        }
-        Self { root, nodes, charter }
+            (out.config, out.peer_id)
+        })
     }
 
     /// The node of `member`.

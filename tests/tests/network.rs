@@ -100,8 +100,8 @@ async fn with_the_author_offline_a_lagging_node_gets_its_records_from_the_others
     ru.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_node_whose_store_was_wiped_recovers_its_history_and_continues_without_equivocating() {
+/// KZ and JP running, KZ has published three records and JP holds them.
+async fn kz_with_three_records_replicated_on_jp() -> (TestNet, Vec<TestNode>) {
     let net = TestNet::create(&["KZ", "JP"]);
     let mut nodes = nodes(&net);
     start_all(&mut nodes).await;
@@ -109,6 +109,12 @@ async fn a_node_whose_store_was_wiped_recovers_its_history_and_continues_without
         nodes[0].publish(&format!("KZ record {i}")).await;
     }
     converge(&[&nodes[0], &nodes[1]], 3, "JP holds KZ's records").await;
+    (net, nodes)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_whose_store_was_wiped_recovers_its_history_and_continues_without_equivocating() {
+    let (_net, mut nodes) = kz_with_three_records_replicated_on_jp().await;
     nodes[0].stop().await;
     std::fs::remove_dir_all(nodes[0].dir.dir.join("data")).unwrap();
 
@@ -124,13 +130,7 @@ async fn a_node_whose_store_was_wiped_recovers_its_history_and_continues_without
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn with_its_journal_lost_too_a_node_waits_for_its_history_before_publishing() {
-    let net = TestNet::create(&["KZ", "JP"]);
-    let mut nodes = nodes(&net);
-    start_all(&mut nodes).await;
-    for i in 0..3 {
-        nodes[0].publish(&format!("KZ record {i}")).await;
-    }
-    converge(&[&nodes[0], &nodes[1]], 3, "JP holds KZ's records").await;
+    let (_net, mut nodes) = kz_with_three_records_replicated_on_jp().await;
     nodes[0].stop().await;
     nodes[1].stop().await;
     // Everything but the keys is lost: the store and the signing journal.

@@ -4,95 +4,13 @@
 
 use rix_node::NodeConfig;
 use rix_node::backend::{Backend, DraftResolver, LocalBackend};
-use rix_record::content::{Content, Publication};
 use rix_record::file::read_record_file;
-use rix_record::{Author, KeyFactor, Kind, MemberKey, Timestamp};
+use rix_record::{Author, KeyFactor, Kind, MemberKey};
 use rix_search::{SearchQuery, SearchResults};
 use rix_store::query::RecordFilter;
-use rix_tests::{SIGNATORIES, TestNet, sample_files};
+use rix_tests::{SIGNATORIES, TestNet, corpus, sample_files};
 
 const GENERATED: usize = 10_000;
-
-/// Deterministic pseudo-random numbers (a 64-bit LCG), so the corpus is the same every run.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        ((self.0 >> 33) as usize) % n
-    }
-
-    fn words(&mut self, vocabulary: &[&str], n: usize, sep: &str) -> String {
-        (0..n).map(|_| vocabulary[self.next(vocabulary.len())]).collect::<Vec<_>>().join(sep)
-    }
-}
-
-const EN: &[&str] = &[
-    "customs",
-    "integrity",
-    "officers",
-    "training",
-    "declaration",
-    "risk",
-    "audit",
-    "staff",
-    "measures",
-    "programme",
-    "review",
-    "management",
-    "clearance",
-    "procedures",
-    "ethics",
-    "survey",
-    "reform",
-    "partnership",
-    "traders",
-    "guidance",
-];
-const RU: &[&str] = &[
-    "таможня",
-    "добропорядочность",
-    "сотрудники",
-    "обучение",
-    "декларация",
-    "риск",
-    "аудит",
-    "персонал",
-    "меры",
-    "программа",
-    "проверка",
-    "управление",
-    "процедуры",
-    "этика",
-    "реформа",
-];
-const ZH: &[&str] = &["海关", "监管", "培训", "申报", "风险", "审计", "人员", "措施", "程序", "改革", "企业", "管理"];
-const JA: &[&str] =
-    &["税関", "職員", "研修", "申告", "リスク", "監査", "手続", "改革", "事業者", "管理", "倫理", "調査"];
-
-fn generated(author: &Author, count: usize) -> Vec<Vec<u8>> {
-    let mut rng = Lcg(42);
-    let mut head = None;
-    let now = Timestamp::now();
-    (0..count)
-        .map(|i| {
-            let (lang, vocab, sep) = match i % 4 {
-                0 => ("en", EN, " "),
-                1 => ("ru", RU, " "),
-                2 => ("zh-Hans", ZH, ""),
-                _ => ("ja", JA, ""),
-            };
-            let factor = KeyFactor::ALL[rng.next(KeyFactor::ALL.len())];
-            let kind = Kind::ALL[rng.next(Kind::ALL.len())];
-            let mut p = Publication::new(kind, rng.words(vocab, 5, sep), lang.parse().unwrap(), vec![factor]);
-            p.summary = rng.words(vocab, 12, sep);
-            p.body = rng.words(vocab, 60, sep);
-            let r = author.sign_next(head, Content::Publication(Box::new(p)), now).unwrap();
-            head = Some(r.as_head());
-            r.bytes().to_vec()
-        })
-        .collect()
-}
 
 /// A replica holding every sample record and the generated corpus, on GEN's node.
 fn corpus() -> (TestNet, LocalBackend) {
@@ -113,7 +31,8 @@ fn corpus() -> (TestNet, LocalBackend) {
     }
     let gen_node = net.node("GEN");
     let key = MemberKey::load(&gen_node.dir.join("keys/signing.key")).unwrap();
-    envelopes.extend(generated(&Author::new("rix-test", "GEN".parse().unwrap(), key), GENERATED));
+    let author = Author::new("rix-test", "GEN".parse().unwrap(), key);
+    envelopes.extend(corpus::generate(&author, GENERATED, 60, 42).iter().map(|r| r.bytes().to_vec()));
     let hub = LocalBackend::open(NodeConfig::load(&gen_node.config).unwrap()).unwrap();
     let report = hub.import(envelopes, &mut |_, _| {}).unwrap();
     assert!(report.rejected.is_empty(), "{:?}", report.rejected);

@@ -5,97 +5,11 @@
 
 use std::time::{Duration, Instant};
 
-use rix_record::content::{Content, Publication};
-use rix_record::{Author, KeyFactor, Kind, MemberKey, Timestamp};
+use rix_record::{Author, KeyFactor, MemberKey};
 use rix_search::{SearchIndex, SearchQuery};
 use rix_store::query::RecordFilter;
 use rix_store::{Replica, ReplicaOptions};
-
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        ((self.0 >> 33) as usize) % n
-    }
-    fn words(&mut self, v: &[&str], n: usize, sep: &str) -> String {
-        (0..n).map(|_| v[self.next(v.len())]).collect::<Vec<_>>().join(sep)
-    }
-}
-
-const EN: &[&str] = &[
-    "customs",
-    "integrity",
-    "officers",
-    "training",
-    "declaration",
-    "risk",
-    "audit",
-    "staff",
-    "measures",
-    "programme",
-    "review",
-    "management",
-    "clearance",
-    "procedures",
-    "ethics",
-    "survey",
-    "reform",
-    "partnership",
-    "traders",
-    "guidance",
-    "border",
-    "hotline",
-    "bribery",
-    "rotation",
-    "salary",
-    "recruitment",
-    "transparency",
-    "automation",
-    "complaints",
-    "investigation",
-];
-const RU: &[&str] = &[
-    "таможня",
-    "добропорядочность",
-    "сотрудники",
-    "обучение",
-    "декларация",
-    "риск",
-    "аудит",
-    "персонал",
-    "меры",
-    "программа",
-    "проверка",
-    "управление",
-    "процедуры",
-    "этика",
-    "реформа",
-    "коррупция",
-    "граница",
-    "жалобы",
-    "ротация",
-    "зарплата",
-];
-const ZH: &[&str] = &[
-    "海关", "监管", "培训", "申报", "风险", "审计", "人员", "措施", "程序", "改革", "企业", "管理", "廉政", "腐败",
-    "口岸", "查验",
-];
-const JA: &[&str] = &[
-    "税関",
-    "職員",
-    "研修",
-    "申告",
-    "リスク",
-    "監査",
-    "手続",
-    "改革",
-    "事業者",
-    "管理",
-    "倫理",
-    "調査",
-    "贈与",
-    "異動",
-];
+use rix_tests::corpus::{self, EN, JA, Lcg, RU, ZH};
 
 /// Builds one query of a shape.
 type MakeQuery = dyn Fn(&mut Lcg) -> SearchQuery;
@@ -105,30 +19,11 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let replica = Replica::open(&dir.path().join("replica"), &ReplicaOptions::default()).unwrap();
     let author = Author::new("bench", "KZ".parse().unwrap(), MemberKey::from_seed(&[3; 32]));
-    let mut rng = Lcg(7);
-    let now = Timestamp::now();
-    let mut head = None;
-    let mut batch = Vec::new();
     let t = Instant::now();
-    for i in 0..n {
-        let (lang, v, sep) = [("en", EN, " "), ("ru", RU, " "), ("zh-Hans", ZH, ""), ("ja", JA, "")][i % 4];
-        let mut p = Publication::new(
-            Kind::ALL[rng.next(7)],
-            rng.words(v, 6, sep),
-            lang.parse().unwrap(),
-            vec![KeyFactor::ALL[rng.next(10)]],
-        );
-        p.summary = rng.words(v, 15, sep);
-        p.body = rng.words(v, 120, sep);
-        let r = author.sign_next(head, Content::Publication(Box::new(p)), now).unwrap();
-        head = Some(r.as_head());
-        batch.push(r);
-        if batch.len() == 2048 {
-            replica.insert_batch(&batch).unwrap();
-            batch.clear();
-        }
+    for chunk in corpus::generate(&author, n, 120, 7).chunks(2048) {
+        replica.insert_batch(chunk).unwrap();
     }
-    replica.insert_batch(&batch).unwrap();
+    let mut rng = Lcg(11);
     println!("generated and stored {n} records in {:.1}s", t.elapsed().as_secs_f64());
 
     let index = SearchIndex::open(&dir.path().join("search")).unwrap();

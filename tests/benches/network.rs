@@ -4,25 +4,21 @@
 //! - catch-up: a node that missed RIX_BENCH_CATCHUP records (default 20,000) syncs them from
 //!   a peer; its rate is compared with the raw verify + store rate measured in the same run.
 //!
-//! Run with `cargo bench -p rix-node --bench network`.
+//! Run with `cargo bench -p rix-tests --bench network`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rix_node::daemon::{Node, RunningNode};
-use rix_node::init::{InitOptions, init_node};
 use rix_record::content::{Content, Publication};
 use rix_record::{Author, KeyFactor, Kind, MemberKey, SignedRecord, Timestamp, VerifiedRecord};
 use rix_store::{Replica, ReplicaOptions};
+use rix_tests::TestNet;
 
 const MEMBERS: [&str; 9] = ["AZ", "CN", "JP", "KZ", "KG", "MN", "RU", "TJ", "UZ"];
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn content(i: usize) -> Content {
@@ -34,28 +30,6 @@ fn content(i: usize) -> Content {
     );
     p.body = "Measures and results. ".repeat(40);
     Content::Publication(Box::new(p))
-}
-
-/// Creates node directories for `members` sharing one charter; returns their config paths.
-fn create(root: &std::path::Path, members: &[&str]) -> Vec<std::path::PathBuf> {
-    members
-        .iter()
-        .map(|m| {
-            let port = free_port();
-            init_node(&InitOptions {
-                dir: root.join(m.to_lowercase()),
-                member: m.parse().unwrap(),
-                name: None,
-                listen: vec![format!("/ip4/127.0.0.1/tcp/{port}")],
-                api: format!("127.0.0.1:{}", free_port()),
-                charter: Some(root.join("charter.toml")),
-                network: "bench".into(),
-                force: false,
-            })
-            .unwrap()
-            .config
-        })
-        .collect()
 }
 
 async fn start(config: &std::path::Path) -> RunningNode {
@@ -83,11 +57,10 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 async fn propagation(count: usize, interval: Duration) -> (Vec<Duration>, f64) {
-    let root = tempfile::tempdir().unwrap();
-    let configs = create(root.path(), &MEMBERS);
+    let net = TestNet::create(&MEMBERS);
     let mut running = Vec::new();
-    for c in &configs {
-        running.push(start(c).await);
+    for node in &net.nodes {
+        running.push(start(&node.config).await);
     }
     let nodes: Vec<Arc<Node>> = running.iter().map(|r| r.node().clone()).collect();
     wait_mesh(&nodes).await;
@@ -136,12 +109,12 @@ fn raw_rate(records: &[VerifiedRecord], charter: &rix_record::Charter) -> f64 {
 }
 
 async fn catch_up(count: usize) -> (f64, f64, Duration) {
-    let root = tempfile::tempdir().unwrap();
-    let configs = create(root.path(), &["KZ", "JP"]);
-    let charter = rix_record::Charter::load(&root.path().join("charter.toml")).unwrap();
+    let net = TestNet::create(&["KZ", "JP"]);
+    let charter = rix_record::Charter::load(&net.charter).unwrap();
+    let (kz_dir, jp_dir) = (&net.nodes[0], &net.nodes[1]);
     // KZ's history, signed with KZ's key, stored in KZ's replica before it starts.
-    let key = MemberKey::load(&root.path().join("kz/keys/signing.key")).unwrap();
-    let author = Author::new("bench", "KZ".parse().unwrap(), key);
+    let key = MemberKey::load(&kz_dir.dir.join("keys/signing.key")).unwrap();
+    let author = Author::new("rix-test", "KZ".parse().unwrap(), key);
     let now = Timestamp::now();
     let mut records = Vec::with_capacity(count);
     let mut head = None;
@@ -151,17 +124,17 @@ async fn catch_up(count: usize) -> (f64, f64, Duration) {
         records.push(r);
     }
     {
-        let replica = Replica::open(&root.path().join("kz/data/replica"), &ReplicaOptions::default()).unwrap();
+        let replica = Replica::open(&kz_dir.dir.join("data/replica"), &ReplicaOptions::default()).unwrap();
         for chunk in records.chunks(1024) {
             replica.insert_batch(chunk).unwrap();
         }
     }
-    std::fs::write(root.path().join("kz/keys/last-signed.rix"), records.last().unwrap().bytes()).unwrap();
+    std::fs::write(kz_dir.dir.join("keys/last-signed.rix"), records.last().unwrap().bytes()).unwrap();
     let raw = raw_rate(&records, &charter);
 
-    let kz = start(&configs[0]).await;
+    let kz = start(&kz_dir.config).await;
     let t = Instant::now();
-    let jp = start(&configs[1]).await;
+    let jp = start(&jp_dir.config).await;
     let jp_node = jp.node().clone();
     while jp_node.replica().len().unwrap() < count as u64 {
         tokio::time::sleep(Duration::from_millis(20)).await;
