@@ -75,6 +75,8 @@ fn searches_in_four_languages_filters_versions_and_reindex() {
     assert_eq!(first_title(&hub, "倫理規程"), "税関職員倫理規程の概要");
     // Azerbaijani in Latin script.
     assert_eq!(first_title(&hub, "hədiyyə"), "Gömrük orqanları əməkdaşlarının etik davranış kodeksi: əsas müddəalar");
+    // Uzbek in Latin script, with its ‘ apostrophe.
+    assert_eq!(first_title(&hub, "naqd to‘lovlar"), "Bojxona to‘lovlarini faqat elektron usulda qabul qilish");
     // Snippets highlight the match.
     let hit = &search(&hub, "随机派单", RecordFilter::default()).records[0];
     assert!(hit.highlights.iter().any(|&(a, b)| hit.snippet[a..b].contains('派')), "{hit:?}");

@@ -17,34 +17,42 @@ pub fn export(ctx: &Context, args: &ExportArgs) -> Result<()> {
         )),
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
     };
+    // Progress only when the output is a file: on stdout it would interleave with the data.
+    let mut progress = crate::progress::Progress::new("exporting", ctx.quiet || ctx.json || args.out.is_none());
     let count = if args.format == ExportFormat::Signed {
         let envelopes = backend.export_signed()?;
+        let total = envelopes.len() as u64;
         pack::write_header(&mut out)?;
-        for e in &envelopes {
+        for (i, e) in envelopes.iter().enumerate() {
             pack::write_entry(&mut out, e)?;
+            progress.set(i as u64 + 1, total);
         }
         envelopes.len()
     } else {
         let views = backend.export_views(&filter_from(&args.filter)?)?;
+        let total = views.len() as u64;
         match args.format {
             ExportFormat::Json => {
                 serde_json::to_writer_pretty(&mut out, &serde_json::json!({ "records": views }))?;
                 writeln!(out)?;
             }
             ExportFormat::Jsonl => {
-                for v in &views {
+                for (i, v) in views.iter().enumerate() {
                     serde_json::to_writer(&mut out, v)?;
                     writeln!(out)?;
+                    progress.set(i as u64 + 1, total);
                 }
             }
-            ExportFormat::Csv => write_csv(&views, args.bom, &mut out)?,
+            ExportFormat::Csv => write_csv(&views, args.bom, &mut out, &mut |d| progress.set(d, total))?,
             ExportFormat::Md => crate::report::markdown(&views, &mut out)?,
             ExportFormat::Html => crate::report::html(&views, &mut out)?,
             ExportFormat::Signed => unreachable!("handled above"),
         }
+        progress.set(total, total);
         views.len()
     };
     out.flush()?;
+    progress.finish();
     if let Some(path) = &args.out {
         if ctx.json {
             ctx.print_json(&serde_json::json!({"exported": count, "out": path}))?;
@@ -55,7 +63,7 @@ pub fn export(ctx: &Context, args: &ExportArgs) -> Result<()> {
     Ok(())
 }
 
-fn write_csv(views: &[RecordView], bom: bool, out: &mut dyn Write) -> Result<()> {
+fn write_csv(views: &[RecordView], bom: bool, out: &mut dyn Write, progress: &mut dyn FnMut(u64)) -> Result<()> {
     if bom {
         out.write_all("\u{feff}".as_bytes())?;
     }
@@ -79,7 +87,7 @@ fn write_csv(views: &[RecordView], bom: bool, out: &mut dyn Write) -> Result<()>
         "withdrawn",
         "body",
     ])?;
-    for v in views {
+    for (i, v) in views.iter().enumerate() {
         w.write_record([
             v.id.as_str(),
             &v.author,
@@ -99,6 +107,7 @@ fn write_csv(views: &[RecordView], bom: bool, out: &mut dyn Write) -> Result<()>
             if v.withdrawn { "true" } else { "false" },
             v.body.as_deref().unwrap_or(""),
         ])?;
+        progress(i as u64 + 1);
     }
     w.flush()?;
     Ok(())
