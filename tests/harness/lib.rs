@@ -176,7 +176,7 @@ impl TestNet {
         Self::build(members, |member, dir, p2p_port, api_port, charter| {
             let out = init_node(&InitOptions {
                 dir: dir.to_owned(),
-                member: member.parse().expect("member code"),
+                member: Some(member.parse().expect("member code")),
                 name: None,
                 listen: vec![format!("/ip4/127.0.0.1/tcp/{p2p_port}")],
                 api: format!("127.0.0.1:{api_port}"),

@@ -271,3 +271,57 @@ async fn outsiders_are_refused_and_forged_gossip_is_rejected_and_not_forwarded()
     a.stop().await;
     c.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_observer_replicates_and_queries_but_cannot_author() {
+    let net = TestNet::create(&["KZ", "JP"]);
+    // An observer node, admitted by the members' charter before they start.
+    let port = rix_tests::free_port();
+    let observer = rix_node::init::init_node(&rix_node::init::InitOptions {
+        dir: net.root.path().join("wco"),
+        member: None,
+        name: None,
+        listen: vec![format!("/ip4/127.0.0.1/tcp/{port}")],
+        api: format!("127.0.0.1:{}", rix_tests::free_port()),
+        charter: Some(net.charter.clone()),
+        network: "rix-test".into(),
+        force: false,
+    })
+    .unwrap();
+    assert!(observer.member.is_none() && observer.public_key.is_none());
+    assert!(!net.root.path().join("wco/keys/signing.key").exists(), "an observer has no signing key");
+    let mut charter = Charter::load(&net.charter).unwrap();
+    charter.upsert_observer(rix_record::Observer {
+        name: "WCO Secretariat".into(),
+        peer_id: observer.peer_id.clone(),
+        addresses: vec![format!("/ip4/127.0.0.1/tcp/{port}/p2p/{}", observer.peer_id)],
+    });
+    charter.save(&net.charter).unwrap();
+    rix_tests::tune_for_tests(&observer.config);
+
+    let mut members = nodes(&net);
+    start_all(&mut members).await;
+    members[0].publish("before the observer joins").await;
+    let mut wco = TestNode::new(&rix_tests::NodeDir {
+        member: "observer".into(),
+        dir: net.root.path().join("wco"),
+        config: observer.config.clone(),
+        p2p_port: port,
+        api_port: 0,
+        peer_id: observer.peer_id.clone(),
+    });
+    wco.start().await;
+    members[1].publish("after the observer joined").await;
+    converge(&[&wco], 2, "the observer holds both records (sync and gossip)").await;
+    let roles: Vec<String> = members[0].node().net().peers().await.unwrap().into_iter().map(|p| p.role).collect();
+    assert!(roles.contains(&"observer:WCO Secretariat".to_owned()), "{roles:?}");
+    let query = rix_search::SearchQuery { text: "observer".into(), ..Default::default() };
+    wait_until(WAIT, "the observer can search", async || {
+        wco.node().search(&query).map(|r| r.records.len() == 2).unwrap_or(false)
+    })
+    .await;
+    let refused = wco.node().publish(rix_tests::content("an observer's record")).await.unwrap_err();
+    assert!(matches!(refused, rix_node::NodeError::NotAMember), "{refused}");
+    wco.stop().await;
+    stop_all(&mut members).await;
+}

@@ -107,8 +107,12 @@ pub struct InitArgs {
     #[arg(long, value_name = "DIR")]
     pub dir: PathBuf,
     /// This node's member code (e.g. KZ).
-    #[arg(long, value_name = "CODE")]
-    pub member: MemberCode,
+    #[arg(long, value_name = "CODE", required_unless_present = "observer")]
+    pub member: Option<MemberCode>,
+    /// Create an observer node instead: it replicates and can be queried but never authors.
+    /// Members admit its peer id with `rix charter add-observer`.
+    #[arg(long, conflicts_with = "member")]
+    pub observer: bool,
     /// The administration's name, for the charter.
     #[arg(long, value_name = "TEXT")]
     pub name: Option<String>,

@@ -19,8 +19,9 @@ pub const DEFAULT_NETWORK: &str = "almaty-integrity";
 pub struct InitOptions {
     /// The node directory.
     pub dir: PathBuf,
-    /// The member code.
-    pub member: MemberCode,
+    /// The member code, or `None` for an observer node (replicates, never authors; the
+    /// members admit it with `rix charter add-observer`).
+    pub member: Option<MemberCode>,
     /// The administration's name.
     pub name: Option<String>,
     /// Listen multiaddresses.
@@ -38,10 +39,10 @@ pub struct InitOptions {
 /// What `rix init` did (`--json` prints this).
 #[derive(Debug, Clone, Serialize)]
 pub struct InitOutcome {
-    /// The member code.
-    pub member: String,
-    /// The member's signing public key, hex.
-    pub public_key: String,
+    /// The member code (absent for an observer).
+    pub member: Option<String>,
+    /// The member's signing public key, hex (absent for an observer).
+    pub public_key: Option<String>,
     /// The node's peer id.
     pub peer_id: String,
     /// The config file written.
@@ -64,16 +65,13 @@ pub fn init_node(options: &InitOptions) -> Result<InitOutcome, NodeError> {
         options.charter.clone().map_or_else(|| dir.join("charter.toml"), |c| std::path::absolute(&c).unwrap_or(c));
 
     let signing_path = dir.join("keys/signing.key");
-    if signing_path.exists() && !options.force {
+    if options.member.is_some() && signing_path.exists() && !options.force {
         return Err(NodeError::Key(KeyError::Exists(signing_path)));
     }
-    let key = MemberKey::generate()?;
-    key.save(&signing_path, options.force)?;
     let identity = NodeIdentity::create(&dir.join("keys/node.key"), options.force)?;
-    SigningJournal::new(dir.join("keys/last-signed.rix")).create_fresh()?;
     std::fs::create_dir_all(dir.join("data")).map_err(|source| io("creating the data directory", source))?;
 
-    let mut text = config_template(Some(&options.member), &options.listen, &options.api);
+    let mut text = config_template(options.member.as_ref(), &options.listen, &options.api);
     if options.charter.is_some() {
         text =
             text.replace("charter = \"charter.toml\"", &format!("charter = {:?}", charter_path.display().to_string()));
@@ -83,23 +81,33 @@ pub fn init_node(options: &InitOptions) -> Result<InitOutcome, NodeError> {
 
     let mut charter =
         if charter_path.exists() { Charter::load(&charter_path)? } else { Charter::new(&options.network) };
-    let addresses = options
-        .listen
-        .iter()
-        .filter(|a| !is_unspecified(a))
-        .map(|a| format!("{a}/p2p/{}", identity.peer_id()))
-        .collect();
-    charter.upsert_member(CharterMember {
-        code: options.member.clone(),
-        name: options.name.clone().unwrap_or_else(|| options.member.to_string()),
-        public_key: key.author_key(),
-        peer_id: identity.peer_id().to_string(),
-        addresses,
-    });
-    charter.save(&charter_path)?;
+    let mut public_key = None;
+    if let Some(member) = &options.member {
+        let key = MemberKey::generate()?;
+        key.save(&signing_path, options.force)?;
+        SigningJournal::new(dir.join("keys/last-signed.rix")).create_fresh()?;
+        let addresses = options
+            .listen
+            .iter()
+            .filter(|a| !is_unspecified(a))
+            .map(|a| format!("{a}/p2p/{}", identity.peer_id()))
+            .collect();
+        charter.upsert_member(CharterMember {
+            code: member.clone(),
+            name: options.name.clone().unwrap_or_else(|| member.to_string()),
+            public_key: key.author_key(),
+            peer_id: identity.peer_id().to_string(),
+            addresses,
+        });
+        charter.save(&charter_path)?;
+        public_key = Some(key.author_key().to_string());
+    } else if !charter_path.exists() {
+        // An observer joins an existing network; its charter comes from the members.
+        charter.save(&charter_path)?;
+    }
     Ok(InitOutcome {
-        member: options.member.to_string(),
-        public_key: key.author_key().to_string(),
+        member: options.member.as_ref().map(ToString::to_string),
+        public_key,
         peer_id: identity.peer_id().to_string(),
         config: config_path,
         charter: charter_path,

@@ -52,7 +52,7 @@ pub fn run(ctx: &Context, args: &DevnetArgs) -> Result<()> {
         let i = u16::try_from(i).expect("at most 200 nodes");
         let outcome = init_node(&InitOptions {
             dir: dir.join(code.to_lowercase()),
-            member: code.parse()?,
+            member: Some(code.parse()?),
             name: Some(name.clone()),
             listen: vec![format!("/ip4/127.0.0.1/tcp/{}", args.base_port + i)],
             api: format!("127.0.0.1:{}", args.base_port + 100 + i),

@@ -22,11 +22,23 @@ pub fn init(ctx: &Context, args: &InitArgs) -> Result<()> {
     if ctx.json {
         return ctx.print_json(&outcome);
     }
-    println!("Created node {} for network {:?}", outcome.member, outcome.network);
+    match &outcome.member {
+        Some(m) => println!("Created node {m} for network {:?}", outcome.network),
+        None => println!("Created an observer node for network {:?}", outcome.network),
+    }
     println!("  config      {}", outcome.config.display());
     println!("  charter     {}", outcome.charter.display());
-    println!("  public key  {}", outcome.public_key);
+    if let Some(key) = &outcome.public_key {
+        println!("  public key  {key}");
+    }
     println!("  peer id     {}", outcome.peer_id);
+    if outcome.member.is_none() {
+        println!(
+            "\nAsk the members to run `rix charter add-observer --charter FILE --peer-id {} --name TEXT`\nand to send you the updated charter for {}.",
+            outcome.peer_id,
+            outcome.charter.display()
+        );
+    }
     println!(
         "\nBack up {}/keys/ offline. Next: `rix --config {} daemon`.",
         args.dir.display(),
