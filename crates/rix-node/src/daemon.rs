@@ -22,7 +22,6 @@ use rix_record::{Charter, Content, SignedRecord, Timestamp, VerifiedRecord};
 use rix_search::{SearchIndex, SearchQuery, SearchResults};
 use rix_store::query::{Detail, RecordView, view_of};
 use rix_store::{Inserted, Replica, ReplicaOptions};
-use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -92,8 +91,60 @@ pub struct Node {
     state: Mutex<NodeState>,
     api_addr: SocketAddr,
     token: String,
-    search: Option<SearchIndex>,
-    search_dirty: AtomicBool,
+    search: Option<Arc<SearchIndex>>,
+    index_jobs: Option<std::sync::mpsc::SyncSender<IndexJob>>,
+}
+
+/// Work for the indexer thread.
+enum IndexJob {
+    Add(VerifiedRecord),
+    /// Commit everything queued so far, then acknowledge.
+    Flush(std::sync::mpsc::Sender<()>),
+}
+
+/// Records waiting to be indexed; a full queue makes the storing thread wait.
+const INDEX_QUEUE: usize = 8192;
+
+/// The indexer: first indexes what the replica holds but the index lacks, then adds records as
+/// they are stored, committing when idle or every half second. It runs off the gossip and sync
+/// paths, so indexing never delays forwarding a record.
+fn run_indexer(index: Arc<SearchIndex>, replica: Arc<Replica>, jobs: std::sync::mpsc::Receiver<IndexJob>) {
+    use std::sync::mpsc::RecvTimeoutError;
+    match index.catch_up(&replica, false) {
+        Ok(0) => {}
+        Ok(added) => tracing::info!(added, "search index caught up with the replica"),
+        Err(e) => tracing::warn!(error = %e, "search index catch-up failed"),
+    }
+    let commit = |dirty: &mut bool, last: &mut std::time::Instant| {
+        if *dirty {
+            if let Err(e) = index.commit() {
+                tracing::warn!(error = %e, "search index commit failed");
+            }
+            *dirty = false;
+            *last = std::time::Instant::now();
+        }
+    };
+    let (mut dirty, mut last_commit) = (false, std::time::Instant::now());
+    loop {
+        match jobs.recv_timeout(Duration::from_millis(250)) {
+            Ok(IndexJob::Add(record)) => match index.add(&record) {
+                Ok(_) => dirty = true,
+                Err(e) => tracing::warn!(error = %e, "could not index a record; `rix reindex` rebuilds the index"),
+            },
+            Ok(IndexJob::Flush(ack)) => {
+                commit(&mut dirty, &mut last_commit);
+                let _ = ack.send(());
+            }
+            Err(RecvTimeoutError::Timeout) => commit(&mut dirty, &mut last_commit),
+            Err(RecvTimeoutError::Disconnected) => {
+                commit(&mut dirty, &mut last_commit);
+                return;
+            }
+        }
+        if last_commit.elapsed() >= Duration::from_millis(500) {
+            commit(&mut dirty, &mut last_commit);
+        }
+    }
 }
 
 impl std::fmt::Debug for Node {
@@ -124,9 +175,11 @@ impl RunningNode {
             let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
         }
         self.node.replica.flush()?;
-        if let Some(index) = &self.node.search {
-            index.commit()?;
-            index.write_synced(self.node.replica.len()?);
+        if let (Some(index), Some(jobs)) = (&self.node.search, &self.node.index_jobs) {
+            let (ack, done) = std::sync::mpsc::channel();
+            if jobs.send(IndexJob::Flush(ack)).is_ok() && done.recv_timeout(Duration::from_secs(60)).is_ok() {
+                index.write_synced(self.node.replica.len()?);
+            }
         }
         let _ = std::fs::remove_file(self.node.config.api_token_path());
         tracing::info!("node stopped");
@@ -179,11 +232,18 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
 
     let search_dir = config.search_dir();
     let search = match tokio::task::spawn_blocking(move || SearchIndex::open(&search_dir)).await.expect("no panic") {
-        Ok(index) => Some(index),
+        Ok(index) => Some(Arc::new(index)),
         Err(e) => {
             tracing::warn!(error = %e, "search index unavailable; `rix search` will fail until `rix reindex`");
             None
         }
+    };
+    let (index_jobs_tx, index_jobs_rx) = match &search {
+        Some(_) => {
+            let (tx, rx) = std::sync::mpsc::sync_channel(INDEX_QUEUE);
+            (Some(tx), Some(rx))
+        }
+        None => (None, None),
     };
     let history_known = match &publisher {
         Some(p) => p.history_known()?,
@@ -202,8 +262,8 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
         state: Mutex::new(NodeState { history_known, ..NodeState::default() }),
         api_addr,
         token,
-        search,
-        search_dirty: AtomicBool::new(false),
+        search: search.clone(),
+        index_jobs: index_jobs_tx,
     });
     node.metrics.records_stored.set(node.replica.len()? as i64);
     let (shutdown, shutdown_rx) = watch::channel(false);
@@ -235,34 +295,13 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
         }
     }));
 
-    let n = node.clone();
-    let mut stop = shutdown_rx.clone();
-    tasks.push(tokio::spawn(async move {
-        // Index what arrived while the daemon was down (or crashed before committing).
-        let catch_up = n.clone();
-        let _ = tokio::task::spawn_blocking(move || {
-            if let Some(index) = &catch_up.search {
-                match index.catch_up(&catch_up.replica, false) {
-                    Ok(0) => {}
-                    Ok(added) => tracing::info!(added, "search index caught up with the replica"),
-                    Err(e) => tracing::warn!(error = %e, "search index catch-up failed"),
-                }
-            }
-        })
-        .await;
-        let mut tick = tokio::time::interval(Duration::from_millis(500));
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {
-                    if n.search_dirty.swap(false, Ordering::AcqRel) {
-                        let node = n.clone();
-                        let _ = tokio::task::spawn_blocking(move || node.commit_search()).await;
-                    }
-                }
-                _ = stop.changed() => break,
-            }
-        }
-    }));
+    if let (Some(index), Some(jobs)) = (search, index_jobs_rx) {
+        let replica = node.replica.clone();
+        std::thread::Builder::new()
+            .name("rix-indexer".into())
+            .spawn(move || run_indexer(index, replica, jobs))
+            .map_err(|source| NodeError::Io { context: "starting the indexer".into(), source })?;
+    }
 
     let n = node.clone();
     let mut stop = shutdown_rx.clone();
@@ -343,26 +382,18 @@ impl Node {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Adds a newly stored record to the search index (committed shortly after).
+    /// Queues a newly stored record for the search index (call from a blocking thread: a full
+    /// queue waits for the indexer).
     fn index(&self, record: &VerifiedRecord) {
-        if let Some(index) = &self.search {
-            match index.add(record) {
-                Ok(_) => self.search_dirty.store(true, Ordering::Release),
-                Err(e) => tracing::warn!(error = %e, "could not index a record; `rix reindex` rebuilds the index"),
-            }
-        }
-    }
-
-    fn commit_search(&self) {
-        if let Some(Err(e)) = self.search.as_ref().map(SearchIndex::commit) {
-            tracing::warn!(error = %e, "search index commit failed");
+        if let Some(jobs) = &self.index_jobs {
+            let _ = jobs.send(IndexJob::Add(record.clone()));
         }
     }
 
     /// The search index, if it could be opened.
     pub fn search_index(&self) -> Result<&SearchIndex, NodeError> {
         self.search
-            .as_ref()
+            .as_deref()
             .ok_or_else(|| NodeError::Api("the search index could not be opened; see the daemon's log".into()))
     }
 
