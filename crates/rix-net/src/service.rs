@@ -2,7 +2,7 @@
 //! a cloneable [`NetworkHandle`] that sends it commands with oneshot replies, and receives
 //! [`NetworkEvent`]s. No libp2p swarm event leaves this module.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -627,14 +627,4 @@ impl EventLoop {
             _ => {}
         }
     }
-}
-
-/// Peers this node was told to keep connected to (for tests and status).
-pub fn admitted_peers(charter: &Charter) -> HashSet<String> {
-    charter
-        .members
-        .iter()
-        .map(|m| m.peer_id.clone())
-        .chain(charter.observers.iter().map(|o| o.peer_id.clone()))
-        .collect()
 }

@@ -1,7 +1,7 @@
 //! `rix init`: a new node directory with its config, keys, journal and data directory, and
 //! (optionally) this member's entry in a charter file.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use rix_net::NodeIdentity;
 use rix_record::{Charter, CharterMember, KeyError, MemberCode, MemberKey};
@@ -122,9 +122,4 @@ fn is_unspecified(addr: &str) -> bool {
 
 fn io(context: &str, source: std::io::Error) -> NodeError {
     NodeError::Io { context: context.to_owned(), source }
-}
-
-/// Whether `path` looks like a node directory (has a config).
-pub fn is_node_dir(path: &Path) -> bool {
-    path.join("config.toml").is_file()
 }
