@@ -93,6 +93,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, NodeError> + 
 /// The API's routes.
 pub fn router(node: Arc<Node>) -> Router {
     let authenticated = Router::new()
+        .route("/v1/health", get(health))
         .route("/v1/status", get(status))
         .route("/v1/peers", get(peers))
         .route("/v1/records", get(list))
@@ -130,6 +131,11 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 async fn metrics(State(node): State<Arc<Node>>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], node.metrics().render())
+}
+
+/// A cheap authenticated probe: the CLI uses it to decide whether to go through the daemon.
+async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "ok": true }))
 }
 
 async fn status(State(node): State<Arc<Node>>) -> ApiResult<Json<ops::StatusView>> {

@@ -34,7 +34,7 @@ impl ApiBackend {
             .build()
             .into();
         let api = Self { agent, base: format!("http://{addr}"), token: token.trim().to_owned() };
-        match api.agent.get(format!("{}/v1/status", api.base)).header("Authorization", &api.auth()).call() {
+        match api.agent.get(format!("{}/v1/health", api.base)).header("Authorization", &api.auth()).call() {
             Ok(r) if r.status().is_success() => Ok(Some(api)),
             Ok(r) => Err(NodeError::Api(format!(
                 "the daemon's API at {} answered {}; is the token file stale?",

@@ -546,7 +546,7 @@ impl Node {
     /// Answers a sync request from the replica.
     fn answer(&self, request: &SyncRequest) -> SyncResponse {
         let result = match request {
-            SyncRequest::Summary => self.replica.chains().map(|chains| SyncResponse::Summary {
+            SyncRequest::Summary => self.replica.chain_heads().map(|chains| SyncResponse::Summary {
                 network: self.charter.network.clone(),
                 heads: chains
                     .iter()
@@ -637,7 +637,7 @@ impl Node {
             return Err(NodeError::Api(format!("{peer} is on network {network:?}, not {:?}", self.charter.network)));
         }
         let node = self.clone();
-        let local = tokio::task::spawn_blocking(move || node.replica.chains()).await.expect("no panic")?;
+        let local = tokio::task::spawn_blocking(move || node.replica.chain_heads()).await.expect("no panic")?;
         {
             let mut state = self.state();
             for h in &heads {

@@ -379,8 +379,19 @@ impl Replica {
         Ok(out)
     }
 
-    /// What is held of one author's sequence: gaps and broken links included.
+    /// What is held of one author's sequence: gaps and broken links included. Checking links
+    /// reads every record of the author; [`Replica::chain_heads`] is the cheap variant.
     pub fn chain(&self, author: &MemberCode) -> Result<AuthorChain, StoreError> {
+        self.scan_chain(author, true)
+    }
+
+    /// Every author's chain without the hash-link check: only the chain index is read, so it
+    /// is cheap enough for every sync round (`issues` is always empty).
+    pub fn chain_heads(&self) -> Result<Vec<AuthorChain>, StoreError> {
+        self.authors()?.iter().map(|a| self.scan_chain(a, false)).collect()
+    }
+
+    fn scan_chain(&self, author: &MemberCode, check_links: bool) -> Result<AuthorChain, StoreError> {
         let mut chain = AuthorChain {
             author: author.clone(),
             held: 0,
@@ -405,7 +416,7 @@ impl Replica {
                 chain.contiguous = seq;
                 chain.head = Some(ChainHead { seq, id });
             }
-            if let Some((_, pid)) = prev.filter(|(s, _)| *s + 1 == seq) {
+            if let Some((_, pid)) = prev.filter(|(s, _)| check_links && *s + 1 == seq) {
                 let record = self
                     .get(&id)?
                     .ok_or_else(|| StoreError::Corrupt { id: id.to_hex(), reason: "indexed but not stored".into() })?;

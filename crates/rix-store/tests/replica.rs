@@ -107,6 +107,10 @@ fn equivocation_is_detected_kept_as_evidence_and_not_indexed() {
     let chain = replica.chain(&"KZ".parse().unwrap()).unwrap();
     assert_eq!(chain.issues.len(), 1);
     assert_eq!((chain.issues[0].seq, chain.issues[0].links_to, chain.issues[0].held), (2, twin.id(), r1.id()));
+    // The cheap variant for sync sees the same sequence, without reading records for links.
+    let heads = replica.chain_heads().unwrap();
+    assert_eq!((heads[0].held, heads[0].contiguous, heads[0].max_seq), (chain.held, chain.contiguous, chain.max_seq));
+    assert!(heads[0].issues.is_empty());
 }
 
 #[test]
