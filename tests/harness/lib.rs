@@ -7,6 +7,7 @@
 //! node directories.
 
 pub mod corpus;
+pub mod hostile;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -47,12 +48,13 @@ pub fn free_port() -> u16 {
 #[derive(Debug, Clone)]
 pub struct Rix {
     bin: PathBuf,
+    netns: Option<String>,
 }
 
 impl Rix {
     /// The binary at `bin` (pass `env!("CARGO_BIN_EXE_rix")`).
     pub fn new(bin: impl Into<PathBuf>) -> Self {
-        Self { bin: bin.into() }
+        Self { bin: bin.into(), netns: None }
     }
 
     /// The binary's path.
@@ -60,9 +62,21 @@ impl Rix {
         &self.bin
     }
 
+    /// The same binary run inside network namespace `netns` (with `ip netns exec`, as root).
+    pub fn in_netns(&self, netns: &str) -> Self {
+        Self { bin: self.bin.clone(), netns: Some(netns.to_owned()) }
+    }
+
     /// A command with a clean environment for rix.
     pub fn command(&self) -> Command {
-        let mut c = Command::new(&self.bin);
+        let mut c = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(&self.bin);
+                c
+            }
+            None => Command::new(&self.bin),
+        };
         c.env_remove("RIX_CONFIG").env("RUST_LOG", "warn");
         c
     }
@@ -82,6 +96,18 @@ impl Rix {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8(out.stdout).expect("utf-8 output")
+    }
+
+    /// Starts `rix daemon` for `node` in the background, its log in `DIR/daemon.log`.
+    pub fn spawn_daemon(&self, node: &NodeDir) -> std::process::Child {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(node.dir.join("daemon.log")).expect("log");
+        self.command()
+            .args(["--config", node.config_arg(), "daemon"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("daemon starts")
     }
 
     /// Runs with `--json` and parses stdout.
@@ -148,7 +174,15 @@ impl TestNet {
 
     /// Runs the real `rix init` for each member, all adding themselves to one charter.
     pub fn init(rix: &Rix, members: &[&str]) -> Self {
+        Self::init_on(rix, members, |_| "127.0.0.1".into())
+    }
+
+    /// Like [`TestNet::init`], with the `i`th member listening on IPv4 address `ip(i)`.
+    pub fn init_on(rix: &Rix, members: &[&str], ip: impl Fn(usize) -> String) -> Self {
+        let mut i = 0;
         Self::build(members, |member, dir, p2p_port, api_port, charter| {
+            let listen = format!("/ip4/{}/tcp/{p2p_port}", ip(i));
+            i += 1;
             let out = rix.json(&[
                 "init",
                 "--dir",
@@ -158,7 +192,7 @@ impl TestNet {
                 "--network",
                 "rix-test",
                 "--listen",
-                &format!("/ip4/127.0.0.1/tcp/{p2p_port}"),
+                &listen,
                 "--api",
                 &format!("127.0.0.1:{api_port}"),
                 "--charter",
@@ -263,6 +297,21 @@ pub fn content(title: &str) -> Content {
     )))
 }
 
+/// Sends `sig` to a child process.
+pub fn signal(child: &std::process::Child, sig: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).expect("signal delivered");
+}
+
+/// Polls `condition` every 200 ms until it holds, panicking with `what` after `timeout` (for
+/// tests that drive processes rather than in-process nodes).
+pub fn wait_for(timeout: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !condition() {
+        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting until {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// Polls `condition` every 100 ms until it holds, panicking with `what` after `timeout`.
 pub async fn wait_until(timeout: Duration, what: &str, mut condition: impl AsyncFnMut() -> bool) {
     let start = Instant::now();
@@ -270,4 +319,17 @@ pub async fn wait_until(timeout: Duration, what: &str, mut condition: impl Async
         assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting until {what}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// This process's resident set size and its peak so far, in bytes (Linux `/proc/self/status`).
+pub fn rss_bytes() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
 }

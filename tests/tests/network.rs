@@ -213,6 +213,8 @@ async fn outsiders_are_refused_and_forged_gossip_is_rejected_and_not_forwarded()
         redial_max: Duration::from_secs(2),
         request_timeout: Duration::from_secs(5),
         max_connections: 8,
+        max_memory_bytes: 0,
+        serve: Default::default(),
     };
     let (ev, _ev_events, ev_loop) = service::new(&ev_identity, settings.clone()).unwrap();
     tokio::spawn(ev_loop.run());

@@ -2,12 +2,11 @@
 //! processes, a node killed with SIGKILL and restarted catches up, SIGTERM shuts down cleanly
 //! (exit 0), and the stores hold everything afterwards.
 
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Child;
+use std::time::Duration;
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
-use rix_tests::{NodeDir, Rix, TestNet, sample_files};
+use nix::sys::signal::Signal;
+use rix_tests::{NodeDir, Rix, TestNet, sample_files, signal};
 
 const WAIT: Duration = Duration::from_secs(40);
 
@@ -16,22 +15,11 @@ fn rix() -> Rix {
 }
 
 fn spawn_daemon(rix: &Rix, node: &NodeDir) -> Child {
-    let log = std::fs::File::create(node.dir.join("daemon.log")).unwrap();
-    rix.command()
-        .args(["--config", node.config_arg(), "daemon"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("daemon starts")
+    rix.spawn_daemon(node)
 }
 
-fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !condition() {
-        assert!(start.elapsed() < WAIT, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+fn wait_for(what: &str, condition: impl FnMut() -> bool) {
+    rix_tests::wait_for(WAIT, what, condition);
 }
 
 fn status(rix: &Rix, node: &NodeDir) -> serde_json::Value {
@@ -45,10 +33,6 @@ fn record_count(rix: &Rix, node: &NodeDir) -> usize {
         .ok()
         .and_then(|v| v["records"].as_array().map(Vec::len))
         .unwrap_or(0)
-}
-
-fn signal(child: &Child, sig: Signal) {
-    kill(Pid::from_raw(child.id() as i32), sig).expect("signal delivered");
 }
 
 fn publish(rix: &Rix, node: &NodeDir, file: &std::path::Path) -> serde_json::Value {
@@ -110,4 +94,67 @@ fn daemon_processes_gossip_survive_sigkill_and_shut_down_cleanly() {
         assert!(rix.run(&["--config", node.config_arg(), "verify"]).status.success());
         assert_eq!(status(&rix, node)["daemon_running"], false);
     }
+}
+
+/// Reads a key file's hex seed (skipping comment lines).
+fn key_hex(path: &std::path::Path) -> String {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .find(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn local_security_key_modes_api_exposure_and_no_secrets_in_logs() {
+    use std::os::unix::fs::PermissionsExt;
+    let rix = rix();
+    let net = TestNet::init(&rix, &["KZ"]);
+    let kz = net.node("KZ");
+    let signing = kz.dir.join("keys/signing.key");
+    let node_key = kz.dir.join("keys/node.key");
+
+    // A world-readable key: the daemon refuses to start and says how to fix it.
+    for key in [&signing, &node_key] {
+        std::fs::set_permissions(key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let out = rix.run(&["--config", kz.config_arg(), "daemon"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("readable by other users") && stderr.contains("chmod 600"), "{stderr}");
+        std::fs::set_permissions(key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+
+    // An API on a non-loopback address is warned about; the token file is owner-only; and with
+    // the most verbose logging, no secret (signing seed, node key, API token) reaches the log.
+    let config = std::fs::read_to_string(&kz.config).unwrap();
+    std::fs::write(
+        &kz.config,
+        config.replace(&format!("127.0.0.1:{}", kz.api_port), &format!("0.0.0.0:{}", kz.api_port)),
+    )
+    .unwrap();
+    let log_path = kz.dir.join("trace.log");
+    let mut daemon = rix
+        .command()
+        .env("RUST_LOG", "trace")
+        .args(["--config", kz.config_arg(), "daemon"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let token_path = kz.dir.join("data/api.token");
+    wait_for("the daemon writes its API token", || token_path.exists() && status(&rix, kz)["daemon_running"] == true);
+    assert_eq!(std::fs::metadata(&token_path).unwrap().permissions().mode() & 0o777, 0o600);
+    let token = std::fs::read_to_string(&token_path).unwrap().trim().to_owned();
+    assert!(token.len() >= 32);
+    publish(&rix, kz, &sample_files("KZ")[0]);
+    signal(&daemon, Signal::SIGTERM);
+    assert!(daemon.wait().unwrap().success());
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("non-loopback"), "the exposed API is warned about");
+    for secret in [key_hex(&signing), key_hex(&node_key), token] {
+        assert!(!log.to_lowercase().contains(&secret.to_lowercase()), "a secret appears in the log");
+    }
+    assert!(log.lines().count() > 50, "the trace log is not empty");
 }

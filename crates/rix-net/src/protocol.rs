@@ -85,6 +85,13 @@ pub enum SyncResponse {
         /// sequence number after the last record received.
         more: bool,
     },
+    /// The responder is serving this peer as fast as its limits allow: retry the same request
+    /// after `retry_after_ms` milliseconds. Not an error; a peer that keeps ignoring it is
+    /// penalised.
+    Busy {
+        /// Milliseconds to wait before retrying.
+        retry_after_ms: u64,
+    },
     /// The request was refused or malformed.
     Error {
         /// Why.

@@ -11,7 +11,10 @@ use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, Respons
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{Multiaddr, PeerId, Swarm, allow_block_list, connection_limits, identify, mdns, noise, ping, tcp, yamux};
+use libp2p::{
+    Multiaddr, PeerId, Swarm, allow_block_list, connection_limits, identify, mdns, memory_connection_limits, noise,
+    ping, tcp, yamux,
+};
 use rix_record::{Charter, MAX_RECORD_BYTES, RecordId, SignedRecord};
 use tokio::sync::{mpsc, oneshot};
 
@@ -67,6 +70,78 @@ pub struct NetworkSettings {
     pub request_timeout: Duration,
     /// Most established connections.
     pub max_connections: u32,
+    /// Refuse new connections while the process uses more than this many bytes (0: no limit).
+    pub max_memory_bytes: usize,
+    /// What one peer may ask of this node.
+    pub serve: ServeLimits,
+}
+
+/// Limits on the sync requests one peer may make of this node. Requests over a limit are
+/// answered [`SyncResponse::Busy`] at once, without touching the replica, and reported as
+/// [`NetworkEvent::SyncRefused`] so the node can penalise peers that ignore them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ServeLimits {
+    /// Requests one peer may have in flight (being answered, or written to a slow reader).
+    pub inflight_per_peer: usize,
+    /// Sustained requests per second per peer (a token bucket).
+    pub requests_per_sec: f64,
+    /// Requests a peer may make at once after being quiet.
+    pub burst: f64,
+}
+
+impl Default for ServeLimits {
+    fn default() -> Self {
+        Self { inflight_per_peer: 4, requests_per_sec: 50.0, burst: 100.0 }
+    }
+}
+
+/// One peer's use of [`ServeLimits`].
+#[derive(Debug)]
+struct ServeBudget {
+    tokens: f64,
+    refilled: Instant,
+    inflight: usize,
+}
+
+impl ServeBudget {
+    fn new(limits: &ServeLimits) -> Self {
+        Self { tokens: limits.burst, refilled: Instant::now(), inflight: 0 }
+    }
+
+    /// Takes one request's worth of budget, or says why not.
+    fn admit(&mut self, limits: &ServeLimits) -> Result<(), SyncRefusal> {
+        let now = Instant::now();
+        let earned = now.duration_since(self.refilled).as_secs_f64() * limits.requests_per_sec;
+        self.tokens = (self.tokens + earned).min(limits.burst);
+        self.refilled = now;
+        if self.inflight >= limits.inflight_per_peer {
+            return Err(SyncRefusal::Inflight);
+        }
+        if self.tokens < 1.0 {
+            return Err(SyncRefusal::Rate);
+        }
+        self.tokens -= 1.0;
+        Ok(())
+    }
+}
+
+/// Why a sync request was answered [`SyncResponse::Busy`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncRefusal {
+    /// The peer already had [`ServeLimits::inflight_per_peer`] requests in flight.
+    Inflight,
+    /// The peer exceeded its request rate.
+    Rate,
+}
+
+impl SyncRefusal {
+    /// A stable label for metrics.
+    pub fn label(self) -> &'static str {
+        match self {
+            SyncRefusal::Inflight => "inflight",
+            SyncRefusal::Rate => "rate",
+        }
+    }
 }
 
 /// The gossip topic of a network: networks never share one.
@@ -130,7 +205,14 @@ pub enum NetworkEvent {
         /// The peer.
         peer: PeerId,
     },
-    /// A connection from a peer the charter does not admit was refused.
+    /// A sync request over the peer's [`ServeLimits`] was answered [`SyncResponse::Busy`].
+    SyncRefused {
+        /// The peer.
+        peer: PeerId,
+        /// Which limit.
+        reason: SyncRefusal,
+    },
+    /// A connection from a peer the charter does not admit (or that is banned) was refused.
     PeerRefused {
         /// The address it came from.
         address: String,
@@ -150,6 +232,7 @@ enum Command {
     Peers { reply: oneshot::Sender<Vec<ConnectedPeer>> },
     ListenAddrs { reply: oneshot::Sender<Vec<Multiaddr>> },
     Disconnect { peer: PeerId },
+    Ban { peer: PeerId, duration: Duration },
     Shutdown,
 }
 
@@ -229,6 +312,12 @@ impl NetworkHandle {
         self.send(Command::Disconnect { peer }).await
     }
 
+    /// Disconnects a peer and refuses its connections for `duration`, even if the charter
+    /// admits it.
+    pub async fn ban(&self, peer: PeerId, duration: Duration) -> Result<(), NetError> {
+        self.send(Command::Ban { peer, duration }).await
+    }
+
     /// Stops the event loop.
     pub async fn shutdown(&self) {
         let _ = self.commands.send(Command::Shutdown).await;
@@ -240,6 +329,7 @@ impl NetworkHandle {
 struct Behaviour {
     admission: allow_block_list::Behaviour<allow_block_list::AllowedPeers>,
     limits: connection_limits::Behaviour,
+    memory: Toggle<memory_connection_limits::Behaviour>,
     gossipsub: gossipsub::Behaviour,
     sync: request_response::Behaviour<SyncCodec>,
     identify: identify::Behaviour,
@@ -263,6 +353,8 @@ pub struct EventLoop {
     pending: HashMap<OutboundRequestId, oneshot::Sender<Result<SyncResponse, NetError>>>,
     redial: HashMap<PeerId, Redial>,
     connected: HashMap<PeerId, Multiaddr>,
+    serving: HashMap<PeerId, ServeBudget>,
+    banned: HashMap<PeerId, Instant>,
     settings: NetworkSettings,
 }
 
@@ -297,6 +389,8 @@ pub fn new(
         pending: HashMap::new(),
         redial,
         connected: HashMap::new(),
+        serving: HashMap::new(),
+        banned: HashMap::new(),
         settings,
     };
     Ok((NetworkHandle { commands: command_tx, local_peer_id: local }, event_rx, event_loop))
@@ -342,6 +436,7 @@ fn build_swarm(
     let request_timeout = settings.request_timeout;
     let mdns_enabled = settings.mdns;
     let max_connections = settings.max_connections;
+    let max_memory_bytes = settings.max_memory_bytes;
     let topic = topic.clone();
     let swarm = libp2p::SwarmBuilder::with_existing_identity(identity.keypair().clone())
         .with_tokio()
@@ -370,6 +465,9 @@ fn build_swarm(
             Ok(Behaviour {
                 admission: allow_block_list::Behaviour::default(),
                 limits: connection_limits::Behaviour::new(limits),
+                memory: (max_memory_bytes > 0)
+                    .then(|| memory_connection_limits::Behaviour::with_max_bytes(max_memory_bytes))
+                    .into(),
                 gossipsub,
                 sync,
                 identify: identify::Behaviour::new(identify::Config::new("/rix/1.0.0".into(), key.public())),
@@ -449,6 +547,12 @@ impl EventLoop {
         }
     }
 
+    fn request_finished(&mut self, peer: PeerId) {
+        if let Some(budget) = self.serving.get_mut(&peer) {
+            budget.inflight = budget.inflight.saturating_sub(1);
+        }
+    }
+
     fn role_of(&self, peer: &PeerId) -> String {
         let id = peer.to_string();
         match (self.charter.member_by_peer(&id), self.charter.observer(&id)) {
@@ -504,16 +608,32 @@ impl EventLoop {
             Command::Disconnect { peer } => {
                 let _ = self.swarm.disconnect_peer_id(peer);
             }
+            Command::Ban { peer, duration } => {
+                tracing::warn!(%peer, role = self.role_of(&peer), secs = duration.as_secs(), "banning a misbehaving peer");
+                self.swarm.behaviour_mut().admission.disallow_peer(peer);
+                let _ = self.swarm.disconnect_peer_id(peer);
+                self.banned.insert(peer, Instant::now() + duration);
+            }
             Command::Shutdown => unreachable!("handled in run"),
         }
     }
 
     fn redial_due(&mut self) {
         let now = Instant::now();
+        let expired: Vec<PeerId> = self.banned.iter().filter(|(_, until)| **until <= now).map(|(p, _)| *p).collect();
+        for peer in expired {
+            self.banned.remove(&peer);
+            if self.charter.admits_peer(&peer.to_string()) {
+                tracing::info!(%peer, "ban expired; the peer is admitted again");
+                self.swarm.behaviour_mut().admission.allow_peer(peer);
+            }
+        }
         let due: Vec<(PeerId, Vec<Multiaddr>)> = self
             .redial
             .iter_mut()
-            .filter(|(peer, r)| r.next_attempt <= now && !self.connected.contains_key(peer))
+            .filter(|(peer, r)| {
+                r.next_attempt <= now && !self.connected.contains_key(peer) && !self.banned.contains_key(peer)
+            })
             .map(|(peer, r)| {
                 r.next_attempt = now + r.backoff;
                 r.backoff = (r.backoff * 2).min(self.settings.redial_max);
@@ -551,6 +671,7 @@ impl EventLoop {
             SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
                 tracing::info!(peer = %peer_id, "peer disconnected");
                 self.connected.remove(&peer_id);
+                self.serving.remove(&peer_id);
                 if let Some(r) = self.redial.get_mut(&peer_id) {
                     r.next_attempt = Instant::now() + self.settings.redial_min;
                 }
@@ -588,15 +709,24 @@ impl EventLoop {
             }
             BehaviourEvent::Sync(request_response::Event::Message { peer, message, .. }) => match message {
                 request_response::Message::Request { request, channel, .. } => {
-                    if !self.charter.admits_peer(&peer.to_string()) {
-                        let _ = self
-                            .swarm
-                            .behaviour_mut()
-                            .sync
-                            .send_response(channel, SyncResponse::Error { message: "not admitted".into() });
-                        return;
+                    // Every inbound request holds a stream until its response is written (or
+                    // fails); counting them bounds what a slow reader can pin in memory.
+                    let limits = self.settings.serve;
+                    let budget = self.serving.entry(peer).or_insert_with(|| ServeBudget::new(&limits));
+                    let admitted = budget.admit(&limits);
+                    budget.inflight += 1;
+                    let refuse = |swarm: &mut Swarm<Behaviour>, channel, response| {
+                        let _ = swarm.behaviour_mut().sync.send_response(channel, response);
+                    };
+                    if !self.charter.admits_peer(&peer.to_string()) || self.banned.contains_key(&peer) {
+                        refuse(&mut self.swarm, channel, SyncResponse::Error { message: "not admitted".into() });
+                    } else if let Err(reason) = admitted {
+                        let retry_after_ms = (1000.0 / limits.requests_per_sec.max(0.001)).ceil() as u64;
+                        refuse(&mut self.swarm, channel, SyncResponse::Busy { retry_after_ms });
+                        self.emit(NetworkEvent::SyncRefused { peer, reason });
+                    } else {
+                        self.emit(NetworkEvent::SyncRequest { peer, request, channel });
                     }
-                    self.emit(NetworkEvent::SyncRequest { peer, request, channel });
                 }
                 request_response::Message::Response { request_id, response } => {
                     if let Some(reply) = self.pending.remove(&request_id) {
@@ -611,7 +741,9 @@ impl EventLoop {
             }
             BehaviourEvent::Sync(request_response::Event::InboundFailure { peer, error, .. }) => {
                 tracing::debug!(%peer, %error, "inbound sync request failed");
+                self.request_finished(peer);
             }
+            BehaviourEvent::Sync(request_response::Event::ResponseSent { peer, .. }) => self.request_finished(peer),
             BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
                 for (peer, address) in found {
                     // mDNS only suggests addresses; admission still applies.

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use rix_record::file::{DraftContent, RecordDraft, RecordRef};
 use rix_record::{Author, Charter, Content, MemberCode, MemberKey, RecordId, Timestamp, Withdrawal};
 use rix_search::{SearchIndex, SearchQuery, SearchResults};
+use rix_store::Replica;
 use rix_store::query::{Detail, RecordFilter, RecordList, RecordView, StatsReport, view_of};
-use rix_store::{Replica, ReplicaOptions};
 
 use crate::config::LoadedConfig;
 use crate::error::NodeError;
@@ -87,7 +87,7 @@ impl LocalBackend {
     /// Opens the node's replica and charter.
     pub fn open(config: LoadedConfig) -> Result<Self, NodeError> {
         let charter = Charter::load(&config.config.charter)?;
-        let options = ReplicaOptions { cache_capacity_bytes: config.config.store.cache_capacity_mb * 1024 * 1024 };
+        let options = config.config.store.replica_options();
         let replica = Replica::open(&config.replica_dir(), &options)?;
         Ok(Self { config, charter, replica, search: std::sync::OnceLock::new() })
     }

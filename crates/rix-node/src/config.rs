@@ -104,6 +104,15 @@ pub struct NetworkConfig {
     pub idle_timeout_secs: u64,
     /// Most simultaneous connections. Default 64.
     pub max_connections: u32,
+    /// Refuse new connections while the daemon's memory use exceeds this many MiB (0: no
+    /// limit). Default 1024.
+    pub max_memory_mb: u64,
+    /// Misbehaviour a peer may accumulate before it is banned. An invalid record costs half
+    /// of it (two ban, as two graylist in gossipsub), a sync request over the serving limits 2,
+    /// a gossip record already held (a replay) 1; the tally halves every minute. Default 100.
+    pub ban_threshold: u32,
+    /// How long a ban lasts, seconds. Default 600.
+    pub ban_secs: u64,
 }
 
 impl Default for NetworkConfig {
@@ -115,6 +124,9 @@ impl Default for NetworkConfig {
             redial_max_secs: 60,
             idle_timeout_secs: 3600,
             max_connections: 64,
+            max_memory_mb: 1024,
+            ban_threshold: 100,
+            ban_secs: 600,
         }
     }
 }
@@ -133,11 +145,25 @@ pub struct SyncConfig {
     /// Seconds a node whose signing history is unknown waits for peers before it gives up
     /// recovering it (publishing stays refused until it succeeds). Default 30.
     pub recovery_timeout_secs: u64,
+    /// Sync requests one peer may have in flight at this node. Default 4.
+    pub serve_inflight_per_peer: u32,
+    /// Sustained sync requests per second one peer may make of this node. Default 50.
+    pub serve_requests_per_sec: u32,
+    /// Sync requests one peer may make at once after being quiet. Default 100.
+    pub serve_burst: u32,
 }
 
 impl Default for SyncConfig {
     fn default() -> Self {
-        Self { interval_secs: 30, batch_records: 512, request_timeout_secs: 30, recovery_timeout_secs: 30 }
+        Self {
+            interval_secs: 30,
+            batch_records: 512,
+            request_timeout_secs: 30,
+            recovery_timeout_secs: 30,
+            serve_inflight_per_peer: 4,
+            serve_requests_per_sec: 50,
+            serve_burst: 100,
+        }
     }
 }
 
@@ -162,11 +188,25 @@ impl Default for ApiConfig {
 pub struct StoreConfig {
     /// sled page cache, MiB. Default 64.
     pub cache_capacity_mb: u64,
+    /// `fdatasync` the replica after every write, so a record acknowledged as stored survives
+    /// a power cut, not only a crash of the process. Default true.
+    pub fsync: bool,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self { cache_capacity_mb: 64 }
+        Self { cache_capacity_mb: 64, fsync: true }
+    }
+}
+
+impl StoreConfig {
+    /// The replica options these settings mean.
+    pub fn replica_options(&self) -> rix_store::ReplicaOptions {
+        rix_store::ReplicaOptions {
+            cache_capacity_bytes: self.cache_capacity_mb * 1024 * 1024,
+            fsync: self.fsync,
+            ..rix_store::ReplicaOptions::default()
+        }
     }
 }
 
@@ -191,9 +231,7 @@ impl NodeConfig {
     /// Reads, validates and resolves a config file.
     pub fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.to_owned(), source })?;
-        let mut config: NodeConfig =
-            toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })?;
-        config.validate(path)?;
+        let mut config = Self::parse(&text, path)?;
         let base = path.parent().map(Path::to_owned).unwrap_or_default();
         let base = std::path::absolute(&base).unwrap_or(base);
         for p in [&mut config.charter, &mut config.data_dir, &mut config.keys.signing, &mut config.keys.node] {
@@ -202,6 +240,14 @@ impl NodeConfig {
             }
         }
         Ok(LoadedConfig { path: path.to_owned(), config })
+    }
+
+    /// Parses and validates config text; `path` names the file in errors. Paths stay as written.
+    pub fn parse(text: &str, path: &Path) -> Result<NodeConfig, ConfigError> {
+        let config: NodeConfig =
+            toml::from_str(text).map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })?;
+        config.validate(path)?;
+        Ok(config)
     }
 
     fn validate(&self, path: &Path) -> Result<(), ConfigError> {

@@ -67,6 +67,55 @@ struct NodeState {
     syncing: HashSet<PeerId>,
     /// Highest sequence number seen in any peer's summary, per member.
     remote_max: HashMap<String, u64>,
+    /// Misbehaviour tallies of peers.
+    misbehaviour: HashMap<PeerId, Misbehaviour>,
+    /// Peers banned, until when: what they still had in flight is not held against them twice.
+    banned: HashMap<PeerId, std::time::Instant>,
+}
+
+/// A peer's misbehaviour tally: points that halve every [`MISBEHAVIOUR_HALF_LIFE`]. It sits
+/// beside gossipsub's score because sync and replays are invisible to gossipsub.
+#[derive(Debug, Clone, Copy)]
+struct Misbehaviour {
+    points: f64,
+    at: std::time::Instant,
+}
+
+/// How fast misbehaviour is forgiven.
+const MISBEHAVIOUR_HALF_LIFE: Duration = Duration::from_secs(60);
+
+/// What a kind of misbehaviour costs (`network.ban_threshold` points ban a peer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offence {
+    /// Forwarded an invalid record by gossip.
+    InvalidGossip,
+    /// Served an invalid record by sync: honest nodes only serve what they verified.
+    InvalidSync,
+    /// A sync request over the serving limits.
+    SyncOverLimit,
+    /// A gossip record already held (a replay, or a harmless race with sync).
+    Replay,
+}
+
+impl Offence {
+    fn points(self, threshold: f64) -> f64 {
+        match self {
+            // Two invalid records ban a peer, as two graylist it in gossipsub's scoring.
+            Offence::InvalidGossip => threshold / 2.0,
+            Offence::InvalidSync => threshold,
+            Offence::SyncOverLimit => 2.0,
+            Offence::Replay => 1.0,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Offence::InvalidGossip => "invalid_gossip",
+            Offence::InvalidSync => "invalid_sync",
+            Offence::SyncOverLimit => "sync_over_limit",
+            Offence::Replay => "replay",
+        }
+    }
 }
 
 /// What became of one record accepted from outside.
@@ -199,7 +248,7 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
     if let Some(m) = listed.filter(|m| m.peer_id != identity.peer_id().to_string()) {
         tracing::warn!(charter_peer_id = %m.peer_id, node_peer_id = %identity.peer_id(), "this node's peer id is not the one the charter lists for its member; other nodes will refuse it");
     }
-    let options = ReplicaOptions { cache_capacity_bytes: config.config.store.cache_capacity_mb * 1024 * 1024 };
+    let options = config.config.store.replica_options();
     let replica = Arc::new(open_replica(config.replica_dir(), options).await?);
 
     let net_config = &config.config.network;
@@ -217,6 +266,12 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
         redial_max: Duration::from_secs(net_config.redial_max_secs),
         request_timeout: Duration::from_secs(config.config.sync.request_timeout_secs),
         max_connections: net_config.max_connections,
+        max_memory_bytes: usize::try_from(net_config.max_memory_mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX),
+        serve: service::ServeLimits {
+            inflight_per_peer: config.config.sync.serve_inflight_per_peer.max(1) as usize,
+            requests_per_sec: f64::from(config.config.sync.serve_requests_per_sec.max(1)),
+            burst: f64::from(config.config.sync.serve_burst.max(1)),
+        },
     };
     let (net, mut events, event_loop) = service::new(&identity, settings).map_err(|e| NodeError::Api(e.to_string()))?;
 
@@ -251,6 +306,10 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
     };
     if !history_known {
         tracing::warn!("signing history unknown (journal missing): recovering it from peers before publishing");
+    } else if let Some(p) = &publisher {
+        // A crash between journaling a record and storing it leaves it only in the journal:
+        // put it back now, so peers get it by sync even if nothing else is published.
+        p.head(&replica)?;
     }
     let node = Arc::new(Node {
         config,
@@ -508,8 +567,17 @@ impl Node {
                     .expect("no panic");
                 let acceptance = match outcome.map(|a| a.outcome) {
                     Ok(Inserted::New) => MessageAcceptance::Accept,
-                    Ok(Inserted::Duplicate | Inserted::Equivocation { .. }) => MessageAcceptance::Ignore,
-                    Err(_) => MessageAcceptance::Reject,
+                    // Equivocation evidence is kept but not forwarded: the forwarder is not
+                    // to blame for what the author signed.
+                    Ok(Inserted::Equivocation { .. }) => MessageAcceptance::Ignore,
+                    Ok(Inserted::Duplicate) => {
+                        self.penalise(source, Offence::Replay).await;
+                        MessageAcceptance::Ignore
+                    }
+                    Err(_) => {
+                        self.penalise(source, Offence::InvalidGossip).await;
+                        MessageAcceptance::Reject
+                    }
                 };
                 let _ = self.net.report_validation(message_id, source, acceptance).await;
             }
@@ -530,10 +598,45 @@ impl Node {
                 self.state().peers.remove(&peer);
                 self.update_peer_gauge().await;
             }
+            NetworkEvent::SyncRefused { peer, reason } => {
+                self.metrics.sync_refused(reason.label());
+                self.penalise(peer, Offence::SyncOverLimit).await;
+            }
             NetworkEvent::PeerRefused { .. } => {
                 self.metrics.connections_refused.inc();
             }
             NetworkEvent::Listening { .. } => {}
+        }
+    }
+
+    /// Adds to a peer's misbehaviour tally and bans it once the tally reaches
+    /// `network.ban_threshold`.
+    pub async fn penalise(&self, peer: PeerId, offence: Offence) {
+        let network = &self.config.config.network;
+        let threshold = f64::from(network.ban_threshold.max(1));
+        self.metrics.penalty(offence.label());
+        let ban = {
+            let mut state = self.state();
+            let now = std::time::Instant::now();
+            state.banned.retain(|_, until| *until > now);
+            if state.banned.contains_key(&peer) {
+                return;
+            }
+            let tally = state.misbehaviour.entry(peer).or_insert(Misbehaviour { points: 0.0, at: now });
+            let halvings = now.duration_since(tally.at).as_secs_f64() / MISBEHAVIOUR_HALF_LIFE.as_secs_f64();
+            tally.points = tally.points * 0.5f64.powf(halvings) + offence.points(threshold);
+            tally.at = now;
+            let ban = tally.points >= threshold;
+            if ban {
+                state.misbehaviour.remove(&peer);
+                state.banned.insert(peer, now + Duration::from_secs(network.ban_secs));
+            }
+            ban
+        };
+        if ban {
+            self.metrics.peers_banned.inc();
+            tracing::warn!(%peer, last_offence = offence.label(), secs = network.ban_secs, "peer banned for misbehaviour");
+            let _ = self.net.ban(peer, Duration::from_secs(network.ban_secs)).await;
         }
     }
 
@@ -627,10 +730,7 @@ impl Node {
     /// One anti-entropy round with a peer: compare summaries, then fetch what is missing in
     /// bounded batches. Returns how many new records were stored.
     async fn sync_with(self: &Arc<Self>, peer: PeerId) -> Result<u64, NodeError> {
-        let api = |e: rix_net::NetError| NodeError::Api(e.to_string());
-        let SyncResponse::Summary { network, heads } =
-            self.net.request(peer, SyncRequest::Summary).await.map_err(api)?
-        else {
+        let SyncResponse::Summary { network, heads } = self.request_patiently(peer, SyncRequest::Summary).await? else {
             return Err(NodeError::Api(format!("{peer} answered a summary request with something else")));
         };
         if network != self.charter.network {
@@ -660,13 +760,13 @@ impl Node {
             let mut from = range.from;
             while from <= range.to {
                 let request = SyncRequest::Fetch { author: range.author.clone(), from, to: range.to, limit: batch };
-                let (records, more) = match self.net.request(peer, request).await.map_err(api)? {
+                let (records, more) = match self.request_patiently(peer, request).await? {
                     SyncResponse::Records { records, more, .. } => (records, more),
                     SyncResponse::Error { message } => {
                         return Err(NodeError::Api(format!("{peer}: {message}")));
                     }
-                    SyncResponse::Summary { .. } => {
-                        return Err(NodeError::Api(format!("{peer} answered a fetch with a summary")));
+                    SyncResponse::Summary { .. } | SyncResponse::Busy { .. } => {
+                        return Err(NodeError::Api(format!("{peer} answered a fetch with something else")));
                     }
                 };
                 if records.is_empty() {
@@ -690,9 +790,8 @@ impl Node {
                     }
                 }
                 if invalid > 0 {
-                    // Honest nodes only serve records they verified: this peer is faulty.
-                    let _ = self.net.disconnect(peer).await;
-                    return Err(NodeError::Api(format!("{peer} served {invalid} invalid records; disconnected")));
+                    self.penalise(peer, Offence::InvalidSync).await;
+                    return Err(NodeError::Api(format!("{peer} served {invalid} invalid records; banned")));
                 }
                 if !more {
                     break;
@@ -706,6 +805,23 @@ impl Node {
             tracing::info!(%peer, fetched, "caught up records by sync");
         }
         Ok(fetched)
+    }
+
+    /// Sends a sync request, waiting and retrying while the peer answers
+    /// [`SyncResponse::Busy`] (its serving limits), for at most about a request timeout.
+    async fn request_patiently(&self, peer: PeerId, request: SyncRequest) -> Result<SyncResponse, NodeError> {
+        let patience = Duration::from_secs(self.config.config.sync.request_timeout_secs);
+        let started = tokio::time::Instant::now();
+        loop {
+            let response = self.net.request(peer, request.clone()).await.map_err(|e| NodeError::Api(e.to_string()))?;
+            match response {
+                SyncResponse::Busy { retry_after_ms } if started.elapsed() < patience => {
+                    tokio::time::sleep(Duration::from_millis(retry_after_ms.clamp(10, 5_000))).await;
+                }
+                SyncResponse::Busy { .. } => return Err(NodeError::Api(format!("{peer} stayed busy"))),
+                other => return Ok(other),
+            }
+        }
     }
 
     /// `rix status` from the running daemon.

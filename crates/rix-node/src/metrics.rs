@@ -34,6 +34,12 @@ pub struct Metrics {
     pub connections_refused: Counter,
     /// Per member: highest sequence number seen at any peer minus what is held contiguously.
     pub member_lag: Family<Labels, Gauge>,
+    /// Sync requests answered "busy", by the limit hit (`inflight`, `rate`).
+    pub sync_refused: Family<Labels, Counter>,
+    /// Misbehaviour penalties, by offence.
+    pub penalties: Family<Labels, Counter>,
+    /// Peers banned for misbehaviour.
+    pub peers_banned: Counter,
 }
 
 impl Default for Metrics {
@@ -58,6 +64,9 @@ impl Metrics {
             peers_connected: Gauge::default(),
             connections_refused: Counter::default(),
             member_lag: Family::default(),
+            sync_refused: Family::default(),
+            penalties: Family::default(),
+            peers_banned: Counter::default(),
             registry: Registry::default(),
         };
         registry.register("records_stored", "Records in the replica", m.records_stored.clone());
@@ -75,6 +84,9 @@ impl Metrics {
             m.connections_refused.clone(),
         );
         registry.register("member_lag", "Records of a member known at peers but not held", m.member_lag.clone());
+        registry.register("sync_refused", "Sync requests answered busy, by limit", m.sync_refused.clone());
+        registry.register("penalties", "Misbehaviour penalties, by offence", m.penalties.clone());
+        registry.register("peers_banned", "Peers banned for misbehaviour", m.peers_banned.clone());
         Self { registry, ..m }
     }
 
@@ -93,6 +105,16 @@ impl Metrics {
     /// Counts one duplicate.
     pub fn duplicate(&self, source: &str) {
         self.records_duplicate.get_or_create(&vec![("source".into(), source.into())]).inc();
+    }
+
+    /// Counts a sync request refused by the serving limits.
+    pub fn sync_refused(&self, reason: &str) {
+        self.sync_refused.get_or_create(&vec![("reason".into(), reason.into())]).inc();
+    }
+
+    /// Counts a misbehaviour penalty.
+    pub fn penalty(&self, offence: &str) {
+        self.penalties.get_or_create(&vec![("offence".into(), offence.into())]).inc();
     }
 
     /// Counts a finished sync round.

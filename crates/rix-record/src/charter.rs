@@ -112,15 +112,20 @@ impl Charter {
         Ok(charter)
     }
 
+    /// The charter as the TOML text [`Charter::save`] writes.
+    pub fn to_toml(&self) -> String {
+        format!(
+            "# rix charter: the members and observers of network {:?}.\n# Every node of the network holds a copy; see docs/operations.md.\n\n{}",
+            self.network,
+            toml::to_string_pretty(self).expect("charter serialises")
+        )
+    }
+
     /// Writes the charter (atomically: a temporary file renamed over the old one).
     pub fn save(&self, path: &Path) -> Result<(), CharterError> {
         self.validate(path)?;
         let io = |source| CharterError::Io { path: path.to_owned(), source };
-        let text = format!(
-            "# rix charter: the members and observers of network {:?}.\n# Every node of the network holds a copy; see docs/operations.md.\n\n{}",
-            self.network,
-            toml::to_string_pretty(self).expect("charter serialises")
-        );
+        let text = self.to_toml();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             fs::create_dir_all(dir).map_err(io)?;
         }

@@ -78,11 +78,18 @@ pub enum Inserted {
 pub struct ReplicaOptions {
     /// sled's page cache, in bytes.
     pub cache_capacity_bytes: u64,
+    /// After each write's flush, also `fdatasync` sled's log file. sled's flush writes with
+    /// `sync_file_range`, which neither commits the file's size nor flushes the drive's
+    /// cache (sled issue 1452): enough to survive the process being killed, not a power cut.
+    pub fsync: bool,
+    /// How long [`Replica::open`] waits for another process's lock on the store (sled's
+    /// background flusher can hold it briefly after a store is dropped).
+    pub lock_wait: std::time::Duration,
 }
 
 impl Default for ReplicaOptions {
     fn default() -> Self {
-        Self { cache_capacity_bytes: 64 * 1024 * 1024 }
+        Self { cache_capacity_bytes: 64 * 1024 * 1024, fsync: true, lock_wait: std::time::Duration::from_secs(2) }
     }
 }
 
@@ -148,6 +155,8 @@ pub struct Replica {
     db: sled::Db,
     path: PathBuf,
     write_lock: Mutex<()>,
+    /// sled's log file, for `fdatasync` after flushes ([`ReplicaOptions::fsync`]).
+    log_file: Option<std::fs::File>,
 }
 
 impl std::fmt::Debug for Replica {
@@ -161,6 +170,18 @@ const FORMAT_VERSION: u32 = 1;
 impl Replica {
     /// Opens (creating if needed) the replica in directory `path`.
     pub fn open(path: &Path, options: &ReplicaOptions) -> Result<Self, StoreError> {
+        let deadline = std::time::Instant::now() + options.lock_wait;
+        loop {
+            match Self::open_once(path, options) {
+                Err(StoreError::Locked(_)) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                result => return result,
+            }
+        }
+    }
+
+    fn open_once(path: &Path, options: &ReplicaOptions) -> Result<Self, StoreError> {
         let db =
             sled::Config::new().path(path).cache_capacity(options.cache_capacity_bytes).open().map_err(
                 |e| match &e {
@@ -188,7 +209,16 @@ impl Replica {
                 db.flush()?;
             }
         }
-        Ok(Self { db, path: path.to_owned(), write_lock: Mutex::new(()) })
+        let log_file = if options.fsync {
+            let log = path.join("db");
+            Some(
+                std::fs::File::open(&log)
+                    .map_err(|e| StoreError::Storage(format!("opening {}: {e}", log.display())))?,
+            )
+        } else {
+            None
+        };
+        Ok(Self { db, path: path.to_owned(), write_lock: Mutex::new(()), log_file })
     }
 
     /// The store's directory.
@@ -258,7 +288,7 @@ impl Replica {
             batch.insert(keys::meta("count"), &count.to_be_bytes());
         }
         self.db.apply_batch(batch)?;
-        self.db.flush()?;
+        self.flush()?;
         Ok(outcomes)
     }
 
@@ -527,9 +557,13 @@ impl Replica {
         self.db.scan_prefix(keys::chain_prefix(author.as_str())).values().rev().map(|v| id_from(&v?))
     }
 
-    /// Writes everything buffered to disk.
+    /// Writes everything buffered to disk (and, with [`ReplicaOptions::fsync`], makes it
+    /// durable against power loss).
     pub fn flush(&self) -> Result<(), StoreError> {
         self.db.flush()?;
+        if let Some(log) = &self.log_file {
+            log.sync_data().map_err(|e| StoreError::Storage(format!("fdatasync of the replica log: {e}")))?;
+        }
         Ok(())
     }
 

@@ -1,0 +1,291 @@
+//! Hostile members against honest nodes, all on 127.0.0.1: floods of invalid records,
+//! oversized gossip, replays, an equivocation, sync floods for huge ranges and slow readers.
+//! Honest traffic must keep flowing, nothing invalid may be stored, every attacker must end up
+//! banned, and memory must stay bounded. Run with `--nocapture` for the figures.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use rix_net::NodeIdentity;
+use rix_net::protocol::{MAX_RESPONSE_RECORD_BYTES, SyncRequest, SyncResponse};
+use rix_node::daemon::Source;
+use rix_node::ops::verify_replica;
+use rix_record::{Author, Content, MAX_RECORD_BYTES, MemberKey, SignedRecord, Timestamp, VerifiedRecord};
+use rix_tests::hostile::Hostile;
+use rix_tests::{NodeDir, TestNet, TestNode, content, rss_bytes, wait_until};
+
+const WAIT: Duration = Duration::from_secs(60);
+const MIB: f64 = 1024.0 * 1024.0;
+
+fn metric(node: &TestNode, line_prefix: &str) -> u64 {
+    node.node()
+        .metrics()
+        .render()
+        .lines()
+        .filter(|l| l.starts_with(line_prefix))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
+fn author_of(dir: &NodeDir) -> Author {
+    let key = MemberKey::load(&dir.dir.join("keys/signing.key")).expect("signing key");
+    Author::new("rix-test", dir.member.parse().expect("member code"), key)
+}
+
+/// A chain of `n` records by `author`, each with a body of `body_bytes`.
+fn chain(author: &Author, n: u64, body_bytes: usize) -> Vec<VerifiedRecord> {
+    let mut head = None;
+    (1..=n)
+        .map(|i| {
+            let mut c = content(&format!("{} record {i}", author.member()));
+            if let Content::Publication(p) = &mut c {
+                p.body = "integrity ".repeat(body_bytes / 10);
+            }
+            let r = author.sign_next(head, c, Timestamp::now()).expect("sign");
+            head = Some(r.as_head());
+            r
+        })
+        .collect()
+}
+
+fn hostile(dir: &NodeDir, target: &NodeDir) -> Hostile {
+    let identity = NodeIdentity::load(&dir.dir.join("keys/node.key")).expect("node key");
+    Hostile::spawn(
+        identity.keypair().clone(),
+        rix_net::topic_for("rix-test"),
+        target.peer_id.parse().expect("peer id"),
+        format!("/ip4/127.0.0.1/tcp/{}", target.p2p_port).parse().expect("address"),
+    )
+}
+
+async fn ready(h: &Hostile) {
+    wait_until(WAIT, "the hostile node joins the target's topic", async || h.gossip_peers().await >= 1).await;
+}
+
+/// One attack's tally, printed as a table row.
+#[derive(Default)]
+struct Tally {
+    tried: u64,
+    sent: u64,
+    bytes: u64,
+}
+
+impl Tally {
+    async fn gossip(&mut self, h: &Hostile, data: Vec<u8>) {
+        self.tried += 1;
+        self.bytes += data.len() as u64;
+        self.sent += u64::from(h.publish(data).await);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hostile_members_are_rejected_counted_and_banned_while_honest_records_flow() {
+    let net = TestNet::create(&["A1", "B1", "C1", "X1", "X2", "X3", "X4"]);
+    let (a_dir, x) = (net.node("A1"), ["X1", "X2", "X3", "X4"].map(|m| net.node(m)));
+    let mut honest: Vec<TestNode> = ["A1", "B1", "C1"].iter().map(|m| TestNode::new(net.node(m))).collect();
+    for n in &mut honest {
+        n.start().await;
+    }
+    let [a, b, c] = [&honest[0], &honest[1], &honest[2]];
+    wait_until(WAIT, "the honest nodes connect", async || a.peer_count().await == 2 && c.peer_count().await == 2).await;
+
+    // A holds X4's long chain (for huge sync ranges) and X3's records (to replay them).
+    let x4_chain = chain(&author_of(x[3]), 1500, 4096);
+    let x3_author = author_of(x[2]);
+    let x3_chain = chain(&x3_author, 150, 256);
+    let signed = |c: &[VerifiedRecord]| c.iter().map(|r| r.signed()).collect::<Vec<SignedRecord>>();
+    let node = a.node().clone();
+    let (x4s, x3s) = (signed(&x4_chain), signed(&x3_chain));
+    tokio::task::spawn_blocking(move || {
+        node.accept(x4s, Source::Import);
+        node.accept(x3s, Source::Import);
+    })
+    .await
+    .unwrap();
+    let settled = 1650;
+    wait_until(WAIT, "B and C replicate the preloaded chains", async || {
+        b.records() == settled && c.records() == settled
+    })
+    .await;
+    let (rss_before, _) = rss_bytes();
+
+    // Honest traffic during the attacks: B publishes every 100 ms.
+    let stop = Arc::new(AtomicBool::new(false));
+    let publisher = {
+        let (b, stop) = (b.node().clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut ids = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                ids.push(b.publish(content(&format!("honest {}", ids.len()))).await.expect("publish").id);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            ids
+        })
+    };
+    let attack_start = Instant::now();
+    let mut rows: Vec<(&str, Tally)> = Vec::new();
+
+    // X3: an equivocation (two records with one sequence number), then replays of records A
+    // already holds.
+    let x3 = hostile(x[2], a_dir);
+    ready(&x3).await;
+    let head = x3_chain.last().map(VerifiedRecord::as_head);
+    let mut t = Tally::default();
+    for title in ["version one", "version two"] {
+        let twin = x3_author.sign_next(head, content(title), Timestamp::now()).unwrap();
+        t.gossip(&x3, twin.bytes().to_vec()).await;
+    }
+    wait_until(WAIT, "A keeps the equivocation evidence", async || metric(a, "rix_equivocations_total") == 1).await;
+    rows.push(("X3 equivocation (2 records, 1 seq)", t));
+    let mut t = Tally::default();
+    for r in &x3_chain {
+        t.gossip(&x3, r.bytes().to_vec()).await;
+    }
+    rows.push(("X3 replays of held records", t));
+
+    // X4: sync floods for huge ranges, then requests whose responses it never reads.
+    let x4 = hostile(x[3], a_dir);
+    ready(&x4).await;
+    let huge = SyncRequest::Fetch { author: "X4".into(), from: 0, to: u64::MAX, limit: u32::MAX };
+    let answers = futures::future::join_all((0..200).map(|_| x4.request(huge.clone()))).await;
+    let (mut served, mut busy, mut cut_off, mut largest) = (0, 0, 0, 0);
+    for answer in &answers {
+        match answer {
+            Ok(SyncResponse::Records { records, .. }) => {
+                served += 1;
+                largest = largest.max(records.len());
+                assert!(records.iter().map(Vec::len).sum::<usize>() <= MAX_RESPONSE_RECORD_BYTES);
+            }
+            Ok(SyncResponse::Busy { .. }) => busy += 1,
+            _ => cut_off += 1,
+        }
+    }
+    assert!(served >= 1 && largest <= 512, "huge ranges are served in bounded batches ({served} served, {largest})");
+    // At most the in-flight limit plus what the token bucket refills is served; the rest is
+    // answered busy until the busy answers add up to a ban, which cuts off the remainder.
+    assert!(served <= 16 && busy >= 40, "a burst of 200 requests is refused ({served} served, {busy} busy)");
+    eprintln!(
+        "huge-range fetches: {served} served (largest {largest} records), {busy} busy, {cut_off} cut off by the ban"
+    );
+    rows.push(("X4 huge-range fetches (read)", Tally { tried: 200, sent: 200, bytes: 0 }));
+    for _ in 0..300 {
+        x4.request_and_stall(huge.clone()).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (_, rss_peak_sync) = rss_bytes();
+    rows.push(("X4 fetches never read (slow reader)", Tally { tried: 300, sent: 300, bytes: 0 }));
+
+    // X1: a flood of valid-looking invalid records: broken signatures, unknown authors, and
+    // records claiming another member's authorship.
+    let x1 = hostile(x[0], a_dir);
+    ready(&x1).await;
+    let x1_author = author_of(x[0]);
+    let outsider = Author::new("rix-test", "ZZ".parse().unwrap(), MemberKey::generate().unwrap());
+    let impostor = Author::new("rix-test", "A1".parse().unwrap(), MemberKey::from_seed(&x1_author.key().seed()));
+    let mut t = Tally::default();
+    for i in 0..1000u64 {
+        let title = format!("flood {i}");
+        let bytes = match i % 3 {
+            0 => {
+                let mut b = x1_author.sign_next(None, content(&title), Timestamp::now()).unwrap().bytes().to_vec();
+                b[10] ^= 0x40;
+                b
+            }
+            1 => outsider.sign_next(None, content(&title), Timestamp::now()).unwrap().bytes().to_vec(),
+            _ => impostor.sign_next(None, content(&title), Timestamp::now()).unwrap().bytes().to_vec(),
+        };
+        t.gossip(&x1, bytes).await;
+    }
+    rows.push(("X1 invalid records (sig/author/key)", t));
+
+    // X2: records over the size limit, then gossip frames far over the transport limit.
+    let x2 = hostile(x[1], a_dir);
+    ready(&x2).await;
+    let x2_author = author_of(x[1]);
+    let mut t = Tally::default();
+    for i in 0..20 {
+        let mut b = x2_author.sign_next(None, content(&format!("big {i}")), Timestamp::now()).unwrap().bytes().to_vec();
+        b.resize(MAX_RECORD_BYTES + 4096, b' ');
+        t.gossip(&x2, b).await;
+    }
+    rows.push(("X2 records over 256 KiB", t));
+    let mut t = Tally::default();
+    for i in 0..10u8 {
+        t.gossip(&x2, vec![i; 1024 * 1024]).await;
+    }
+    rows.push(("X2 1 MiB gossip frames", t));
+    let attack_secs = attack_start.elapsed().as_secs_f64();
+
+    // Honest records published during the attacks reached everyone during the attacks.
+    stop.store(true, Ordering::Relaxed);
+    let honest_ids = publisher.await.unwrap();
+    let delivered_during = |n: &TestNode| {
+        honest_ids.iter().filter(|id| n.node().replica().contains(&id.parse().unwrap()).unwrap()).count()
+    };
+    let (on_a, on_c) = (delivered_during(a), delivered_during(c));
+    let expected = settled + 1 + honest_ids.len() as u64;
+    wait_until(WAIT, "every honest record reaches A and C", async || {
+        a.records() == expected && c.records() == expected
+    })
+    .await;
+    let (rss_after, rss_peak) = rss_bytes();
+
+    eprintln!("\nattack                                  tried    sent      bytes");
+    for (name, t) in &rows {
+        eprintln!("{name:<38} {:>6} {:>7} {:>10}", t.tried, t.sent, t.bytes);
+    }
+    let rejected =
+        |reason: &str| metric(a, &format!("rix_records_rejected_total{{source=\"gossip\",reason=\"{reason}\"}}"));
+    eprintln!(
+        "A rejected: bad_signature {}, unknown_author {}, key_mismatch {}, too_large {}; duplicates {}; sync busy {}; banned {}",
+        rejected("bad_signature"),
+        rejected("unknown_author"),
+        rejected("key_mismatch"),
+        rejected("too_large"),
+        metric(a, "rix_records_duplicate_total"),
+        metric(a, "rix_sync_refused_total"),
+        metric(a, "rix_peers_banned_total"),
+    );
+    eprintln!(
+        "honest: {} published by B in {attack_secs:.1} s of attacks; {on_a} on A and {on_c} on C when the attacks ended",
+        honest_ids.len()
+    );
+    eprintln!(
+        "RSS: before {:.1} MiB, peak during sync abuse {:.1} MiB, after {:.1} MiB, peak {:.1} MiB",
+        rss_before as f64 / MIB,
+        rss_peak_sync as f64 / MIB,
+        rss_after as f64 / MIB,
+        rss_peak as f64 / MIB
+    );
+
+    // Invalid input was rejected and counted; every attacker is banned and disconnected.
+    assert!(rejected("bad_signature") >= 1 && rejected("unknown_author") >= 1 && rejected("key_mismatch") >= 1);
+    assert!(rejected("too_large") >= 1, "oversized records are rejected as too large");
+    assert!(metric(a, "rix_sync_refused_total") >= 40);
+    assert_eq!(metric(a, "rix_peers_banned_total"), 4, "X1, X2, X3 and X4 are banned");
+    let peers = a.node().net().peers().await.unwrap();
+    assert!(peers.iter().all(|p| !p.role.starts_with('X')), "no attacker is still connected: {peers:?}");
+    assert!(!x1.connected().await && !x4.connected().await);
+
+    // Honest traffic flowed during the attacks; nothing invalid was stored anywhere, and the
+    // equivocation is kept as evidence that `rix verify` and `rix status` report.
+    assert!(on_a * 10 >= honest_ids.len() * 9 && on_c * 10 >= honest_ids.len() * 9, "honest delivery held up");
+    for n in &honest {
+        let report = verify_replica(n.node().replica(), n.node().charter(), |_| {}).unwrap();
+        assert!(report.failures.is_empty(), "{}: {:?}", n.dir.member, report.failures);
+        assert_eq!(n.records(), expected, "{} holds exactly the valid records", n.dir.member);
+    }
+    let status = a.node().status().await.unwrap();
+    assert_eq!(status.equivocations.len(), 1);
+    assert_eq!((status.equivocations[0].member.as_str(), status.equivocations[0].seq), ("X3", 151));
+
+    // Memory stayed bounded: the slow reader's 300 unread responses (2 MiB each) pin at most
+    // a few in flight.
+    let growth = rss_peak.saturating_sub(rss_before) as f64 / MIB;
+    assert!(growth < 160.0, "peak RSS grew by {growth:.1} MiB during the attacks");
+
+    for n in &mut honest {
+        n.stop().await;
+    }
+}
