@@ -1,7 +1,7 @@
-//! Search latency and index size over a large replica: RIX_BENCH_RECORDS generated records
+//! Search latency and index size over a large replica: RIX_BENCH_SEARCH_RECORDS generated records
 //! (default 100,000) in English, Russian, Chinese and Japanese; 400 queries of several shapes.
-//! Prints median and p99 latency per shape and the index size. Run with
-//! `cargo bench -p rix-search --bench search`.
+//! Prints median and p99 latency of list and stats on the replica, of each search shape, and
+//! the index size. Run with `cargo bench -p rix-tests --bench search`.
 
 use std::time::{Duration, Instant};
 
@@ -15,7 +15,7 @@ use rix_tests::corpus::{self, EN, JA, Lcg, RU, ZH};
 type MakeQuery = dyn Fn(&mut Lcg) -> SearchQuery;
 
 fn main() {
-    let n: usize = std::env::var("RIX_BENCH_RECORDS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let n: usize = std::env::var("RIX_BENCH_SEARCH_RECORDS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
     let dir = tempfile::tempdir().unwrap();
     let replica = Replica::open(&dir.path().join("replica"), &ReplicaOptions::default()).unwrap();
     let author = Author::new("bench", "KZ".parse().unwrap(), MemberKey::from_seed(&[3; 32]));
@@ -57,6 +57,32 @@ fn main() {
             }),
         ),
     ];
+    let time = |label: &str, runs: usize, f: &mut dyn FnMut()| {
+        let mut times: Vec<Duration> = (0..runs)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed()
+            })
+            .collect();
+        times.sort();
+        println!(
+            "  {label:<32} median {:>8.2} ms   p99 {:>8.2} ms",
+            times[times.len() / 2].as_secs_f64() * 1000.0,
+            times[(times.len() * 99) / 100].as_secs_f64() * 1000.0
+        );
+    };
+    println!("queries on the replica (no search index):");
+    time("list --limit 20", 40, &mut || {
+        std::hint::black_box(replica.list(&RecordFilter { limit: Some(20), ..Default::default() }).unwrap());
+    });
+    time("list --factor F --limit 20", 40, &mut || {
+        let filter = RecordFilter { factor: Some(KeyFactor::ALL[rng.next(10)]), limit: Some(20), ..Default::default() };
+        std::hint::black_box(replica.list(&filter).unwrap());
+    });
+    time("stats (reads every record)", 3, &mut || {
+        std::hint::black_box(replica.stats(&["KZ".parse().unwrap()]).unwrap());
+    });
     println!("search latency, 20 results each, 80 queries per shape:");
     for (label, make) in &shapes {
         let mut times: Vec<Duration> = Vec::new();

@@ -77,20 +77,28 @@ pub fn language_of(i: usize) -> (&'static str, &'static [&'static str], &'static
 
 /// `count` publications signed by `author` as records 1..=count, with bodies of `body_words`.
 pub fn generate(author: &Author, count: usize, body_words: usize, seed: u64) -> Vec<VerifiedRecord> {
+    generate_iter(author, count, body_words, seed).collect()
+}
+
+/// Like [`generate`], one record at a time, for corpora too large to hold in memory.
+pub fn generate_iter(
+    author: &Author,
+    count: usize,
+    body_words: usize,
+    seed: u64,
+) -> impl Iterator<Item = VerifiedRecord> + '_ {
     let mut rng = Lcg(seed);
     let mut head = None;
     let now = Timestamp::now();
-    (0..count)
-        .map(|i| {
-            let (lang, vocab, sep) = language_of(i);
-            let factor = KeyFactor::ALL[rng.next(KeyFactor::ALL.len())];
-            let kind = Kind::ALL[rng.next(Kind::ALL.len())];
-            let mut p = Publication::new(kind, rng.words(vocab, 5, sep), lang.parse().expect("tag"), vec![factor]);
-            p.summary = rng.words(vocab, 12, sep);
-            p.body = rng.words(vocab, body_words, sep);
-            let r = author.sign_next(head, Content::Publication(Box::new(p)), now).expect("sign");
-            head = Some(r.as_head());
-            r
-        })
-        .collect()
+    (0..count).map(move |i| {
+        let (lang, vocab, sep) = language_of(i);
+        let factor = KeyFactor::ALL[rng.next(KeyFactor::ALL.len())];
+        let kind = Kind::ALL[rng.next(Kind::ALL.len())];
+        let mut p = Publication::new(kind, rng.words(vocab, 5, sep), lang.parse().expect("tag"), vec![factor]);
+        p.summary = rng.words(vocab, 12, sep);
+        p.body = rng.words(vocab, body_words, sep);
+        let r = author.sign_next(head, Content::Publication(Box::new(p)), now).expect("sign");
+        head = Some(r.as_head());
+        r
+    })
 }

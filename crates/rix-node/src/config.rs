@@ -191,11 +191,15 @@ pub struct StoreConfig {
     /// `fdatasync` the replica after every write, so a record acknowledged as stored survives
     /// a power cut, not only a crash of the process. Default true.
     pub fsync: bool,
+    /// Keep the full-text search index (`DATA_DIR/search`) up to date in the daemon. Off, the
+    /// daemon saves the indexing work and memory (about 20 MB of writer buffer); `rix search`
+    /// then says the index is unavailable. Default true.
+    pub search_index: bool,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self { cache_capacity_mb: 64, fsync: true }
+        Self { cache_capacity_mb: 64, fsync: true, search_index: true }
     }
 }
 

@@ -142,7 +142,27 @@ pub struct Node {
     token: String,
     search: Option<Arc<SearchIndex>>,
     index_jobs: Option<std::sync::mpsc::SyncSender<IndexJob>>,
+    gossip_queue: tokio::sync::mpsc::Sender<GossipArrival>,
+    stored: tokio::sync::broadcast::Sender<rix_record::RecordId>,
 }
+
+/// A record that arrived by gossip, waiting to be validated.
+struct GossipArrival {
+    source: PeerId,
+    message_id: rix_net::MessageId,
+    record: SignedRecord,
+}
+
+/// Notices of newly stored records kept for slow subscribers (they then miss some).
+const STORED_NOTICES: usize = 4096;
+
+/// Gossip records queued for validation; when full, the event handler waits.
+const GOSSIP_QUEUE: usize = 1024;
+/// Most gossip records validated and stored together.
+const GOSSIP_BATCH: usize = 256;
+
+/// A sync batch being verified and stored on the blocking pool.
+type StoringBatch = JoinHandle<Vec<Result<Accepted, rix_record::VerifyError>>>;
 
 /// Work for the indexer thread.
 enum IndexJob {
@@ -286,11 +306,16 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
     let token = crate::api::write_token(&config.api_token_path())?;
 
     let search_dir = config.search_dir();
-    let search = match tokio::task::spawn_blocking(move || SearchIndex::open(&search_dir)).await.expect("no panic") {
-        Ok(index) => Some(Arc::new(index)),
-        Err(e) => {
-            tracing::warn!(error = %e, "search index unavailable; `rix search` will fail until `rix reindex`");
-            None
+    let search = if !config.config.store.search_index {
+        tracing::info!("search index disabled (store.search_index = false)");
+        None
+    } else {
+        match tokio::task::spawn_blocking(move || SearchIndex::open(&search_dir)).await.expect("no panic") {
+            Ok(index) => Some(Arc::new(index)),
+            Err(e) => {
+                tracing::warn!(error = %e, "search index unavailable; `rix search` will fail until `rix reindex`");
+                None
+            }
         }
     };
     let (index_jobs_tx, index_jobs_rx) = match &search {
@@ -311,6 +336,7 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
         // put it back now, so peers get it by sync even if nothing else is published.
         p.head(&replica)?;
     }
+    let (gossip_queue, gossip_arrivals) = tokio::sync::mpsc::channel(GOSSIP_QUEUE);
     let node = Arc::new(Node {
         config,
         charter,
@@ -323,10 +349,15 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
         token,
         search: search.clone(),
         index_jobs: index_jobs_tx,
+        gossip_queue,
+        stored: tokio::sync::broadcast::channel(STORED_NOTICES).0,
     });
     node.metrics.records_stored.set(node.replica.len()? as i64);
     let (shutdown, shutdown_rx) = watch::channel(false);
-    let mut tasks = vec![tokio::spawn(event_loop.run())];
+    let mut tasks = vec![
+        tokio::spawn(event_loop.run()),
+        tokio::spawn(node.clone().ingest_gossip(gossip_arrivals, shutdown_rx.clone())),
+    ];
 
     let n = node.clone();
     tasks.push(tokio::spawn(async move {
@@ -441,9 +472,16 @@ impl Node {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Notices of every record newly stored from now on (published here or received), for
+    /// watchers such as the benchmarks. A subscriber that falls 4096 behind misses some.
+    pub fn subscribe_stored(&self) -> tokio::sync::broadcast::Receiver<rix_record::RecordId> {
+        self.stored.subscribe()
+    }
+
     /// Queues a newly stored record for the search index (call from a blocking thread: a full
-    /// queue waits for the indexer).
+    /// queue waits for the indexer) and announces it to subscribers.
     fn index(&self, record: &VerifiedRecord) {
+        let _ = self.stored.send(record.id());
         if let Some(jobs) = &self.index_jobs {
             let _ = jobs.send(IndexJob::Add(record.clone()));
         }
@@ -506,8 +544,8 @@ impl Node {
     pub fn accept(&self, records: Vec<SignedRecord>, source: Source) -> Vec<Result<Accepted, rix_record::VerifyError>> {
         let mut verified: Vec<VerifiedRecord> = Vec::with_capacity(records.len());
         let mut slots: Vec<Result<usize, rix_record::VerifyError>> = Vec::with_capacity(records.len());
-        for r in records {
-            match r.verify(&self.charter) {
+        for r in rix_record::verify_batch(&records, &self.charter) {
+            match r {
                 Ok(v) => {
                     slots.push(Ok(verified.len()));
                     verified.push(v);
@@ -519,7 +557,7 @@ impl Node {
                 }
             }
         }
-        let outcomes = match self.replica.insert_batch(&verified) {
+        let outcomes = match if verified.is_empty() { Ok(Vec::new()) } else { self.replica.insert_batch(&verified) } {
             Ok(o) => o,
             Err(e) => {
                 tracing::error!(error = %e, "replica write failed");
@@ -558,36 +596,80 @@ impl Node {
             .collect()
     }
 
-    async fn on_event(self: Arc<Self>, event: NetworkEvent) {
-        match event {
-            NetworkEvent::GossipRecord { source, message_id, record } => {
-                let node = self.clone();
-                let outcome = tokio::task::spawn_blocking(move || node.accept(vec![record], Source::Gossip).remove(0))
-                    .await
-                    .expect("no panic");
+    /// Validates and stores gossip in batches: whatever queued while the previous batch was
+    /// being stored goes in one `verify_batch` and one flush (group commit), so a burst costs
+    /// one fsync instead of one per record, while a lone record is handled at once.
+    async fn ingest_gossip(
+        self: Arc<Self>,
+        mut arrivals: tokio::sync::mpsc::Receiver<GossipArrival>,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        loop {
+            let first = tokio::select! {
+                arrival = arrivals.recv() => match arrival {
+                    Some(a) => a,
+                    None => return,
+                },
+                _ = stop.changed() => return,
+            };
+            let mut batch = vec![first];
+            while batch.len() < GOSSIP_BATCH {
+                match arrivals.try_recv() {
+                    Ok(arrival) => batch.push(arrival),
+                    Err(_) => break,
+                }
+            }
+            // What a banned peer still had queued is dropped unread: a flood must not keep the
+            // node busy after its sender is gone.
+            let (banned, batch): (Vec<_>, Vec<_>) = batch.into_iter().partition(|a| self.is_banned(&a.source));
+            for arrival in banned {
+                let _ = self.net.report_validation(arrival.message_id, arrival.source, MessageAcceptance::Ignore).await;
+            }
+            if batch.is_empty() {
+                continue;
+            }
+            let records: Vec<SignedRecord> = batch.iter().map(|a| a.record.clone()).collect();
+            let node = self.clone();
+            let outcomes =
+                tokio::task::spawn_blocking(move || node.accept(records, Source::Gossip)).await.expect("no panic");
+            for (arrival, outcome) in batch.into_iter().zip(outcomes) {
                 let acceptance = match outcome.map(|a| a.outcome) {
                     Ok(Inserted::New) => MessageAcceptance::Accept,
                     // Equivocation evidence is kept but not forwarded: the forwarder is not
                     // to blame for what the author signed.
                     Ok(Inserted::Equivocation { .. }) => MessageAcceptance::Ignore,
                     Ok(Inserted::Duplicate) => {
-                        self.penalise(source, Offence::Replay).await;
+                        self.penalise(arrival.source, Offence::Replay).await;
                         MessageAcceptance::Ignore
                     }
                     Err(_) => {
-                        self.penalise(source, Offence::InvalidGossip).await;
+                        self.penalise(arrival.source, Offence::InvalidGossip).await;
                         MessageAcceptance::Reject
                     }
                 };
-                let _ = self.net.report_validation(message_id, source, acceptance).await;
+                let _ = self.net.report_validation(arrival.message_id, arrival.source, acceptance).await;
+            }
+        }
+    }
+
+    async fn on_event(self: Arc<Self>, event: NetworkEvent) {
+        match event {
+            NetworkEvent::GossipRecord { source, message_id, record } => {
+                // Waits while the ingest queue is full; the network task then drops (ignores)
+                // gossip rather than stall, and sync brings those records later.
+                let _ = self.gossip_queue.send(GossipArrival { source, message_id, record }).await;
             }
             NetworkEvent::SyncRequest { peer, request, channel } => {
-                let node = self.clone();
-                let response = tokio::task::spawn_blocking(move || node.answer(&request)).await.expect("no panic");
-                self.metrics.sync_requests_served.inc();
-                if let Err(e) = self.net.respond(channel, response).await {
-                    tracing::debug!(%peer, error = %e, "could not answer sync request");
-                }
+                // Answered off the event path, so a large fetch never delays gossip; how many
+                // run at once per peer is bounded by the serving limits.
+                tokio::spawn(async move {
+                    let node = self.clone();
+                    let response = tokio::task::spawn_blocking(move || node.answer(&request)).await.expect("no panic");
+                    self.metrics.sync_requests_served.inc();
+                    if let Err(e) = self.net.respond(channel, response).await {
+                        tracing::debug!(%peer, error = %e, "could not answer sync request");
+                    }
+                });
             }
             NetworkEvent::PeerConnected { peer } => {
                 self.state().peers.entry(peer).or_default();
@@ -607,6 +689,11 @@ impl Node {
             }
             NetworkEvent::Listening { .. } => {}
         }
+    }
+
+    /// Whether `peer` is banned now.
+    fn is_banned(&self, peer: &PeerId) -> bool {
+        self.state().banned.get(peer).is_some_and(|until| *until > std::time::Instant::now())
     }
 
     /// Adds to a peer's misbehaviour tally and bans it once the tally reaches
@@ -756,6 +843,9 @@ impl Node {
         let ranges = plan(&local, &heads, |a| a.parse().ok().is_some_and(|m| self.charter.member(&m).is_some()));
         let batch = self.config.config.sync.batch_records;
         let mut fetched = 0u64;
+        // The pipeline: while one batch is verified and stored on the blocking pool, the next
+        // is already being fetched. At most two batches are in memory.
+        let mut storing: Option<StoringBatch> = None;
         for range in ranges {
             let mut from = range.from;
             while from <= range.to {
@@ -769,42 +859,44 @@ impl Node {
                         return Err(NodeError::Api(format!("{peer} answered a fetch with something else")));
                     }
                 };
-                if records.is_empty() {
-                    break;
-                }
+                let Some(last) = records.last() else { break };
+                // Where the next batch starts, read unverified from this batch's last record: a
+                // lie costs one wasted request, because nothing is trusted before it is verified.
+                let next = SignedRecord::from_bytes(last.clone())
+                    .decode()
+                    .ok()
+                    .filter(|(r, _)| r.author.as_str() == range.author && r.seq >= from)
+                    .map(|(r, _)| r.seq + 1);
+                fetched += self.finish_storing(peer, storing.take()).await?;
                 let signed: Vec<SignedRecord> = records.into_iter().map(SignedRecord::from_bytes).collect();
                 let node = self.clone();
-                let outcomes =
-                    tokio::task::spawn_blocking(move || node.accept(signed, Source::Sync)).await.expect("no panic");
-                let mut last_seq = from;
-                let mut invalid = 0;
-                for o in &outcomes {
-                    match o {
-                        Ok(a) => {
-                            fetched += u64::from(a.outcome == Inserted::New);
-                            if a.author == range.author {
-                                last_seq = last_seq.max(a.seq);
-                            }
-                        }
-                        Err(_) => invalid += 1,
-                    }
+                storing = Some(tokio::task::spawn_blocking(move || node.accept(signed, Source::Sync)));
+                match next {
+                    Some(n) if more => from = n,
+                    _ => break,
                 }
-                if invalid > 0 {
-                    self.penalise(peer, Offence::InvalidSync).await;
-                    return Err(NodeError::Api(format!("{peer} served {invalid} invalid records; banned")));
-                }
-                if !more {
-                    break;
-                }
-                from = last_seq + 1;
             }
         }
+        fetched += self.finish_storing(peer, storing.take()).await?;
         if fetched > 0 {
             self.metrics.sync_records_fetched.inc_by(fetched);
             self.state().peers.entry(peer).or_default().records_fetched += fetched;
             tracing::info!(%peer, fetched, "caught up records by sync");
         }
         Ok(fetched)
+    }
+
+    /// Waits for a batch being stored; returns how many of its records were new. A peer that
+    /// served an invalid record is banned: honest nodes only serve what they verified.
+    async fn finish_storing(&self, peer: PeerId, storing: Option<StoringBatch>) -> Result<u64, NodeError> {
+        let Some(storing) = storing else { return Ok(0) };
+        let outcomes = storing.await.expect("no panic");
+        let invalid = outcomes.iter().filter(|o| o.is_err()).count();
+        if invalid > 0 {
+            self.penalise(peer, Offence::InvalidSync).await;
+            return Err(NodeError::Api(format!("{peer} served {invalid} invalid records; banned")));
+        }
+        Ok(outcomes.iter().filter(|o| o.as_ref().is_ok_and(|a| a.outcome == Inserted::New)).count() as u64)
     }
 
     /// Sends a sync request, waiting and retrying while the peer answers

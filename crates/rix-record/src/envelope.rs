@@ -218,6 +218,66 @@ impl SignedRecord {
     }
 }
 
+/// Verifies many envelopes at once: each is decoded and checked against the charter as by
+/// [`SignedRecord::verify`], then all signatures are checked with one ed25519 batch
+/// verification (about 2.5 times faster than one by one). If the batch fails, each signature is
+/// checked on its own with `verify_strict` to find the bad ones, so one forgery costs its
+/// sender's batch a second pass but never makes a valid record fail.
+///
+/// The batch equation is cofactorless, like `verify_strict`, but it does not repeat
+/// `verify_strict`'s rejection of small-order `R` points; an honest signature never has one.
+/// Only the holder of a member's secret key could craft a signature that the batch accepts and
+/// `verify_strict` rejects, and `rix verify` (which checks one by one) would report it.
+pub fn verify_batch(records: &[SignedRecord], charter: &Charter) -> Vec<Result<VerifiedRecord, VerifyError>> {
+    struct Candidate {
+        slot: usize,
+        record: Record,
+        signature: Signature,
+        key: ed25519_dalek::VerifyingKey,
+    }
+    let mut results: Vec<Option<Result<VerifiedRecord, VerifyError>>> = Vec::with_capacity(records.len());
+    let mut candidates = Vec::with_capacity(records.len());
+    for (slot, signed) in records.iter().enumerate() {
+        let checked = signed.decode().and_then(|(record, signature)| {
+            check_authority(&record, charter)?;
+            let key = *record.author_key.verifying_key();
+            if key.is_weak() {
+                return Err(VerifyError::BadSignature);
+            }
+            Ok((record, signature, key))
+        });
+        match checked {
+            Ok((record, signature, key)) => {
+                candidates.push(Candidate { slot, record, signature, key });
+                results.push(None);
+            }
+            Err(e) => results.push(Some(Err(e))),
+        }
+    }
+    let messages: Vec<Vec<u8>> =
+        candidates.iter().map(|c| signing_input(&records[c.slot].bytes[HEADER_LEN..])).collect();
+    let all_valid = match candidates.len() {
+        0 => true,
+        1 => false,
+        _ => {
+            let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+            let signatures: Vec<Signature> = candidates.iter().map(|c| c.signature).collect();
+            let keys: Vec<ed25519_dalek::VerifyingKey> = candidates.iter().map(|c| c.key).collect();
+            ed25519_dalek::verify_batch(&refs, &signatures, &keys).is_ok()
+        }
+    };
+    for (candidate, message) in candidates.into_iter().zip(&messages) {
+        let valid = all_valid || candidate.key.verify_strict(message, &candidate.signature).is_ok();
+        let signed = &records[candidate.slot];
+        results[candidate.slot] = Some(if valid {
+            Ok(VerifiedRecord { id: signed.id(), bytes: signed.bytes.clone(), record: Arc::new(candidate.record) })
+        } else {
+            Err(VerifyError::BadSignature)
+        });
+    }
+    results.into_iter().map(|r| r.expect("every slot is decided")).collect()
+}
+
 /// Checks that the record's network and author match the charter.
 fn check_authority(record: &Record, charter: &Charter) -> Result<(), VerifyError> {
     if record.network != charter.network {

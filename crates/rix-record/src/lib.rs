@@ -26,7 +26,7 @@ pub mod vocab;
 pub use author::{Author, ChainHead};
 pub use charter::{Charter, CharterError, CharterMember, Observer};
 pub use content::{Content, LanguageTag, Publication, Record, Withdrawal};
-pub use envelope::{MAX_RECORD_BYTES, SIGNING_CONTEXT, SignedRecord, VerifiedRecord, VerifyError};
+pub use envelope::{MAX_RECORD_BYTES, SIGNING_CONTEXT, SignedRecord, VerifiedRecord, VerifyError, verify_batch};
 pub use id::RecordId;
 pub use keys::{KeyError, MemberKey};
 pub use member::MemberCode;

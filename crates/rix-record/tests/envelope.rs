@@ -182,3 +182,41 @@ proptest! {
         prop_assert!(SignedRecord::from_bytes(longer).verify(&charter()).is_err());
     }
 }
+
+#[test]
+fn batch_verification_agrees_with_single_verification_and_pins_down_each_bad_record() {
+    let author = kz();
+    let mut head = None;
+    let mut batch: Vec<SignedRecord> = (0..40)
+        .map(|i| {
+            let r = author.sign_next(head, publication(&format!("r{i}"), "body"), at()).unwrap();
+            head = Some(r.as_head());
+            r.signed()
+        })
+        .collect();
+    let all_good = rix_record::verify_batch(&batch, &charter());
+    assert!(all_good.iter().all(Result::is_ok));
+    for (signed, verified) in batch.iter().zip(&all_good) {
+        assert_eq!(verified.as_ref().unwrap().id(), signed.id());
+    }
+
+    // A broken signature, a foreign author and garbage among good records: exactly those fail,
+    // each with the reason single verification gives.
+    let mut flipped = batch[7].bytes().to_vec();
+    flipped[10] ^= 1;
+    batch[7] = SignedRecord::from_bytes(flipped);
+    batch[20] = Author::new(NETWORK, "KZ".parse().unwrap(), key(99))
+        .sign_next(None, publication("impostor", "b"), at())
+        .unwrap()
+        .signed();
+    batch[33] = SignedRecord::from_bytes(b"RIX\x01 not a record".to_vec());
+    let mixed = rix_record::verify_batch(&batch, &charter());
+    for (i, (signed, outcome)) in batch.iter().zip(&mixed).enumerate() {
+        let single = signed.verify(&charter());
+        assert_eq!(outcome.is_ok(), single.is_ok(), "record {i}");
+        if let (Err(a), Err(b)) = (outcome, &single) {
+            assert_eq!(a.reason(), b.reason(), "record {i}");
+        }
+    }
+    assert_eq!(mixed.iter().filter(|r| r.is_err()).count(), 3);
+}

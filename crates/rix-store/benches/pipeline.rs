@@ -1,4 +1,5 @@
-//! The record pipeline on this machine: sign, verify, store. Prints records per second as the
+//! The record pipeline on this machine: sign, verify (one by one and batched, and the ed25519
+//! part alone), store (batched, with and without fdatasync, and one record per flush). Prints records per second as the
 //! median (and min-max) of several runs; run with `cargo bench -p rix-store --bench pipeline`.
 //! Set `RIX_BENCH_RECORDS` to change the records per run (default 4000).
 
@@ -53,9 +54,45 @@ fn main() {
             e.verify(&charter).unwrap();
         }
     });
+    let verify_batched = measure(n, || {
+        for chunk in envelopes.chunks(512) {
+            for r in rix_record::verify_batch(chunk, &charter) {
+                r.unwrap();
+            }
+        }
+    });
+    // The ed25519 part alone, for the ratio to the rates above.
+    let verifying_key = *author.key().author_key().verifying_key();
+    let signed_parts: Vec<(Vec<u8>, ed25519_dalek::Signature)> = envelopes
+        .iter()
+        .map(|e| {
+            let sig = ed25519_dalek::Signature::from_bytes(e.bytes()[4..68].try_into().unwrap());
+            (rix_record::envelope::signing_input(&e.bytes()[68..]), sig)
+        })
+        .collect();
+    let ed25519_single = measure(n, || {
+        for (message, sig) in &signed_parts {
+            verifying_key.verify_strict(message, sig).unwrap();
+        }
+    });
+    let ed25519_batch = measure(n, || {
+        for chunk in signed_parts.chunks(512) {
+            let messages: Vec<&[u8]> = chunk.iter().map(|(m, _)| m.as_slice()).collect();
+            let sigs: Vec<ed25519_dalek::Signature> = chunk.iter().map(|(_, s)| *s).collect();
+            ed25519_dalek::verify_batch(&messages, &sigs, &vec![verifying_key; chunk.len()]).unwrap();
+        }
+    });
     let store_batched = measure(n, || {
         let dir = tempfile::tempdir().unwrap();
         let replica = Replica::open(dir.path(), &ReplicaOptions::default()).unwrap();
+        for chunk in records.chunks(512) {
+            replica.insert_batch(chunk).unwrap();
+        }
+    });
+    let store_batched_no_fsync = measure(n, || {
+        let dir = tempfile::tempdir().unwrap();
+        let options = ReplicaOptions { fsync: false, ..ReplicaOptions::default() };
+        let replica = Replica::open(dir.path(), &options).unwrap();
         for chunk in records.chunks(512) {
             replica.insert_batch(chunk).unwrap();
         }
@@ -71,7 +108,11 @@ fn main() {
     println!("record pipeline, {n} records of {size} bytes per run, median of {RUNS} runs (min-max), records/s:");
     println!("{:<44}{}", "sign (canonical encode + ed25519)", sign);
     println!("{:<44}{}", "verify (decode + canonical check + ed25519)", verify);
-    println!("{:<44}{}", "store, batches of 512 (one flush each)", store_batched);
+    println!("{:<44}{}", "verify, batches of 512 (verify_batch)", verify_batched);
+    println!("{:<44}{}", "  ed25519 verify_strict alone", ed25519_single);
+    println!("{:<44}{}", "  ed25519 verify_batch (512) alone", ed25519_batch);
+    println!("{:<44}{}", "store, batches of 512 (flush + fdatasync)", store_batched);
+    println!("{:<44}{}", "store, batches of 512 (flush, no fdatasync)", store_batched_no_fsync);
     println!("{:<44}{}", format!("store, one flush per record ({single})"), store_single);
 }
 

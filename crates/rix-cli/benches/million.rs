@@ -1,0 +1,125 @@
+//! A real `rix daemon` process on a replica of RIX_MILLION_RECORDS records (default
+//! 1,000,000): its resident memory after start, after `rix stats` (which reads every record),
+//! after a search, and at its peak; its start-up time; and disk bytes per record.
+//!
+//! `cargo bench -p rix-cli --bench million` (builds the store first: several minutes).
+//! RIX_MILLION_CACHE_MB sets `store.cache_capacity_mb` (default 64, the shipped default).
+
+use std::time::{Duration, Instant};
+
+use rix_record::{Author, MemberKey};
+use rix_store::{Replica, ReplicaOptions};
+use rix_tests::corpus::generate_iter;
+use rix_tests::{Rix, TestNet, signal};
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn dir_bytes(path: &std::path::Path) -> u64 {
+    std::fs::read_dir(path)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// (VmRSS, VmHWM) of a process, MiB.
+fn rss_of(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn main() {
+    let count = env_usize("RIX_MILLION_RECORDS", 1_000_000);
+    let cache_mb = env_usize("RIX_MILLION_CACHE_MB", 64);
+    let rix = Rix::new(env!("CARGO_BIN_EXE_rix"));
+    let net = TestNet::init(&rix, &["KZ"]);
+    let kz = net.node("KZ");
+    let config = std::fs::read_to_string(&kz.config).unwrap();
+    std::fs::write(&kz.config, config.replace("cache_capacity_mb = 64", &format!("cache_capacity_mb = {cache_mb}")))
+        .unwrap();
+
+    // The store: records signed by KZ, written in batches as the daemon's sync would.
+    let key = MemberKey::load(&kz.dir.join("keys/signing.key")).unwrap();
+    let author = Author::new("rix-test", "KZ".parse().unwrap(), key);
+    let replica_dir = kz.dir.join("data/replica");
+    let t = Instant::now();
+    let mut last = None;
+    {
+        let replica = Replica::open(&replica_dir, &ReplicaOptions::default()).unwrap();
+        let mut records = generate_iter(&author, count, 30, 1).peekable();
+        let mut done = 0;
+        while records.peek().is_some() {
+            let batch: Vec<_> = records.by_ref().take(4096).collect();
+            replica.insert_batch(&batch).unwrap();
+            done += batch.len();
+            last = batch.last().cloned();
+            if done % 100_000 == 0 {
+                eprintln!("  {done} records stored ({:.0} s)", t.elapsed().as_secs_f64());
+            }
+        }
+        replica.flush().unwrap();
+    }
+    std::fs::write(kz.dir.join("keys/last-signed.rix"), last.unwrap().bytes()).unwrap();
+    let build = t.elapsed();
+    let replica_bytes = dir_bytes(&replica_dir);
+    let t = Instant::now();
+    rix.ok(&["--config", kz.config_arg(), "reindex"]);
+    let index_time = t.elapsed();
+    let index_bytes = dir_bytes(&kz.dir.join("data/search"));
+    println!(
+        "store: {count} records signed and stored in {:.0} s; replica {:.0} MiB ({:.0} B/record); search index built in {:.0} s, {:.0} MiB ({:.0} B/record)",
+        build.as_secs_f64(),
+        replica_bytes as f64 / 1048576.0,
+        replica_bytes as f64 / count as f64,
+        index_time.as_secs_f64(),
+        index_bytes as f64 / 1048576.0,
+        index_bytes as f64 / count as f64
+    );
+
+    // The daemon: start-up until its API answers, then memory as it is used.
+    let t = Instant::now();
+    let mut daemon = rix.spawn_daemon(kz);
+    let running = || {
+        let out = rix.run(&["--json", "--config", kz.config_arg(), "status"]);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).is_ok_and(|s| s["daemon_running"] == true)
+    };
+    while !running() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let startup = t.elapsed();
+    std::thread::sleep(Duration::from_secs(2));
+    let (after_start, _) = rss_of(daemon.id());
+    let t = Instant::now();
+    rix.ok(&["--config", kz.config_arg(), "stats"]);
+    let stats_time = t.elapsed();
+    let (after_stats, _) = rss_of(daemon.id());
+    let t = Instant::now();
+    rix.ok(&["--config", kz.config_arg(), "list", "--limit", "20"]);
+    rix.ok(&["--config", kz.config_arg(), "search", "integrity"]);
+    let query_time = t.elapsed();
+    let (after_queries, peak) = rss_of(daemon.id());
+    println!(
+        "daemon with {count} records, store.cache_capacity_mb = {cache_mb}: start-up {:.2} s (until `rix status` answers through the API); RSS {after_start:.0} MiB after start, {after_stats:.0} MiB after `rix stats` ({:.1} s), {after_queries:.0} MiB after list + search ({:.2} s); peak {peak:.0} MiB",
+        startup.as_secs_f64(),
+        stats_time.as_secs_f64(),
+        query_time.as_secs_f64()
+    );
+    signal(&daemon, nix::sys::signal::Signal::SIGTERM);
+    daemon.wait().unwrap();
+}
