@@ -65,6 +65,18 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 /// Returns per record the time until the last node had it, and per (record, node) delivery.
 async fn propagation(count: usize, rate: f64) -> (Vec<Duration>, Vec<Duration>, f64) {
     let net = TestNet::create(&MEMBERS);
+    // Knobs for finding the bottleneck: RIX_BENCH_SEARCH=0 turns the search index off,
+    // RIX_BENCH_FSYNC=0 the replica's fdatasync.
+    for node in &net.nodes {
+        let mut config = std::fs::read_to_string(&node.config).unwrap();
+        if std::env::var("RIX_BENCH_SEARCH").is_ok_and(|v| v == "0") {
+            config = config.replace("[store]", "[store]\nsearch_index = false");
+        }
+        if std::env::var("RIX_BENCH_FSYNC").is_ok_and(|v| v == "0") {
+            config = config.replace("[store]", "[store]\nfsync = false");
+        }
+        std::fs::write(&node.config, config).unwrap();
+    }
     let mut running = Vec::new();
     for node in &net.nodes {
         running.push(start(&node.config).await);
@@ -192,7 +204,11 @@ fn main() {
     let only = std::env::var("RIX_BENCH_ONLY").unwrap_or_default();
     runtime.block_on(async {
         if only.is_empty() || only == "propagation" {
-            for rate in [20.0, 200.0] {
+            let rates: Vec<f64> = match std::env::var("RIX_BENCH_RATE") {
+                Ok(r) => vec![r.parse().unwrap()],
+                Err(_) => vec![20.0, 200.0],
+            };
+            for rate in rates {
                 let (all, each, achieved) = propagation(count, rate).await;
                 println!(
                     "propagation, 9 nodes, {count} records at {rate:.0}/s offered ({achieved:.0}/s achieved): to all nodes median {:.1} ms, p99 {:.1} ms, max {:.1} ms; per delivery median {:.1} ms, p99 {:.1} ms",

@@ -1,6 +1,7 @@
 //! Multi-node behaviour with real libp2p nodes on 127.0.0.1 and real sled replicas, all in
 //! this process: gossip to every node, catch-up and relay through sync, recovery of a wiped
-//! store without equivocation, admission control and rejection of forged gossip.
+//! store without equivocation, admission control, rejection of forged gossip, and connection
+//! and memory limits.
 
 use std::time::Duration;
 
@@ -326,4 +327,36 @@ async fn an_observer_replicates_and_queries_but_cannot_author() {
     assert!(matches!(refused, rix_node::NodeError::NotAMember), "{refused}");
     wco.stop().await;
     stop_all(&mut members).await;
+}
+
+/// Rewrites part of a node's config.
+fn set_network(node: &rix_tests::NodeDir, from: &str, to: &str) {
+    let config = std::fs::read_to_string(&node.config).unwrap();
+    assert!(config.contains(from), "{from} in {}", node.config.display());
+    std::fs::write(&node.config, config.replace(from, to)).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn connection_and_memory_limits_refuse_connections_beyond_them() {
+    // A admits at most one connection: of B and C, only one stays connected to it.
+    let net = TestNet::create(&["A1", "B1", "C1"]);
+    set_network(&net.nodes[0], "max_connections = 64", "max_connections = 1");
+    let mut all = nodes(&net);
+    start_all(&mut all).await;
+    wait_until(WAIT, "B and C connect to each other", async || all[1].peer_count().await >= 1).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(all[0].peer_count().await, 1, "A holds one connection, its limit");
+    stop_all(&mut all).await;
+
+    // D's daemon may use 1 MiB of memory: more than that is in use, so every connection is
+    // refused and D stays alone, while E and F connect.
+    let net = TestNet::create(&["D1", "E1", "F1"]);
+    set_network(&net.nodes[0], "[network]", "[network]\nmax_memory_mb = 1");
+    let mut all = nodes(&net);
+    start_all(&mut all).await;
+    wait_until(WAIT, "E and F connect", async || all[1].peer_count().await >= 1).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(all[0].peer_count().await, 0, "D refuses connections over its memory limit");
+    assert_eq!(all[1].peer_count().await, 1, "E reaches F but not D");
+    stop_all(&mut all).await;
 }

@@ -69,7 +69,7 @@ fn main() {
             replica.insert_batch(&batch).unwrap();
             done += batch.len();
             last = batch.last().cloned();
-            if done % 100_000 == 0 {
+            if done % 102_400 < 4096 {
                 eprintln!("  {done} records stored ({:.0} s)", t.elapsed().as_secs_f64());
             }
         }
@@ -95,11 +95,11 @@ fn main() {
     // The daemon: start-up until its API answers, then memory as it is used.
     let t = Instant::now();
     let mut daemon = rix.spawn_daemon(kz);
-    let running = || {
-        let out = rix.run(&["--json", "--config", kz.config_arg(), "status"]);
-        serde_json::from_slice::<serde_json::Value>(&out.stdout).is_ok_and(|s| s["daemon_running"] == true)
-    };
-    while !running() {
+    // Poll the API's health, not `rix status`: a CLI that finds no daemon opens the replica
+    // itself and would hold it while the daemon starts.
+    let loaded = rix_node::NodeConfig::load(&kz.config).unwrap();
+    while !matches!(rix_node::client::ApiBackend::connect(&loaded), Ok(Some(_))) {
+        assert!(daemon.try_wait().unwrap().is_none(), "the daemon exited; see {}", kz.dir.join("daemon.log").display());
         std::thread::sleep(Duration::from_millis(50));
     }
     let startup = t.elapsed();

@@ -68,6 +68,13 @@ fn daemon_processes_gossip_survive_sigkill_and_shut_down_cleanly() {
         publish(&rix, jp, f);
     }
     wait_for("KZ and JP hold six records", || record_count(&rix, kz) == 6 && record_count(&rix, jp) == 6);
+    // Search through the daemon's API, with filters and a limit (numbers in the query string).
+    let search = || rix.json(&["--config", kz.config_arg(), "search", "--member", "KZ", "--limit", "5", "план"]);
+    wait_for("the daemon's index has KZ's records", || search()["total"].as_u64().unwrap_or(0) > 0);
+    let found = search();
+    let hits = found["records"].as_array().expect("records");
+    assert!(!hits.is_empty() && hits.len() <= 5, "{found}");
+    assert!(hits.iter().all(|h| h["author"] == "KZ"), "{found}");
     // With RU's daemon dead, the CLI falls back to RU's replica (its stale API token notwithstanding).
     assert_eq!(record_count(&rix, ru), 1);
 

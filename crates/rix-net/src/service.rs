@@ -423,7 +423,12 @@ fn build_swarm(
 ) -> Result<Swarm<Behaviour>, NetError> {
     let setup = |e: &dyn std::fmt::Display| NetError::Setup(e.to_string());
     let gossip_config = gossipsub::ConfigBuilder::default()
-        .validation_mode(ValidationMode::Strict)
+        // Records authenticate themselves (member signatures, content-addressed ids) and every
+        // hop is an authenticated Noise channel to an admitted peer, so gossipsub's own
+        // per-message signature would add nothing but an ed25519 verification of every copy
+        // received, duplicates included, before deduplication (as Lighthouse, rix sends
+        // anonymous messages).
+        .validation_mode(ValidationMode::Anonymous)
         .validate_messages()
         .max_transmit_size(MAX_TRANSMIT_BYTES)
         .heartbeat_interval(Duration::from_millis(700))
@@ -443,7 +448,7 @@ fn build_swarm(
         .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
         .map_err(|e| setup(&e))?
         .with_behaviour(|key| {
-            let mut gossipsub = gossipsub::Behaviour::new(MessageAuthenticity::Signed(key.clone()), gossip_config)?;
+            let mut gossipsub = gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, gossip_config)?;
             gossipsub.with_peer_score(score_params(&topic), score_thresholds())?;
             gossipsub.subscribe(&topic)?;
             let sync = request_response::Behaviour::with_codec(

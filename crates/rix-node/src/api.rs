@@ -212,7 +212,19 @@ async fn publish(State(node): State<Arc<Node>>, Json(content): Json<Content>) ->
     Ok(Json(node.publish(content).await?))
 }
 
-async fn search(State(node): State<Arc<Node>>, Query(query): Query<SearchQuery>) -> ApiResult<Json<SearchResults>> {
+/// The query text of `/v1/search`; the filters are read separately because query-string
+/// decoding cannot type numbers inside a `#[serde(flatten)]`ed struct (it failed on `limit`).
+#[derive(serde::Deserialize)]
+struct SearchText {
+    text: String,
+}
+
+async fn search(
+    State(node): State<Arc<Node>>,
+    Query(SearchText { text }): Query<SearchText>,
+    Query(filter): Query<RecordFilter>,
+) -> ApiResult<Json<SearchResults>> {
+    let query = SearchQuery { text, filter };
     Ok(Json(blocking(move || node.search(&query)).await?))
 }
 

@@ -188,8 +188,9 @@ impl Default for ApiConfig {
 pub struct StoreConfig {
     /// sled page cache, MiB. Default 64.
     pub cache_capacity_mb: u64,
-    /// `fdatasync` the replica after every write, so a record acknowledged as stored survives
-    /// a power cut, not only a crash of the process. Default true.
+    /// `fdatasync` the replica before acknowledging a record this node publishes or imports,
+    /// so it survives a power cut, not only a crash of the process (records from peers are
+    /// flushed without it: peers still hold them). Default true.
     pub fsync: bool,
     /// Keep the full-text search index (`DATA_DIR/search`) up to date in the daemon. Off, the
     /// daemon saves the indexing work and memory (about 20 MB of writer buffer); `rix search`

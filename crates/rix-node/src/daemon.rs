@@ -21,7 +21,7 @@ use rix_net::{MessageAcceptance, NetworkEvent, NetworkHandle, NodeIdentity, Peer
 use rix_record::{Charter, Content, SignedRecord, Timestamp, VerifiedRecord};
 use rix_search::{SearchIndex, SearchQuery, SearchResults};
 use rix_store::query::{Detail, RecordView, view_of};
-use rix_store::{Inserted, Replica, ReplicaOptions};
+use rix_store::{Durability, Inserted, Replica, ReplicaOptions};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -557,7 +557,18 @@ impl Node {
                 }
             }
         }
-        let outcomes = match if verified.is_empty() { Ok(Vec::new()) } else { self.replica.insert_batch(&verified) } {
+        // Records from peers are also held by peers, so they need not wait for an fdatasync (a
+        // power cut loses at most sled's last half second of them, and sync brings those
+        // back); what a user imports is acknowledged to them, so it does.
+        let durability = match source {
+            Source::Gossip | Source::Sync => Durability::Flushed,
+            Source::Import => Durability::Synced,
+        };
+        let outcomes = match if verified.is_empty() {
+            Ok(Vec::new())
+        } else {
+            self.replica.insert_batch_with(&verified, durability)
+        } {
             Ok(o) => o,
             Err(e) => {
                 tracing::error!(error = %e, "replica write failed");

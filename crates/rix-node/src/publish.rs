@@ -171,7 +171,7 @@ impl Publisher {
 
     /// The head the next record will follow.
     pub fn head(&self, replica: &Replica) -> Result<Option<ChainHead>, PublishError> {
-        let stored = replica.chain(self.author.member())?.max_head;
+        let stored = replica.head(self.author.member())?;
         let journal = match self.journal.read(&self.charter)? {
             JournalState::Unknown => {
                 return Err(PublishError::HistoryUnknown {
@@ -188,7 +188,9 @@ impl Publisher {
                     });
                 }
                 // The journal is written before the replica; put back what a crash lost.
-                replica.insert(&record)?;
+                if !replica.contains(&record.id())? {
+                    replica.insert(&record)?;
+                }
                 Some(record.as_head())
             }
         };

@@ -13,4 +13,6 @@ mod keys;
 pub mod query;
 mod replica;
 
-pub use replica::{AuthorChain, ChainIssue, Equivocation, Inserted, Replica, ReplicaOptions, StoreError, StoredRecord};
+pub use replica::{
+    AuthorChain, ChainIssue, Durability, Equivocation, Inserted, Replica, ReplicaOptions, StoreError, StoredRecord,
+};

@@ -93,6 +93,17 @@ impl Default for ReplicaOptions {
     }
 }
 
+/// How durable a write is when the insert returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// sled's flush: survives a crash of the process, and reaches the disk at sled's next
+    /// background `fsync` (within 500 ms). For records peers also hold.
+    Flushed,
+    /// Also `fdatasync`ed (when [`ReplicaOptions::fsync`] is on): survives a power cut. For
+    /// records this node acknowledges to a user (published, imported).
+    Synced,
+}
+
 /// A stored record with what the replica knows about it from later records.
 #[derive(Debug, Clone)]
 pub struct StoredRecord {
@@ -231,8 +242,18 @@ impl Replica {
         Ok(self.insert_batch(std::slice::from_ref(record))?[0])
     }
 
-    /// Stores many records in one atomic write and one flush; outcomes in input order.
+    /// Stores many records in one atomic write and one flush (and `fdatasync`, if
+    /// [`ReplicaOptions::fsync`]); outcomes in input order.
     pub fn insert_batch(&self, records: &[VerifiedRecord]) -> Result<Vec<Inserted>, StoreError> {
+        self.insert_batch_with(records, Durability::Synced)
+    }
+
+    /// Like [`Replica::insert_batch`], choosing how durable the write is before returning.
+    pub fn insert_batch_with(
+        &self,
+        records: &[VerifiedRecord],
+        durability: Durability,
+    ) -> Result<Vec<Inserted>, StoreError> {
         let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
         let mut batch = sled::Batch::default();
         let mut outcomes = Vec::with_capacity(records.len());
@@ -288,7 +309,12 @@ impl Replica {
             batch.insert(keys::meta("count"), &count.to_be_bytes());
         }
         self.db.apply_batch(batch)?;
-        self.flush()?;
+        match durability {
+            Durability::Synced => self.flush()?,
+            Durability::Flushed => {
+                self.db.flush()?;
+            }
+        }
         Ok(outcomes)
     }
 
@@ -413,6 +439,19 @@ impl Replica {
     /// reads every record of the author; [`Replica::chain_heads`] is the cheap variant.
     pub fn chain(&self, author: &MemberCode) -> Result<AuthorChain, StoreError> {
         self.scan_chain(author, true)
+    }
+
+    /// The author's highest-numbered record held: one index lookup, for publishing.
+    pub fn head(&self, author: &MemberCode) -> Result<Option<rix_record::ChainHead>, StoreError> {
+        let prefix = keys::chain_prefix(author.as_str());
+        let Some(entry) = self.db.scan_prefix(&prefix).next_back() else { return Ok(None) };
+        let (key, value) = entry?;
+        let seq = key
+            .get(prefix.len()..)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map(u64::from_be_bytes)
+            .ok_or_else(|| StoreError::Corrupt { id: format!("chain/{author}"), reason: "bad chain key".into() })?;
+        Ok(Some(rix_record::ChainHead { seq, id: id_from(&value)? }))
     }
 
     /// Every author's chain without the hash-link check: only the chain index is read, so it

@@ -111,6 +111,9 @@ fn equivocation_is_detected_kept_as_evidence_and_not_indexed() {
     let heads = replica.chain_heads().unwrap();
     assert_eq!((heads[0].held, heads[0].contiguous, heads[0].max_seq), (chain.held, chain.contiguous, chain.max_seq));
     assert!(heads[0].issues.is_empty());
+    // And the one-lookup head agrees with the full scan.
+    assert_eq!(replica.head(&"KZ".parse().unwrap()).unwrap(), chain.max_head);
+    assert_eq!(replica.head(&"JP".parse().unwrap()).unwrap(), None);
 }
 
 #[test]
