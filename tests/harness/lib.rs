@@ -207,13 +207,15 @@ impl TestNet {
 
     /// Like [`TestNet::init`] but through the library (no binary needed).
     pub fn create(members: &[&str]) -> Self {
-        Self::build(members, |member, dir, p2p_port, api_port, charter| {
+        Self::build(members, |member, dir, p2p_port, _api_port, charter| {
             let out = init_node(&InitOptions {
                 dir: dir.to_owned(),
                 member: Some(member.parse().expect("member code")),
                 name: None,
                 listen: vec![format!("/ip4/127.0.0.1/tcp/{p2p_port}")],
-                api: format!("127.0.0.1:{api_port}"),
+                // Port 0: in-process nodes are reached through their handles, and a fixed port
+                // could collide with another test (ports are picked by bind-and-release).
+                api: "127.0.0.1:0".into(),
                 charter: Some(charter.to_owned()),
                 network: "rix-test".into(),
                 force: false,
