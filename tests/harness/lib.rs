@@ -283,6 +283,18 @@ impl TestNode {
         self.node().publish(content(title)).await.expect("publish")
     }
 
+    /// The sum of the node's Prometheus samples whose line starts with `line_prefix` (a metric
+    /// name, optionally with the start of its labels).
+    pub fn metric(&self, line_prefix: &str) -> u64 {
+        self.node()
+            .metrics()
+            .render()
+            .lines()
+            .filter(|l| l.starts_with(line_prefix))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as u64
+    }
+
     /// Connected peers.
     pub async fn peer_count(&self) -> usize {
         self.node().net().peers().await.map(|p| p.len()).unwrap_or(0)

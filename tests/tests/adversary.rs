@@ -18,16 +18,6 @@ use rix_tests::{NodeDir, TestNet, TestNode, content, rss_bytes, wait_until};
 const WAIT: Duration = Duration::from_secs(60);
 const MIB: f64 = 1024.0 * 1024.0;
 
-fn metric(node: &TestNode, line_prefix: &str) -> u64 {
-    node.node()
-        .metrics()
-        .render()
-        .lines()
-        .filter(|l| l.starts_with(line_prefix))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum::<f64>() as u64
-}
-
 fn author_of(dir: &NodeDir) -> Author {
     let key = MemberKey::load(&dir.dir.join("keys/signing.key")).expect("signing key");
     Author::new("rix-test", dir.member.parse().expect("member code"), key)
@@ -66,7 +56,7 @@ async fn ready(h: &Hostile) {
 /// Waits until the target has banned `banned` attackers in all, so each attack starts on a
 /// quiet node whatever the machine's speed.
 async fn banned(target: &TestNode, banned: u64, who: &str) {
-    wait_until(WAIT, &format!("A bans {who}"), async || metric(target, "rix_peers_banned_total") >= banned).await;
+    wait_until(WAIT, &format!("A bans {who}"), async || target.metric("rix_peers_banned_total") >= banned).await;
 }
 
 /// One attack's tally, printed as a table row.
@@ -142,7 +132,7 @@ async fn hostile_members_are_rejected_counted_and_banned_while_honest_records_fl
         let twin = x3_author.sign_next(head, content(title), Timestamp::now()).unwrap();
         t.gossip(&x3, twin.bytes().to_vec()).await;
     }
-    wait_until(WAIT, "A keeps the equivocation evidence", async || metric(a, "rix_equivocations_total") == 1).await;
+    wait_until(WAIT, "A keeps the equivocation evidence", async || a.metric("rix_equivocations_total") == 1).await;
     rows.push(("X3 equivocation (2 records, 1 seq)", t));
     let mut t = Tally::default();
     for r in &x3_chain {
@@ -167,17 +157,17 @@ async fn hostile_members_are_rejected_counted_and_banned_while_honest_records_fl
     // `serve_inflight_per_peer` responses are ever pinned for it, the rest are answered busy,
     // and the busy answers add up to a ban.
     let (rss_before_sync, _) = rss_bytes();
-    let served_before = metric(a, "rix_sync_requests_served_total");
+    let served_before = a.metric("rix_sync_requests_served_total");
     for _ in 0..300 {
         x4.request_and_stall(huge.clone()).await;
     }
     banned(a, 2, "X4 for its sync flood").await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (rss_after_sync, _) = rss_bytes();
-    let served = metric(a, "rix_sync_requests_served_total") - served_before;
+    let served = a.metric("rix_sync_requests_served_total") - served_before;
     eprintln!(
         "slow reader: 300 huge-range requests never read; A served {served}, answered {} busy; RSS {:.1} -> {:.1} MiB",
-        metric(a, "rix_sync_refused_total"),
+        a.metric("rix_sync_refused_total"),
         rss_before_sync as f64 / MIB,
         rss_after_sync as f64 / MIB
     );
@@ -254,16 +244,16 @@ async fn hostile_members_are_rejected_counted_and_banned_while_honest_records_fl
         eprintln!("{name:<38} {:>6} {:>7} {:>10}", t.tried, t.sent, t.bytes);
     }
     let rejected =
-        |reason: &str| metric(a, &format!("rix_records_rejected_total{{source=\"gossip\",reason=\"{reason}\"}}"));
+        |reason: &str| a.metric(&format!("rix_records_rejected_total{{source=\"gossip\",reason=\"{reason}\"}}"));
     eprintln!(
         "A rejected: bad_signature {}, unknown_author {}, key_mismatch {}, too_large {}; duplicates {}; sync busy {}; banned {}",
         rejected("bad_signature"),
         rejected("unknown_author"),
         rejected("key_mismatch"),
         rejected("too_large"),
-        metric(a, "rix_records_duplicate_total"),
-        metric(a, "rix_sync_refused_total"),
-        metric(a, "rix_peers_banned_total"),
+        a.metric("rix_records_duplicate_total"),
+        a.metric("rix_sync_refused_total"),
+        a.metric("rix_peers_banned_total"),
     );
     eprintln!(
         "honest: {} published by B in {attack_secs:.1} s of attacks; {on_a} on A and {on_c} on C when the attacks ended",
@@ -279,8 +269,8 @@ async fn hostile_members_are_rejected_counted_and_banned_while_honest_records_fl
     // Invalid input was rejected and counted; every attacker is banned and disconnected.
     assert!(rejected("bad_signature") >= 1 && rejected("unknown_author") >= 1 && rejected("key_mismatch") >= 1);
     assert!(rejected("too_large") >= 1, "oversized records are rejected as too large");
-    assert!(metric(a, "rix_sync_refused_total") >= 40);
-    assert_eq!(metric(a, "rix_peers_banned_total"), 4, "X1, X3, X4 and X5 are banned");
+    assert!(a.metric("rix_sync_refused_total") >= 40);
+    assert_eq!(a.metric("rix_peers_banned_total"), 4, "X1, X3, X4 and X5 are banned");
     let peers = a.node().net().peers().await.unwrap();
     let attackers: Vec<&str> = peers.iter().map(|p| p.role.as_str()).filter(|r| r.starts_with('X')).collect();
     assert!(attackers.iter().all(|r| *r == "X2"), "no banned attacker is still connected: {attackers:?}");

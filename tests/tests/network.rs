@@ -177,16 +177,6 @@ async fn a_whole_network_restart_loses_nothing() {
     stop_all(&mut nodes).await;
 }
 
-fn metric(node: &TestNode, line_prefix: &str) -> u64 {
-    node.node()
-        .metrics()
-        .render()
-        .lines()
-        .filter(|l| l.starts_with(line_prefix))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum::<f64>() as u64
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn outsiders_are_refused_and_forged_gossip_is_rejected_and_not_forwarded() {
     // EV is a member whose node misbehaves; A and C are honest. EV dials only A, so anything C
@@ -246,15 +236,15 @@ async fn outsiders_are_refused_and_forged_gossip_is_rejected_and_not_forwarded()
         .await;
     }
     wait_until(WAIT, "A rejects both forgeries", async || {
-        metric(&a, "rix_records_rejected_total{source=\"gossip\"") >= 2
+        a.metric("rix_records_rejected_total{source=\"gossip\"") >= 2
     })
     .await;
-    assert_eq!(metric(&a, "rix_records_rejected_total{source=\"gossip\",reason=\"bad_signature\"}"), 1);
-    assert_eq!(metric(&a, "rix_records_rejected_total{source=\"gossip\",reason=\"key_mismatch\"}"), 1);
+    assert_eq!(a.metric("rix_records_rejected_total{source=\"gossip\",reason=\"bad_signature\"}"), 1);
+    assert_eq!(a.metric("rix_records_rejected_total{source=\"gossip\",reason=\"key_mismatch\"}"), 1);
     // Give forwarding every chance to happen, then check that it did not.
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!((a.records(), c.records()), (0, 0), "nothing forged is stored");
-    assert_eq!(metric(&c, "rix_records_rejected_total"), 0, "A did not forward the forgeries to C");
+    assert_eq!(c.metric("rix_records_rejected_total"), 0, "A did not forward the forgeries to C");
     let ev_score = a.node().net().peers().await.unwrap().into_iter().find(|p| p.role == "EV").and_then(|p| p.score);
     assert!(ev_score.is_some_and(|s| s < 0.0), "EV's gossipsub score at A dropped: {ev_score:?}");
 
@@ -262,7 +252,7 @@ async fn outsiders_are_refused_and_forged_gossip_is_rejected_and_not_forwarded()
     let (outsider_identity, _) = NodeIdentity::generate().unwrap();
     let (outsider, _events, outsider_loop) = service::new(&outsider_identity, settings).unwrap();
     tokio::spawn(outsider_loop.run());
-    wait_until(WAIT, "A refuses the outsider", async || metric(&a, "rix_connections_refused_total") >= 1).await;
+    wait_until(WAIT, "A refuses the outsider", async || a.metric("rix_connections_refused_total") >= 1).await;
     let a_peer = a.node().net().local_peer_id();
     let asked = outsider.request(a_peer, rix_net::protocol::SyncRequest::Summary).await;
     assert!(asked.is_err(), "the outsider got an answer: {asked:?}");
