@@ -110,6 +110,16 @@ impl Rix {
             .expect("daemon starts")
     }
 
+    /// How many records `node` holds, every version and withdrawn ones included, as `rix
+    /// list` reports them (through the daemon if it runs); 0 if the command fails.
+    pub fn record_count(&self, node: &NodeDir) -> usize {
+        let out = self.run(&["--json", "--config", node.config_arg(), "list", "--all-versions", "--include-withdrawn"]);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .ok()
+            .and_then(|v| v["records"].as_array().map(Vec::len))
+            .unwrap_or(0)
+    }
+
     /// Runs with `--json` and parses stdout.
     pub fn json(&self, args: &[&str]) -> serde_json::Value {
         let mut all = vec!["--json"];

@@ -27,14 +27,6 @@ fn status(rix: &Rix, node: &NodeDir) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
 }
 
-fn record_count(rix: &Rix, node: &NodeDir) -> usize {
-    let out = rix.run(&["--json", "--config", node.config_arg(), "list", "--all-versions", "--include-withdrawn"]);
-    serde_json::from_slice::<serde_json::Value>(&out.stdout)
-        .ok()
-        .and_then(|v| v["records"].as_array().map(Vec::len))
-        .unwrap_or(0)
-}
-
 fn publish(rix: &Rix, node: &NodeDir, file: &std::path::Path) -> serde_json::Value {
     rix.json(&["--config", node.config_arg(), "publish", file.to_str().unwrap()])
 }
@@ -56,7 +48,7 @@ fn daemon_processes_gossip_survive_sigkill_and_shut_down_cleanly() {
     let kz_files = sample_files("KZ");
     let first = publish(&rix, kz, &kz_files[0]);
     assert_eq!(first["seq"], 1);
-    wait_for("JP and RU hold KZ's record", || record_count(&rix, jp) == 1 && record_count(&rix, ru) == 1);
+    wait_for("JP and RU hold KZ's record", || rix.record_count(jp) == 1 && rix.record_count(ru) == 1);
 
     // RU dies hard while the others keep publishing.
     signal(&daemons[2], Signal::SIGKILL);
@@ -67,7 +59,7 @@ fn daemon_processes_gossip_survive_sigkill_and_shut_down_cleanly() {
     for f in &sample_files("JP")[..2] {
         publish(&rix, jp, f);
     }
-    wait_for("KZ and JP hold six records", || record_count(&rix, kz) == 6 && record_count(&rix, jp) == 6);
+    wait_for("KZ and JP hold six records", || rix.record_count(kz) == 6 && rix.record_count(jp) == 6);
     // Search through the daemon's API, with filters and a limit (numbers in the query string).
     let search = || rix.json(&["--config", kz.config_arg(), "search", "--member", "KZ", "--limit", "5", "план"]);
     wait_for("the daemon's index has KZ's records", || search()["total"].as_u64().unwrap_or(0) > 0);
@@ -76,10 +68,10 @@ fn daemon_processes_gossip_survive_sigkill_and_shut_down_cleanly() {
     assert!(!hits.is_empty() && hits.len() <= 5, "{found}");
     assert!(hits.iter().all(|h| h["author"] == "KZ"), "{found}");
     // With RU's daemon dead, the CLI falls back to RU's replica (its stale API token notwithstanding).
-    assert_eq!(record_count(&rix, ru), 1);
+    assert_eq!(rix.record_count(ru), 1);
 
     daemons[2] = spawn_daemon(&rix, ru);
-    wait_for("the restarted RU catches up all six records", || record_count(&rix, ru) == 6);
+    wait_for("the restarted RU catches up all six records", || rix.record_count(ru) == 6);
     let verify = rix.json(&["--config", ru.config_arg(), "verify"]);
     assert_eq!((verify["checked"].as_u64(), verify["failures"].as_array().map(Vec::len)), (Some(6), Some(0)));
     let peers = rix.json(&["--config", ru.config_arg(), "peers"]);
@@ -97,7 +89,7 @@ fn daemon_processes_gossip_survive_sigkill_and_shut_down_cleanly() {
 
     // Nothing lost: every store holds all six and verifies, read directly.
     for node in &net.nodes {
-        assert_eq!(record_count(&rix, node), 6, "{}", node.member);
+        assert_eq!(rix.record_count(node), 6, "{}", node.member);
         assert!(rix.run(&["--config", node.config_arg(), "verify"]).status.success());
         assert_eq!(status(&rix, node)["daemon_running"], false);
     }

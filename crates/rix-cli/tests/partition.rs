@@ -75,14 +75,6 @@ impl Drop for Topology {
     }
 }
 
-fn holds(rix: &Rix, node: &NodeDir) -> usize {
-    let out = rix.run(&["--json", "--config", node.config_arg(), "list", "--all-versions", "--include-withdrawn"]);
-    serde_json::from_slice::<serde_json::Value>(&out.stdout)
-        .ok()
-        .and_then(|v| v["records"].as_array().map(Vec::len))
-        .unwrap_or(0)
-}
-
 fn peers(rix: &Rix, node: &NodeDir) -> usize {
     let out = rix.run(&["--json", "--config", node.config_arg(), "peers"]);
     serde_json::from_slice::<serde_json::Value>(&out.stdout)
@@ -126,17 +118,18 @@ fn five_nodes_split_three_two_publish_on_both_sides_and_converge_after_healing()
     publish(0, &kz[..3]);
     publish(4, &jp[..2]);
     wait_for(WAIT, "each side spreads its own records", || {
-        (0..3).all(|i| holds(&in_ns[i], &net.nodes[i]) == 3) && (3..5).all(|i| holds(&in_ns[i], &net.nodes[i]) == 2)
+        (0..3).all(|i| in_ns[i].record_count(&net.nodes[i]) == 3)
+            && (3..5).all(|i| in_ns[i].record_count(&net.nodes[i]) == 2)
     });
     std::thread::sleep(Duration::from_secs(3));
-    let split: Vec<usize> = (0..NODES).map(|i| holds(&in_ns[i], &net.nodes[i])).collect();
+    let split: Vec<usize> = (0..NODES).map(|i| in_ns[i].record_count(&net.nodes[i])).collect();
     assert_eq!(split, [3, 3, 3, 2, 2], "nothing crosses the partition");
 
     // Heal: everyone converges on all five records.
     topology.attach(3, "br0");
     topology.attach(4, "br0");
     wait_for(WAIT, "all five nodes converge after the partition heals", || {
-        (0..NODES).all(|i| holds(&in_ns[i], &net.nodes[i]) == 5)
+        (0..NODES).all(|i| in_ns[i].record_count(&net.nodes[i]) == 5)
     });
     for i in 0..NODES {
         let verify = in_ns[i].json(&["--config", net.nodes[i].config_arg(), "verify"]);
