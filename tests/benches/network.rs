@@ -124,6 +124,20 @@ async fn propagation(count: usize, rate: f64) -> (Vec<Duration>, Vec<Duration>, 
         each.extend(arrived.iter().map(|a| a.saturating_duration_since(*t)));
         to_all.push(arrived.iter().max().unwrap().saturating_duration_since(*t));
     }
+    // RIX_BENCH_TIMELINE=FILE: per record, when it was published (ms since the start) and how
+    // long it took to reach all nodes, to tell periodic stalls from steady queueing.
+    if let Ok(path) = std::env::var("RIX_BENCH_TIMELINE") {
+        let mut lines: Vec<(f64, f64)> = sent
+            .iter()
+            .map(|(id, t)| {
+                let last = seen[id].iter().max().unwrap().saturating_duration_since(*t);
+                (ms(t.duration_since(started.into_std())), ms(last))
+            })
+            .collect();
+        lines.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let text: String = lines.iter().map(|(at, took)| format!("{at:.1} {took:.1}\n")).collect();
+        std::fs::write(path, text).unwrap();
+    }
     for r in running {
         r.stop().await.unwrap();
     }

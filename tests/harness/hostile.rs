@@ -95,7 +95,6 @@ impl Hostile {
         let peer_id = key.public().to_peer_id();
         let config = gossipsub::ConfigBuilder::default()
             .max_transmit_size(HOSTILE_TRANSMIT_BYTES)
-            .validation_mode(gossipsub::ValidationMode::Anonymous)
             .heartbeat_interval(Duration::from_millis(700))
             .message_id_fn(|m: &gossipsub::Message| MessageId::from(RecordId::of_envelope(&m.data).as_bytes().to_vec()))
             .build()
@@ -104,9 +103,9 @@ impl Hostile {
             .with_tokio()
             .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
             .expect("transport")
-            .with_behaviour(|_key| {
+            .with_behaviour(|key| {
                 let mut gossipsub =
-                    gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, config).expect("gossipsub");
+                    gossipsub::Behaviour::new(MessageAuthenticity::Signed(key.clone()), config).expect("gossipsub");
                 gossipsub.subscribe(&topic).expect("subscribe");
                 let rr = || request_response::Config::default().with_request_timeout(Duration::from_secs(300));
                 HostileBehaviour {

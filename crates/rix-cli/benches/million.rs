@@ -31,8 +31,17 @@ fn dir_bytes(path: &std::path::Path) -> u64 {
         .unwrap_or(0)
 }
 
-/// (VmRSS, VmHWM) of a process, MiB.
-fn rss_of(pid: u32) -> (f64, f64) {
+/// Resident memory of a process, MiB: total, peak, and the total's anonymous part (heap,
+/// stacks: what the process allocated) and file-backed part (mapped files such as the search
+/// index, which the kernel can drop and re-read).
+struct Rss {
+    total: f64,
+    peak: f64,
+    anon: f64,
+    file: f64,
+}
+
+fn rss_of(pid: u32) -> Rss {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
         status
@@ -41,7 +50,13 @@ fn rss_of(pid: u32) -> (f64, f64) {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
             .map_or(0.0, |kb| kb / 1024.0)
     };
-    (field("VmRSS:"), field("VmHWM:"))
+    Rss { total: field("VmRSS:"), peak: field("VmHWM:"), anon: field("RssAnon:"), file: field("RssFile:") }
+}
+
+impl std::fmt::Display for Rss {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.0} MiB ({:.0} anonymous + {:.0} file-backed)", self.total, self.anon, self.file)
+    }
 }
 
 fn main() {
@@ -104,22 +119,28 @@ fn main() {
     }
     let startup = t.elapsed();
     std::thread::sleep(Duration::from_secs(2));
-    let (after_start, _) = rss_of(daemon.id());
+    let after_start = rss_of(daemon.id());
     let t = Instant::now();
     rix.ok(&["--config", kz.config_arg(), "stats"]);
     let stats_time = t.elapsed();
-    let (after_stats, _) = rss_of(daemon.id());
+    let after_stats = rss_of(daemon.id());
     let t = Instant::now();
     rix.ok(&["--config", kz.config_arg(), "list", "--limit", "20"]);
     rix.ok(&["--config", kz.config_arg(), "search", "integrity"]);
     let query_time = t.elapsed();
-    let (after_queries, peak) = rss_of(daemon.id());
+    let after_queries = rss_of(daemon.id());
     println!(
-        "daemon with {count} records, store.cache_capacity_mb = {cache_mb}: start-up {:.2} s (until `rix status` answers through the API); RSS {after_start:.0} MiB after start, {after_stats:.0} MiB after `rix stats` ({:.1} s), {after_queries:.0} MiB after list + search ({:.2} s); peak {peak:.0} MiB",
+        "daemon with {count} records, store.cache_capacity_mb = {cache_mb}: start-up {:.2} s (until its API answers); RSS {after_start} after start, {after_stats} after `rix stats` ({:.1} s), {after_queries} after list + search ({:.2} s); peak {:.0} MiB",
         startup.as_secs_f64(),
         stats_time.as_secs_f64(),
-        query_time.as_secs_f64()
+        query_time.as_secs_f64(),
+        after_queries.peak
     );
     signal(&daemon, nix::sys::signal::Signal::SIGTERM);
     daemon.wait().unwrap();
+    if std::env::var("RIX_MILLION_KEEP").is_ok() {
+        // For experiments on the same store: `rix --config <dir>/kz/config.toml daemon`.
+        let kept = net.root.keep();
+        eprintln!("kept the network directory: {}", kept.display());
+    }
 }

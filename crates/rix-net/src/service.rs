@@ -423,15 +423,15 @@ fn build_swarm(
 ) -> Result<Swarm<Behaviour>, NetError> {
     let setup = |e: &dyn std::fmt::Display| NetError::Setup(e.to_string());
     let gossip_config = gossipsub::ConfigBuilder::default()
-        // Records authenticate themselves (member signatures, content-addressed ids) and every
-        // hop is an authenticated Noise channel to an admitted peer, so gossipsub's own
-        // per-message signature would add nothing but an ed25519 verification of every copy
-        // received, duplicates included, before deduplication (as Lighthouse, rix sends
-        // anonymous messages).
-        .validation_mode(ValidationMode::Anonymous)
+        // Signed messages, strictly validated: the default of js-libp2p and py-libp2p, so
+        // their nodes interoperate unconfigured (a mismatch silently delivers nothing). It
+        // costs an ed25519 verification of every copy received (docs/performance.md).
+        .validation_mode(ValidationMode::Strict)
         .validate_messages()
         .max_transmit_size(MAX_TRANSMIT_BYTES)
         .heartbeat_interval(Duration::from_millis(700))
+        // gossipsub 1.2: tell mesh peers not to send back what this node just published.
+        .idontwant_on_publish(true)
         // The record id is the message id: every implementation computes SHA-256 of the data.
         .message_id_fn(|message: &gossipsub::Message| {
             MessageId::from(RecordId::of_envelope(&message.data).as_bytes().to_vec())
@@ -448,7 +448,7 @@ fn build_swarm(
         .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
         .map_err(|e| setup(&e))?
         .with_behaviour(|key| {
-            let mut gossipsub = gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, gossip_config)?;
+            let mut gossipsub = gossipsub::Behaviour::new(MessageAuthenticity::Signed(key.clone()), gossip_config)?;
             gossipsub.with_peer_score(score_params(&topic), score_thresholds())?;
             gossipsub.subscribe(&topic)?;
             let sync = request_response::Behaviour::with_codec(

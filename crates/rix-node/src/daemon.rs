@@ -164,6 +164,14 @@ const GOSSIP_BATCH: usize = 256;
 /// A sync batch being verified and stored on the blocking pool.
 type StoringBatch = JoinHandle<Vec<Result<Accepted, rix_record::VerifyError>>>;
 
+/// Lowers the calling thread's CPU priority to nice 10 (on Linux `setpriority` applies to the
+/// thread, and threads it starts inherit it). Best effort: failure leaves normal priority.
+fn background_priority() {
+    if let Err(e) = rustix::process::setpriority_process(None, 10) {
+        tracing::debug!(error = %e, "could not lower the indexer's priority");
+    }
+}
+
 /// Work for the indexer thread.
 enum IndexJob {
     Add(VerifiedRecord),
@@ -173,10 +181,17 @@ enum IndexJob {
 
 /// Records waiting to be indexed; a full queue makes the storing thread wait.
 const INDEX_QUEUE: usize = 8192;
+/// The indexer commits after this long without new records...
+const INDEX_IDLE_COMMIT: Duration = Duration::from_secs(1);
+/// ...and at least this often while records keep coming.
+const INDEX_BUSY_COMMIT: Duration = Duration::from_secs(5);
 
 /// The indexer: first indexes what the replica holds but the index lacks, then adds records as
-/// they are stored, committing when idle or every half second. It runs off the gossip and sync
-/// paths, so indexing never delays forwarding a record.
+/// they are stored, committing when idle for a second, every five seconds under load, and
+/// before any search (so a search sees every stored record). It runs off the gossip and sync
+/// paths, so indexing never delays forwarding a record. Commits are spaced out because each
+/// one writes a segment and syncs several files: on a shared disk, committing every record
+/// batch made other writers' syncs, and so record delivery, wait.
 fn run_indexer(index: Arc<SearchIndex>, replica: Arc<Replica>, jobs: std::sync::mpsc::Receiver<IndexJob>) {
     use std::sync::mpsc::RecvTimeoutError;
     match index.catch_up(&replica, false) {
@@ -195,7 +210,7 @@ fn run_indexer(index: Arc<SearchIndex>, replica: Arc<Replica>, jobs: std::sync::
     };
     let (mut dirty, mut last_commit) = (false, std::time::Instant::now());
     loop {
-        match jobs.recv_timeout(Duration::from_millis(250)) {
+        match jobs.recv_timeout(INDEX_IDLE_COMMIT) {
             Ok(IndexJob::Add(record)) => match index.add(&record) {
                 Ok(_) => dirty = true,
                 Err(e) => tracing::warn!(error = %e, "could not index a record; `rix reindex` rebuilds the index"),
@@ -210,7 +225,7 @@ fn run_indexer(index: Arc<SearchIndex>, replica: Arc<Replica>, jobs: std::sync::
                 return;
             }
         }
-        if last_commit.elapsed() >= Duration::from_millis(500) {
+        if last_commit.elapsed() >= INDEX_BUSY_COMMIT {
             commit(&mut dirty, &mut last_commit);
         }
     }
@@ -310,7 +325,18 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
         tracing::info!("search index disabled (store.search_index = false)");
         None
     } else {
-        match tokio::task::spawn_blocking(move || SearchIndex::open(&search_dir)).await.expect("no panic") {
+        // Opened on a thread of its own at background priority: tantivy's indexing, merging
+        // and compression threads are started here and inherit it, so under load indexing
+        // yields the CPU to forwarding and serving records.
+        let (opened_tx, opened) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("rix-index-open".into())
+            .spawn(move || {
+                background_priority();
+                let _ = opened_tx.send(SearchIndex::open(&search_dir));
+            })
+            .map_err(|source| NodeError::Io { context: "opening the search index".into(), source })?;
+        match opened.await.expect("the opening thread answers") {
             Ok(index) => Some(Arc::new(index)),
             Err(e) => {
                 tracing::warn!(error = %e, "search index unavailable; `rix search` will fail until `rix reindex`");
@@ -334,7 +360,9 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
     } else if let Some(p) = &publisher {
         // A crash between journaling a record and storing it leaves it only in the journal:
         // put it back now, so peers get it by sync even if nothing else is published.
-        p.head(&replica)?;
+        if p.restore(&replica)? {
+            tracing::info!("restored the last signed record from the signing journal");
+        }
     }
     let (gossip_queue, gossip_arrivals) = tokio::sync::mpsc::channel(GOSSIP_QUEUE);
     let node = Arc::new(Node {
@@ -389,7 +417,10 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
         let replica = node.replica.clone();
         std::thread::Builder::new()
             .name("rix-indexer".into())
-            .spawn(move || run_indexer(index, replica, jobs))
+            .spawn(move || {
+                background_priority();
+                run_indexer(index, replica, jobs)
+            })
             .map_err(|source| NodeError::Io { context: "starting the indexer".into(), source })?;
     }
 
@@ -496,7 +527,15 @@ impl Node {
 
     /// `rix search` through the daemon.
     pub fn search(&self, query: &SearchQuery) -> Result<SearchResults, NodeError> {
-        Ok(self.search_index()?.search(&self.replica, query)?)
+        let index = self.search_index()?;
+        // Commit what is queued first, so a search sees every record stored before it.
+        if let Some(jobs) = &self.index_jobs {
+            let (ack, done) = std::sync::mpsc::channel();
+            if jobs.send(IndexJob::Flush(ack)).is_ok() && done.recv_timeout(Duration::from_secs(30)).is_err() {
+                tracing::warn!("the search index did not commit within 30 s; searching what it has");
+            }
+        }
+        Ok(index.search(&self.replica, query)?)
     }
 
     /// Indexes records an import stored.
@@ -523,18 +562,27 @@ impl Node {
             ));
         }
         let node = self.clone();
-        let (record, view) = tokio::task::spawn_blocking(move || -> Result<_, NodeError> {
-            let publisher = node.publisher.as_ref().expect("checked");
-            let record = publisher.publish(&node.replica, content, Timestamp::now())?;
-            node.index(&record);
-            let view = view_of(&node.replica, record.clone(), Detail::Summary)?;
-            Ok((record, view))
+        let record = tokio::task::spawn_blocking(move || {
+            node.publisher.as_ref().expect("checked").sign(&node.replica, content, Timestamp::now())
         })
         .await
         .expect("no panic")?;
+        // Signed and journaled, the record is durable: gossip it while the replica stores it,
+        // so its fdatasync is not on the path to the other members.
+        let node = self.clone();
+        let stored = record.clone();
+        let store = tokio::task::spawn_blocking(move || -> Result<_, NodeError> {
+            // Not new: a peer synced it back first, and that path indexed and announced it.
+            if node.publisher.as_ref().expect("checked").store(&node.replica, &stored)? {
+                node.index(&stored);
+            }
+            Ok(view_of(&node.replica, stored, Detail::Summary)?)
+        });
+        let (outcome, view) = tokio::join!(self.net.publish(record.signed()), store);
+        let view = view.expect("no panic")?;
         self.metrics.received("publish");
         self.metrics.records_stored.set(self.replica.len()? as i64);
-        let outcome = self.net.publish(record.signed()).await.map_err(|e| NodeError::Api(e.to_string()))?;
+        let outcome = outcome.map_err(|e| NodeError::Api(e.to_string()))?;
         tracing::info!(id = %record.id().short(), seq = record.record().seq, ?outcome, "published");
         Ok(view)
     }

@@ -13,6 +13,7 @@ pub mod daemon;
 pub mod error;
 pub mod init;
 pub mod inprocess;
+pub mod journal;
 pub mod metrics;
 pub mod ops;
 pub mod publish;

@@ -7,13 +7,13 @@
 //! numbers. A missing journal means the key's history is unknown: the daemon recovers it from
 //! peers first, and offline publishing refuses.
 
-use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 use rix_record::envelope::SignError;
-use rix_record::{Author, ChainHead, Charter, Content, SignedRecord, Timestamp, VerifiedRecord};
+use rix_record::{Author, ChainHead, Charter, Content, Timestamp, VerifiedRecord};
+
+pub use crate::journal::{JournalState, SigningJournal};
 use rix_store::{Inserted, Replica, StoreError};
 
 /// Why a record could not be published.
@@ -62,75 +62,6 @@ pub enum PublishError {
     },
 }
 
-/// What the journal says about the key's history.
-#[derive(Debug, Clone)]
-pub enum JournalState {
-    /// The key has never signed a record (the journal exists and is empty).
-    Fresh,
-    /// The last record the key signed.
-    Last(VerifiedRecord),
-    /// No journal: the history is unknown.
-    Unknown,
-}
-
-/// The file that holds the last record a key signed.
-#[derive(Debug, Clone)]
-pub struct SigningJournal {
-    path: PathBuf,
-}
-
-impl SigningJournal {
-    /// The journal at `path`.
-    pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into() }
-    }
-
-    /// The journal file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Marks the key as never having signed (done by `rix init` for a new member).
-    pub fn create_fresh(&self) -> Result<(), PublishError> {
-        self.write(&[])
-    }
-
-    /// Reads the journal, verifying the record in it against the charter.
-    pub fn read(&self, charter: &Charter) -> Result<JournalState, PublishError> {
-        let bytes = match fs::read(&self.path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(JournalState::Unknown),
-            Err(source) => {
-                return Err(PublishError::Io { path: self.path.clone(), source });
-            }
-        };
-        if bytes.is_empty() {
-            return Ok(JournalState::Fresh);
-        }
-        SignedRecord::from_bytes(bytes)
-            .verify(charter)
-            .map(JournalState::Last)
-            .map_err(|e| PublishError::BadJournal { path: self.path.clone(), reason: e.to_string() })
-    }
-
-    /// Records `record` as the last signed, durably (temporary file, fsync, rename, fsync dir).
-    pub fn write_last(&self, record: &VerifiedRecord) -> Result<(), PublishError> {
-        self.write(record.bytes())
-    }
-
-    fn write(&self, bytes: &[u8]) -> Result<(), PublishError> {
-        let io = |source| PublishError::Io { path: self.path.clone(), source };
-        let tmp = self.path.with_extension("tmp");
-        let mut f = fs::File::create(&tmp).map_err(io)?;
-        f.write_all(bytes).and_then(|()| f.sync_all()).map_err(io)?;
-        fs::rename(&tmp, &self.path).map_err(io)?;
-        if let Some(dir) = self.path.parent() {
-            fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
-        }
-        Ok(())
-    }
-}
-
 /// Signs and stores records as this node's member, one at a time.
 #[derive(Debug)]
 pub struct Publisher {
@@ -176,20 +107,16 @@ impl Publisher {
             JournalState::Unknown => {
                 return Err(PublishError::HistoryUnknown {
                     member: self.author.member().to_string(),
-                    journal: self.journal.path.clone(),
+                    journal: self.journal.path().to_owned(),
                 });
             }
             JournalState::Fresh => None,
             JournalState::Last(record) => {
                 if record.record().author != *self.author.member() {
                     return Err(PublishError::BadJournal {
-                        path: self.journal.path.clone(),
+                        path: self.journal.path().to_owned(),
                         reason: format!("holds a record of {}, not {}", record.record().author, self.author.member()),
                     });
-                }
-                // The journal is written before the replica; put back what a crash lost.
-                if !replica.contains(&record.id())? {
-                    replica.insert(&record)?;
                 }
                 Some(record.as_head())
             }
@@ -202,12 +129,42 @@ impl Publisher {
 
     /// Signs `content` as the next record, journals it, stores it, and returns it.
     pub fn publish(&self, replica: &Replica, content: Content, now: Timestamp) -> Result<VerifiedRecord, PublishError> {
+        self.restore(replica)?;
+        let record = self.sign(replica, content, now)?;
+        self.store(replica, &record)?;
+        Ok(record)
+    }
+
+    /// The journal is written before the replica: puts back the journal's record if a crash
+    /// lost it from the replica. Returns whether it did.
+    pub fn restore(&self, replica: &Replica) -> Result<bool, PublishError> {
+        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        match self.journal.read(&self.charter)? {
+            JournalState::Last(record) if !replica.contains(&record.id())? => {
+                self.store(replica, &record)?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Signs `content` as the next record and journals it. Once this returns the record is
+    /// durable (the journal is restored into the replica at start), so it may be sent before
+    /// [`Publisher::store`] has put it in the replica.
+    pub fn sign(&self, replica: &Replica, content: Content, now: Timestamp) -> Result<VerifiedRecord, PublishError> {
         let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         let head = self.head(replica)?;
         let record = self.author.sign_next(head, content, now)?;
         self.journal.write_last(&record)?;
-        match replica.insert(&record)? {
-            Inserted::New | Inserted::Duplicate => Ok(record),
+        Ok(record)
+    }
+
+    /// Stores a record [`Publisher::sign`] returned, synced to disk. Returns whether it was new
+    /// to the replica (a peer may have synced it back first).
+    pub fn store(&self, replica: &Replica, record: &VerifiedRecord) -> Result<bool, PublishError> {
+        match replica.insert(record)? {
+            Inserted::New => Ok(true),
+            Inserted::Duplicate => Ok(false),
             Inserted::Equivocation { .. } => Err(PublishError::WouldEquivocate {
                 member: self.author.member().to_string(),
                 seq: record.record().seq,

@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 
 pub mod cjk;
+pub mod directory;
 
 use std::collections::HashMap;
 use std::ops::Bound;
@@ -112,6 +113,9 @@ const ANALYSERS: [&str; 4] = ["rix_generic", "rix_en", "rix_ru", "rix_cjk"];
 const GENERIC: usize = 0;
 const TITLE_BOOST: f32 = 3.0;
 const WRITER_MEMORY: usize = 20_000_000;
+/// Written, durably, after the whole index was made durable (clean shutdown, catch-up,
+/// rebuild): it holds the replica's record count the index then reflected. Removed, durably,
+/// before the next commit changes the index.
 const SYNCED_FILE: &str = "rix-synced-count";
 
 /// The search index of one replica.
@@ -121,6 +125,8 @@ pub struct SearchIndex {
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
     fields: Fields,
+    /// The count in [`SYNCED_FILE`] while that file is on disk.
+    clean: Mutex<Option<u64>>,
 }
 
 impl std::fmt::Debug for SearchIndex {
@@ -215,17 +221,37 @@ fn collect_strings(v: &serde_json::Value, out: &mut Vec<String>) {
 }
 
 impl SearchIndex {
-    /// Opens the index in `dir`, creating it (empty) if needed.
+    /// Opens the index in `dir`, creating it (empty) if needed. Commits are not synced (see
+    /// [`directory`]), so an index left without its clean-shutdown marker is checked first, and
+    /// one that is damaged or cannot be opened is replaced by an empty one, which
+    /// [`SearchIndex::catch_up`] then fills from the replica.
     pub fn open(dir: &Path) -> Result<Self, SearchError> {
         let err = |e: &dyn std::fmt::Display| SearchError::Index { path: dir.to_owned(), message: e.to_string() };
         std::fs::create_dir_all(dir).map_err(|e| err(&e))?;
+        let clean = read_synced(dir);
+        let damage = match Self::open_in(dir, clean) {
+            Ok(index) if clean.is_some() => return Ok(index),
+            Ok(index) => match index.index.validate_checksum() {
+                Ok(damaged) if damaged.is_empty() => return Ok(index),
+                Ok(damaged) => format!("{} damaged files", damaged.len()),
+                Err(e) => e.to_string(),
+            },
+            Err(e) => e.to_string(),
+        };
+        tracing::warn!(dir = %dir.display(), %damage, "the search index is damaged (a crash?); rebuilding it from the replica");
+        std::fs::remove_dir_all(dir).and_then(|()| std::fs::create_dir_all(dir)).map_err(|e| err(&e))?;
+        Self::open_in(dir, None)
+    }
+
+    fn open_in(dir: &Path, clean: Option<u64>) -> Result<Self, SearchError> {
+        let err = |e: &dyn std::fmt::Display| SearchError::Index { path: dir.to_owned(), message: e.to_string() };
         let (schema, fields) = schema();
-        let directory = tantivy::directory::MmapDirectory::open(dir).map_err(|e| err(&e))?;
+        let directory = directory::UnsyncedDirectory::open(dir).map_err(|e| err(&e))?;
         let index = Index::open_or_create(directory, schema).map_err(|e| err(&e))?;
         register_analysers(&index);
         let writer = index.writer_with_num_threads(1, WRITER_MEMORY).map_err(|e| err(&e))?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(|e| err(&e))?;
-        Ok(Self { dir: dir.to_owned(), index, reader, writer: Mutex::new(writer), fields })
+        Ok(Self { dir: dir.to_owned(), index, reader, writer: Mutex::new(writer), fields, clean: Mutex::new(clean) })
     }
 
     fn err(&self, e: impl std::fmt::Display) -> SearchError {
@@ -267,8 +293,16 @@ impl SearchIndex {
         Ok(true)
     }
 
-    /// Makes added documents searchable and durable.
+    /// Makes added documents searchable. Not durable until [`SearchIndex::write_synced`].
     pub fn commit(&self) -> Result<(), SearchError> {
+        if self.clean.lock().unwrap_or_else(|p| p.into_inner()).take().is_some() {
+            // The index is about to differ from its durable state: the marker must not survive
+            // a power cut that the changes do not.
+            let marker = self.dir.join(SYNCED_FILE);
+            std::fs::remove_file(&marker)
+                .and_then(|()| std::fs::File::open(&self.dir)?.sync_all())
+                .map_err(|e| self.err(format!("removing {}: {e}", marker.display())))?;
+        }
         self.writer().commit().map_err(|e| self.err(e))?;
         self.reader.reload().map_err(|e| self.err(e))
     }
@@ -312,7 +346,7 @@ impl SearchIndex {
     /// replica's record count with the count recorded at the last catch-up or clean shutdown.
     pub fn catch_up(&self, replica: &Replica, force: bool) -> Result<u64, SearchError> {
         let total = replica.len()?;
-        if !force && self.read_synced() == Some(total) {
+        if !force && *self.clean.lock().unwrap_or_else(|p| p.into_inner()) == Some(total) {
             return Ok(0);
         }
         let searcher = self.reader.searcher();
@@ -331,14 +365,25 @@ impl SearchIndex {
         Ok(added)
     }
 
-    /// Records that the index reflects `count` replica records (after a daemon indexed them
-    /// one by one).
+    /// Makes the index durable and records that it reflects `count` replica records (at a
+    /// clean shutdown, and after a catch-up or rebuild).
     pub fn write_synced(&self, count: u64) {
-        let _ = std::fs::write(self.dir.join(SYNCED_FILE), count.to_string());
-    }
-
-    fn read_synced(&self) -> Option<u64> {
-        std::fs::read_to_string(self.dir.join(SYNCED_FILE)).ok()?.trim().parse().ok()
+        let marker = self.dir.join(SYNCED_FILE);
+        let tmp = self.dir.join(format!("{SYNCED_FILE}.tmp"));
+        let written = directory::sync_all(&self.dir)
+            .and_then(|()| {
+                let mut f = std::fs::File::create(&tmp)?;
+                std::io::Write::write_all(&mut f, count.to_string().as_bytes())?;
+                f.sync_all()
+            })
+            .and_then(|()| std::fs::rename(&tmp, &marker))
+            .and_then(|()| std::fs::File::open(&self.dir)?.sync_all());
+        match written {
+            Ok(()) => *self.clean.lock().unwrap_or_else(|p| p.into_inner()) = Some(count),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not make the search index durable; it is checked at next start")
+            }
+        }
     }
 
     fn text_query(&self, text: &str) -> Result<Option<Box<dyn Query>>, SearchError> {
@@ -466,6 +511,10 @@ impl SearchIndex {
 }
 
 /// Splits `word*` prefix terms (outside quotes) from the rest of the query.
+fn read_synced(dir: &Path) -> Option<u64> {
+    std::fs::read_to_string(dir.join(SYNCED_FILE)).ok()?.trim().parse().ok()
+}
+
 fn split_prefixes(text: &str) -> (String, Vec<String>) {
     let mut rest = String::new();
     let mut prefixes = Vec::new();
@@ -507,5 +556,59 @@ mod tests {
         let (rest, prefixes) = split_prefixes(r#"integr* "border post*" hotline"#);
         assert_eq!(prefixes, ["integr"]);
         assert_eq!(rest.split_whitespace().collect::<Vec<_>>(), ["\"border", "post*\"", "hotline"]);
+    }
+
+    fn replica_of(dir: &Path, count: usize) -> Replica {
+        use rix_record::content::Publication;
+        use rix_record::{Author, KeyFactor, Kind, MemberKey, Timestamp};
+        let replica = Replica::open(&dir.join("replica"), &rix_store::ReplicaOptions::default()).unwrap();
+        let author = Author::new("test", "KZ".parse().unwrap(), MemberKey::from_seed(&[3; 32]));
+        let mut head = None;
+        let mut records = Vec::new();
+        for i in 0..count {
+            let p = Publication::new(
+                Kind::BestPractice,
+                format!("Practice {i}"),
+                "en".parse().unwrap(),
+                vec![KeyFactor::Automation],
+            );
+            let r = author.sign_next(head, Content::Publication(Box::new(p)), Timestamp::now()).unwrap();
+            head = Some(r.as_head());
+            records.push(r);
+        }
+        replica.insert_batch(&records).unwrap();
+        replica
+    }
+
+    #[test]
+    fn an_index_left_without_its_marker_and_damaged_is_rebuilt_and_a_clean_one_is_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let replica = replica_of(dir.path(), 20);
+        let search_dir = dir.path().join("search");
+        let marker = search_dir.join(SYNCED_FILE);
+        {
+            let index = SearchIndex::open(&search_dir).unwrap();
+            assert_eq!(index.catch_up(&replica, false).unwrap(), 20);
+            assert!(marker.exists(), "a catch-up leaves the index durable and marked clean");
+            index.commit().unwrap();
+            assert!(!marker.exists(), "a commit changes the index: the marker goes first");
+        }
+        // A crash or power cut left unsynced files short.
+        let mut damaged = 0;
+        for entry in std::fs::read_dir(&search_dir).unwrap().flatten() {
+            if entry.path().extension().is_some_and(|e| e == "store") {
+                let file = std::fs::OpenOptions::new().write(true).open(entry.path()).unwrap();
+                file.set_len(file.metadata().unwrap().len() / 2).unwrap();
+                damaged += 1;
+            }
+        }
+        assert!(damaged > 0, "the index has segment files to damage");
+        let index = SearchIndex::open(&search_dir).unwrap();
+        assert_eq!(index.len(), 0, "the damaged index was replaced by an empty one");
+        assert_eq!(index.catch_up(&replica, false).unwrap(), 20, "and refilled from the replica");
+        drop(index);
+        let index = SearchIndex::open(&search_dir).unwrap();
+        assert_eq!(index.len(), 20);
+        assert_eq!(index.catch_up(&replica, false).unwrap(), 0, "a clean index is trusted as it is");
     }
 }
