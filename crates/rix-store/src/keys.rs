@@ -4,23 +4,30 @@
 //! ```text
 //! r id                      -> envelope bytes          the records
 //! c author 0 seq            -> id                      chain: author + sequence number
-//! k kind 0 time id          -> ()                      by kind, then time
-//! f factor 0 time id        -> ()                      by key factor, then time
-//! t time id                 -> ()                      by creation time
+//! t time id                 -> facets                  by creation time
 //! s old-id new-id           -> ()                      "new supersedes old" (as claimed)
 //! w target-id withdrawal-id -> ()                      "withdrawal names target" (as claimed)
 //! e author 0 seq id         -> envelope bytes          equivocation evidence
 //! m name                    -> value                   metadata (format version, count)
 //! ```
 //! `time` is the record's `created_at` in Unix seconds, big-endian with the sign bit flipped so
-//! byte order is time order. `seq` is big-endian u64.
+//! byte order is time order. `seq` is big-endian u64. `facets` is a publication's kind slug
+//! followed by its key-factor slugs, each ended by a 0 byte (empty for a withdrawal), so that
+//! listing by kind or factor walks the time index without decoding records.
+//!
+//! Three keys per record (plus links): sled keeps per-page metadata in memory for every page
+//! of the tree, even pages not cached, and its leaves split at 16 entries, so resident memory
+//! grows with the number of keys. Format 1 also had `k kind 0 time id` and `f factor 0 time
+//! id` index keys (about three more keys per record); opening a format-1 replica removes them.
 
 use rix_record::RecordId;
 
 pub const RECORD: u8 = b'r';
 pub const CHAIN: u8 = b'c';
-pub const KIND: u8 = b'k';
-pub const FACTOR: u8 = b'f';
+/// Format 1 only: the kind index, removed on upgrade.
+pub const KIND_V1: u8 = b'k';
+/// Format 1 only: the key-factor index, removed on upgrade.
+pub const FACTOR_V1: u8 = b'f';
 pub const TIME: u8 = b't';
 pub const SUPERSEDES: u8 = b's';
 pub const WITHDRAWS: u8 = b'w';
@@ -43,12 +50,20 @@ pub fn time_bytes(unix: i64) -> [u8; 8] {
     ((unix as u64) ^ (1 << 63)).to_be_bytes()
 }
 
-pub fn facet(prefix: u8, slug: &str, unix: i64, id: &RecordId) -> Vec<u8> {
-    cat(&[&[prefix], slug.as_bytes(), &[0], &time_bytes(unix), id.as_bytes()])
+/// The value of a time-index key: kind slug, then factor slugs, each ended by 0.
+pub fn facets<'a>(kind: &'a str, factors: impl IntoIterator<Item = &'a str>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    for slug in std::iter::once(kind).chain(factors) {
+        out.extend_from_slice(slug.as_bytes());
+        out.push(0);
+    }
+    out
 }
 
-pub fn facet_prefix(prefix: u8, slug: &str) -> Vec<u8> {
-    cat(&[&[prefix], slug.as_bytes(), &[0]])
+/// Whether a time-index value names this kind (`kind`) or this key factor (`!kind`).
+pub fn facets_match(value: &[u8], kind: bool, slug: &str) -> bool {
+    let mut parts = value.split(|b| *b == 0).filter(|p| !p.is_empty());
+    if kind { parts.next() == Some(slug.as_bytes()) } else { parts.skip(1).any(|p| p == slug.as_bytes()) }
 }
 
 pub fn time(unix: i64, id: &RecordId) -> Vec<u8> {

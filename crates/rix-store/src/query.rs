@@ -9,8 +9,7 @@ use std::collections::BTreeMap;
 use rix_record::{Content, KeyFactor, Kind, MemberCode, RecordId, Timestamp, VerifiedRecord};
 use serde::{Deserialize, Serialize};
 
-use crate::keys;
-use crate::replica::{Replica, StoreError, StoredRecord};
+use crate::replica::{Facet, Replica, StoreError, StoredRecord};
 
 /// Which records a listing shows. The default shows the current version of every record that
 /// is not withdrawn, newest first.
@@ -229,8 +228,8 @@ impl Replica {
     pub fn select(&self, filter: &RecordFilter) -> Result<Vec<StoredRecord>, StoreError> {
         let ids: Box<dyn Iterator<Item = Result<RecordId, StoreError>>> =
             match (&filter.kind, &filter.factor, &filter.member) {
-                (Some(k), _, _) => Box::new(self.ids_newest_first(Some((keys::KIND, k.slug())))),
-                (None, Some(f), _) => Box::new(self.ids_newest_first(Some((keys::FACTOR, f.slug())))),
+                (Some(k), _, _) => Box::new(self.ids_newest_first(Some(Facet::Kind(k.slug())))),
+                (None, Some(f), _) => Box::new(self.ids_newest_first(Some(Facet::Factor(f.slug())))),
                 (None, None, Some(m)) => Box::new(self.author_ids_newest_first(m)),
                 _ => Box::new(self.ids_newest_first(None)),
             };

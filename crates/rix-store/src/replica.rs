@@ -176,7 +176,64 @@ impl std::fmt::Debug for Replica {
     }
 }
 
-const FORMAT_VERSION: u32 = 1;
+/// The key layout's version (`keys.rs`). 2: facets in the time index instead of kind and
+/// factor index keys.
+const FORMAT_VERSION: u32 = 2;
+
+/// A facet to list by.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Facet<'a> {
+    Kind(&'a str),
+    Factor(&'a str),
+}
+
+/// The time-index value of a record (`keys::facets`).
+fn time_value(r: &rix_record::Record) -> Vec<u8> {
+    match &r.content {
+        rix_record::Content::Publication(p) => keys::facets(p.kind.slug(), p.factors.iter().map(|f| f.slug())),
+        rix_record::Content::Withdrawal(_) => Vec::new(),
+    }
+}
+
+/// Format 1 to 2: removes the kind and factor index keys and puts each record's facets into
+/// its time-index value, in batches, so that a crash part-way leaves format 1 to redo
+/// (every step is idempotent).
+fn upgrade_from_v1(db: &sled::Db, path: &Path) -> Result<(), StoreError> {
+    const BATCH: usize = 10_000;
+    tracing::info!(path = %path.display(), "upgrading the replica's key layout (format 1 to 2); this runs once");
+    let started = std::time::Instant::now();
+    for prefix in [keys::KIND_V1, keys::FACTOR_V1] {
+        loop {
+            let stale: Vec<sled::IVec> = db.scan_prefix([prefix]).keys().take(BATCH).collect::<Result<_, _>>()?;
+            if stale.is_empty() {
+                break;
+            }
+            let mut batch = sled::Batch::default();
+            for key in stale {
+                batch.remove(key);
+            }
+            db.apply_batch(batch)?;
+        }
+    }
+    let mut batch = sled::Batch::default();
+    let mut pending = 0;
+    for item in db.scan_prefix([keys::TIME]) {
+        let (key, _) = item?;
+        let id = keys::trailing_id(&key);
+        let Some(bytes) = db.get(keys::record(&id))? else { continue };
+        batch.insert(key, time_value(decode(&id, &bytes)?.record()));
+        pending += 1;
+        if pending == BATCH {
+            db.apply_batch(std::mem::take(&mut batch))?;
+            pending = 0;
+        }
+    }
+    db.apply_batch(batch)?;
+    db.insert(keys::meta("format"), &FORMAT_VERSION.to_be_bytes())?;
+    db.flush()?;
+    tracing::info!(seconds = started.elapsed().as_secs_f64(), "replica upgraded to format 2");
+    Ok(())
+}
 
 impl Replica {
     /// Opens (creating if needed) the replica in directory `path`.
@@ -211,7 +268,9 @@ impl Replica {
                         .try_into()
                         .map_err(|_| StoreError::Corrupt { id: "meta/format".into(), reason: "bad length".into() })?,
                 );
-                if found != FORMAT_VERSION {
+                if found == 1 {
+                    upgrade_from_v1(&db, path)?;
+                } else if found != FORMAT_VERSION {
                     return Err(StoreError::FormatVersion { path: path.to_owned(), found, expected: FORMAT_VERSION });
                 }
             }
@@ -286,14 +345,9 @@ impl Replica {
             added += 1;
             batch.insert(keys::record(&id), verified.bytes());
             batch.insert(chain_key, id.as_bytes().as_slice());
-            let t = r.created_at.unix();
-            batch.insert(keys::time(t, &id), &[]);
+            batch.insert(keys::time(r.created_at.unix(), &id), time_value(r));
             match &r.content {
                 rix_record::Content::Publication(p) => {
-                    batch.insert(keys::facet(keys::KIND, p.kind.slug(), t, &id), &[]);
-                    for f in &p.factors {
-                        batch.insert(keys::facet(keys::FACTOR, f.slug(), t, &id), &[]);
-                    }
                     if let Some(old) = &p.supersedes {
                         batch.insert(keys::link(keys::SUPERSEDES, old, &id), &[]);
                     }
@@ -575,17 +629,23 @@ impl Replica {
         Ok(out)
     }
 
-    /// Ids from an index, newest first: `(prefix, slug)` selects kind, factor or (with
-    /// `None`) the time index.
+    /// Ids from the time index, newest first, of records of one kind (`Facet::Kind`), with one
+    /// key factor (`Facet::Factor`), or all (`None`).
     pub(crate) fn ids_newest_first(
         &self,
-        index: Option<(u8, &str)>,
+        facet: Option<Facet<'_>>,
     ) -> impl Iterator<Item = Result<RecordId, StoreError>> + '_ {
-        let prefix = match index {
-            Some((p, slug)) => keys::facet_prefix(p, slug),
-            None => vec![keys::TIME],
-        };
-        self.db.scan_prefix(prefix).keys().rev().map(|k| Ok(keys::trailing_id(&k?)))
+        let wanted = facet.map(|f| match f {
+            Facet::Kind(slug) => (true, slug.to_owned()),
+            Facet::Factor(slug) => (false, slug.to_owned()),
+        });
+        self.db.scan_prefix([keys::TIME]).rev().filter_map(move |item| match item {
+            Err(e) => Some(Err(e.into())),
+            Ok((key, value)) => match &wanted {
+                Some((kind, slug)) if !keys::facets_match(&value, *kind, slug) => None,
+                _ => Some(Ok(keys::trailing_id(&key))),
+            },
+        })
     }
 
     /// An author's record ids, highest sequence number first.
@@ -638,4 +698,62 @@ fn hex_bytes(even_hex: &str) -> Vec<u8> {
 
 fn hex_string(v: &[u8]) -> String {
     v.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::RecordFilter;
+    use rix_record::content::{Content, Publication};
+    use rix_record::{Author, KeyFactor, Kind, MemberKey, Timestamp};
+
+    #[test]
+    fn a_format_1_replica_is_upgraded_when_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("replica");
+        let author = Author::new("test", "KZ".parse().unwrap(), MemberKey::from_seed(&[5; 32]));
+        let specs = [
+            (Kind::BestPractice, vec![KeyFactor::Hrm]),
+            (Kind::CaseStudy, vec![KeyFactor::Hrm, KeyFactor::Automation]),
+            (Kind::BestPractice, vec![KeyFactor::Automation]),
+        ];
+        let mut records: Vec<VerifiedRecord> = Vec::new();
+        for (i, (kind, factors)) in specs.into_iter().enumerate() {
+            let p = Publication::new(kind, format!("R{i}"), "en".parse().unwrap(), factors);
+            let at: Timestamp = format!("2026-01-0{}T00:00:00Z", i + 1).parse().unwrap();
+            let head = records.last().map(|r| r.as_head());
+            records.push(author.sign_next(head, Content::Publication(Box::new(p)), at).unwrap());
+        }
+        {
+            let replica = Replica::open(&path, &ReplicaOptions::default()).unwrap();
+            replica.insert_batch(&records).unwrap();
+            // Rewrite it into format 1: kind and factor index keys, empty time values.
+            for r in &records {
+                let (id, t) = (r.id(), r.record().created_at.unix());
+                let p = r.record().publication().unwrap();
+                let old_key = |prefix: u8, slug: &str| {
+                    [&[prefix], slug.as_bytes(), &[0], &keys::time_bytes(t), id.as_bytes()].concat()
+                };
+                replica.db.insert(old_key(keys::KIND_V1, p.kind.slug()), &[]).unwrap();
+                for f in &p.factors {
+                    replica.db.insert(old_key(keys::FACTOR_V1, f.slug()), &[]).unwrap();
+                }
+                replica.db.insert(keys::time(t, &id), &[]).unwrap();
+            }
+            replica.db.insert(keys::meta("format"), &1u32.to_be_bytes()).unwrap();
+            replica.flush().unwrap();
+        }
+        let replica = Replica::open(&path, &ReplicaOptions::default()).unwrap();
+        assert_eq!(replica.db.get(keys::meta("format")).unwrap().unwrap().as_ref(), FORMAT_VERSION.to_be_bytes());
+        for prefix in [keys::KIND_V1, keys::FACTOR_V1] {
+            assert_eq!(replica.db.scan_prefix([prefix]).count(), 0, "format-1 index keys removed");
+        }
+        let titles = |f: RecordFilter| -> Vec<String> {
+            replica.list(&f).unwrap().records.into_iter().map(|r| r.title).collect()
+        };
+        assert_eq!(titles(RecordFilter::default()), ["R2", "R1", "R0"]);
+        assert_eq!(titles(RecordFilter { kind: Some(Kind::BestPractice), ..Default::default() }), ["R2", "R0"]);
+        assert_eq!(titles(RecordFilter { factor: Some(KeyFactor::Hrm), ..Default::default() }), ["R1", "R0"]);
+        assert_eq!(replica.len().unwrap(), 3);
+    }
 }
