@@ -11,17 +11,19 @@ cd "$(dirname "$0")/.."
 out=target/bench
 mkdir -p "$out"
 if [ "${1:-}" = "--quick" ]; then
-    export RIX_BENCH_RECORDS=1000 RIX_BENCH_SEARCH_RECORDS=10000 RIX_BENCH_PROPAGATION=300 \
+    export RIX_BENCH_RECORDS=1000 RIX_BENCH_JOURNAL_WRITES=50 RIX_BENCH_SEARCH_RECORDS=10000 RIX_BENCH_PROPAGATION=300 \
         RIX_BENCH_CATCHUP=10000 RIX_SCALE_NODES=30 RIX_SCALE_RECORDS=60 RIX_MILLION_RECORDS=50000
 fi
 benches=(
     "pipeline:cargo bench -q -p rix-store --bench pipeline"
+    "journal:cargo bench -q -p rix-node --bench journal"
     "search:cargo bench -q -p rix-tests --bench search"
     "network:cargo bench -q -p rix-tests --bench network"
     "scale:cargo bench -q -p rix-tests --bench scale"
     "million:cargo bench -q -p rix-cli --bench million"
 )
-cargo bench --no-run -q -p rix-store -p rix-tests -p rix-cli 2>/dev/null || cargo bench --no-run -p rix-store -p rix-tests -p rix-cli
+cargo bench --no-run -q -p rix-store -p rix-node -p rix-tests -p rix-cli 2>/dev/null \
+    || cargo bench --no-run -p rix-store -p rix-node -p rix-tests -p rix-cli
 {
     echo "rix benchmarks, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
     echo

@@ -212,6 +212,10 @@ async fn catch_up(count: usize) -> (f64, (f64, f64), Duration) {
 }
 
 fn main() {
+    // RUST_LOG=rix_node=info (say) shows what the nodes do.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let count = env_usize("RIX_BENCH_PROPAGATION", 2000);
     let catchup = env_usize("RIX_BENCH_CATCHUP", 100_000);

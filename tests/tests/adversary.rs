@@ -94,8 +94,8 @@ async fn hostile_members_are_rejected_counted_and_banned_while_honest_records_fl
     let node = a.node().clone();
     let (x4s, x3s) = (signed(&x4_chain), signed(&x3_chain));
     tokio::task::spawn_blocking(move || {
-        node.accept(x4s, Source::Import);
-        node.accept(x3s, Source::Import);
+        node.accept(x4s, Source::Import).unwrap();
+        node.accept(x3s, Source::Import).unwrap();
     })
     .await
     .unwrap();

@@ -162,7 +162,7 @@ const GOSSIP_QUEUE: usize = 1024;
 const GOSSIP_BATCH: usize = 256;
 
 /// A sync batch being verified and stored on the blocking pool.
-type StoringBatch = JoinHandle<Vec<Result<Accepted, rix_record::VerifyError>>>;
+type StoringBatch = JoinHandle<Result<Vec<Result<Accepted, rix_record::VerifyError>>, rix_store::StoreError>>;
 
 /// Lowers the calling thread's CPU priority to nice 10 (on Linux `setpriority` applies to the
 /// thread, and threads it starts inherit it). Best effort: failure leaves normal priority.
@@ -588,8 +588,13 @@ impl Node {
     }
 
     /// Verifies and stores records that arrived from outside; returns the outcome per record
-    /// (or the rejection reason).
-    pub fn accept(&self, records: Vec<SignedRecord>, source: Source) -> Vec<Result<Accepted, rix_record::VerifyError>> {
+    /// (or the rejection reason), or the replica's error if storing failed, which is this
+    /// node's fault, not the sender's.
+    pub fn accept(
+        &self,
+        records: Vec<SignedRecord>,
+        source: Source,
+    ) -> Result<Vec<Result<Accepted, rix_record::VerifyError>>, rix_store::StoreError> {
         let mut verified: Vec<VerifiedRecord> = Vec::with_capacity(records.len());
         let mut slots: Vec<Result<usize, rix_record::VerifyError>> = Vec::with_capacity(records.len());
         for r in rix_record::verify_batch(&records, &self.charter) {
@@ -612,19 +617,12 @@ impl Node {
             Source::Gossip | Source::Sync => Durability::Flushed,
             Source::Import => Durability::Synced,
         };
-        let outcomes = match if verified.is_empty() {
-            Ok(Vec::new())
+        let outcomes = if verified.is_empty() {
+            Vec::new()
         } else {
-            self.replica.insert_batch_with(&verified, durability)
-        } {
-            Ok(o) => o,
-            Err(e) => {
+            self.replica.insert_batch_with(&verified, durability).inspect_err(|e| {
                 tracing::error!(error = %e, "replica write failed");
-                return slots
-                    .into_iter()
-                    .map(|_| Err(rix_record::VerifyError::Malformed("storage failed".into())))
-                    .collect();
-            }
+            })?
         };
         for (o, record) in outcomes.iter().zip(&verified) {
             if *o == Inserted::New {
@@ -643,7 +641,7 @@ impl Node {
         if let Ok(n) = self.replica.len() {
             self.metrics.records_stored.set(n as i64);
         }
-        slots
+        Ok(slots
             .into_iter()
             .map(|s| {
                 s.map(|i| Accepted {
@@ -652,7 +650,7 @@ impl Node {
                     author: verified[i].record().author.to_string(),
                 })
             })
-            .collect()
+            .collect())
     }
 
     /// Validates and stores gossip in batches: whatever queued while the previous batch was
@@ -689,8 +687,23 @@ impl Node {
             }
             let records: Vec<SignedRecord> = batch.iter().map(|a| a.record.clone()).collect();
             let node = self.clone();
-            let outcomes =
-                tokio::task::spawn_blocking(move || node.accept(records, Source::Gossip)).await.expect("no panic");
+            let outcomes = match tokio::task::spawn_blocking(move || node.accept(records, Source::Gossip))
+                .await
+                .expect("no panic")
+            {
+                Ok(outcomes) => outcomes,
+                Err(_) => {
+                    // This node could not store them: not the senders' fault, and sync brings
+                    // the records again.
+                    for arrival in batch {
+                        let _ = self
+                            .net
+                            .report_validation(arrival.message_id, arrival.source, MessageAcceptance::Ignore)
+                            .await;
+                    }
+                    continue;
+                }
+            };
             for (arrival, outcome) in batch.into_iter().zip(outcomes) {
                 let acceptance = match outcome.map(|a| a.outcome) {
                     Ok(Inserted::New) => MessageAcceptance::Accept,
@@ -949,7 +962,7 @@ impl Node {
     /// served an invalid record is banned: honest nodes only serve what they verified.
     async fn finish_storing(&self, peer: PeerId, storing: Option<StoringBatch>) -> Result<u64, NodeError> {
         let Some(storing) = storing else { return Ok(0) };
-        let outcomes = storing.await.expect("no panic");
+        let outcomes = storing.await.expect("no panic")?;
         let invalid = outcomes.iter().filter(|o| o.is_err()).count();
         if invalid > 0 {
             self.penalise(peer, Offence::InvalidSync).await;

@@ -105,8 +105,12 @@ impl Directory for UnsyncedDirectory {
 pub fn sync_all(dir: &Path) -> io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
-        if entry.file_type()?.is_file() {
-            File::open(entry.path())?.sync_all()?;
+        // tantivy deletes files it no longer needs while we list them.
+        match File::open(entry.path()) {
+            Ok(file) if file.metadata()?.is_file() => file.sync_all()?,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
         }
     }
     File::open(dir)?.sync_all()
