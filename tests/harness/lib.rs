@@ -39,9 +39,24 @@ pub fn sample_files(member: &str) -> Vec<PathBuf> {
 /// The nine Almaty signatories.
 pub const SIGNATORIES: [&str; 9] = ["AZ", "CN", "JP", "KZ", "KG", "MN", "RU", "TJ", "UZ"];
 
-/// A free TCP port on 127.0.0.1 (bound and released; good enough for tests).
+/// A free TCP port on 127.0.0.1 for a node to listen on later. Chosen below Linux's ephemeral
+/// range (32768 and up), where the kernel picks the local ports of outgoing connections: a port
+/// taken from that range and released could be reused by any dial before the node binds it.
+/// Never the same port twice in one test process.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    use std::sync::Mutex;
+    static HANDED_OUT: Mutex<Option<std::collections::HashSet<u16>>> = Mutex::new(None);
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|p| p.into_inner());
+    let handed_out = handed_out.get_or_insert_with(Default::default);
+    // Start from a per-process offset so concurrent test processes rarely try the same ports.
+    let mut candidate = 20_000 + (std::process::id() as u16 % 1_000) * 12;
+    loop {
+        candidate = if candidate >= 32_000 { 20_000 } else { candidate + 1 };
+        if !handed_out.contains(&candidate) && std::net::TcpListener::bind(("127.0.0.1", candidate)).is_ok() {
+            handed_out.insert(candidate);
+            return candidate;
+        }
+    }
 }
 
 /// Runs the `rix` binary.

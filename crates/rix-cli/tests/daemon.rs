@@ -39,6 +39,12 @@ fn daemon_processes_gossip_survive_sigkill_and_shut_down_cleanly() {
     let mut daemons: Vec<Child> = net.nodes.iter().map(|n| spawn_daemon(&rix, n)).collect();
     for node in &net.nodes {
         wait_for(&format!("{} runs with two peers", node.member), || {
+            for (daemon, n) in daemons.iter_mut().zip(&net.nodes) {
+                if let Ok(Some(exit)) = daemon.try_wait() {
+                    let log = std::fs::read_to_string(n.dir.join("daemon.log")).unwrap_or_default();
+                    panic!("{}'s daemon exited ({exit}); its log:\n{log}", n.member);
+                }
+            }
             let s = status(&rix, node);
             s["daemon_running"] == true && s["connected_peers"].as_array().is_some_and(|p| p.len() == 2)
         });
