@@ -88,8 +88,9 @@ impl SigningJournal {
     /// Records `record` as the last signed, durably, before it may be stored or sent.
     pub fn write_last(&self, record: &VerifiedRecord) -> Result<(), PublishError> {
         let bytes = record.bytes();
-        match self.load_slotted()? {
-            Some(current) => {
+        match self.load()? {
+            // Generation 0 is the older one-record form.
+            Some(current) if current.generation > 0 => {
                 let generation = current.generation + 1;
                 let offset = (generation % 2) * SLOT_BYTES as u64;
                 let file = fs::OpenOptions::new().write(true).open(&self.path).map_err(|e| self.io(e))?;
@@ -98,7 +99,7 @@ impl SigningJournal {
                     .map_err(|e| self.io(e))
             }
             // Missing, or in the older one-record form: create the slotted file once.
-            None => self.replace(&slot(1, bytes)),
+            _ => self.replace(&slot(1, bytes)),
         }
     }
 
@@ -139,16 +140,6 @@ impl SigningJournal {
             .max_by_key(|c| c.generation)
             .map(Some)
             .ok_or_else(|| self.bad("neither slot holds a valid entry (damaged file)".into()))
-    }
-
-    /// The current slot, if the journal exists in the slotted form.
-    fn load_slotted(&self) -> Result<Option<Current>, PublishError> {
-        match fs::metadata(&self.path) {
-            Ok(m) if m.len() == FILE_BYTES as u64 => self.load(),
-            Ok(_) => Ok(None),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(self.io(e)),
-        }
     }
 
     fn io(&self, source: std::io::Error) -> PublishError {
