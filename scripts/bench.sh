@@ -35,6 +35,9 @@ for entry in "${benches[@]}"; do
     command="${entry#*:}"
     echo "== $name: $command" >&2
     start=$(date +%s)
+    # Each benchmark starts with the disk's write-back queue empty: the one before may have
+    # left gigabytes of dirty pages, whose flushing would stall this one's fdatasyncs.
+    sync
     $command 2>"$out/$name.log" | tee "$out/$name.txt" >&2
     echo "   ($(( $(date +%s) - start )) s)" >&2
     grep -v '^\s*$' "$out/$name.txt" | while IFS= read -r line; do

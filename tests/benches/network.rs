@@ -63,7 +63,29 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 /// in its own task, so a slow one does not delay the schedule) and times, from the publish call,
 /// each record's arrival at every node (from the nodes' stored-record notices, not polling).
 /// Returns per record the time until the last node had it, and per (record, node) delivery.
-async fn propagation(count: usize, rate: f64) -> (Vec<Duration>, Vec<Duration>, f64) {
+/// CPU time this process has used (all threads, user + system), from /proc/self/stat.
+fn process_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may contain spaces) start at ")"; utime and stime
+    // are the 14th and 15th fields, in clock ticks of 1/100 s on Linux.
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
+
+/// What one propagation run measured.
+struct Propagation {
+    /// Per record, the time until the last node had it, sorted.
+    to_all: Vec<Duration>,
+    /// Per (record, node), the time until that node had it, sorted.
+    each: Vec<Duration>,
+    /// Records published per second.
+    achieved: f64,
+    /// Cores busy from the first publish until every node had every record.
+    cores: f64,
+}
+
+async fn propagation(count: usize, rate: f64) -> Propagation {
     let net = TestNet::create(&MEMBERS);
     // Knobs for finding the bottleneck: RIX_BENCH_SEARCH=0 turns the search index off,
     // RIX_BENCH_FSYNC=0 the replica's fdatasync.
@@ -93,6 +115,7 @@ async fn propagation(count: usize, rate: f64) -> (Vec<Duration>, Vec<Duration>, 
         });
     }
     let (published_tx, mut published) = tokio::sync::mpsc::unbounded_channel();
+    let cpu_at_start = process_cpu();
     let started = tokio::time::Instant::now();
     let interval = Duration::from_secs_f64(1.0 / rate);
     for i in 0..count {
@@ -117,6 +140,7 @@ async fn propagation(count: usize, rate: f64) -> (Vec<Duration>, Vec<Duration>, 
             seen.entry(id).or_default().push(at);
         }
     }
+    let cores = (process_cpu() - cpu_at_start).as_secs_f64() / started.elapsed().as_secs_f64();
     let (mut to_all, mut each) = (Vec::new(), Vec::new());
     for (id, t) in &sent {
         let arrived = seen.get(id).map_or(&[][..], Vec::as_slice);
@@ -143,7 +167,7 @@ async fn propagation(count: usize, rate: f64) -> (Vec<Duration>, Vec<Duration>, 
     }
     to_all.sort();
     each.sort();
-    (to_all, each, achieved)
+    Propagation { to_all, each, achieved, cores }
 }
 
 /// Raw verify + store of the same records, in batches of 512, for the ratio: verifying one by
@@ -239,14 +263,15 @@ fn main() {
                 Err(_) => vec![20.0, 200.0],
             };
             for rate in rates {
-                let (all, each, achieved) = propagation(count, rate).await;
+                let Propagation { to_all: all, each, achieved, cores } = propagation(count, rate).await;
                 println!(
-                    "propagation, 9 nodes, {count} records at {rate:.0}/s offered ({achieved:.0}/s achieved): to all nodes median {:.1} ms, p99 {:.1} ms, max {:.1} ms; per delivery median {:.1} ms, p99 {:.1} ms",
+                    "propagation, 9 nodes, {count} records at {rate:.0}/s offered ({achieved:.0}/s achieved): to all nodes median {:.1} ms, p99 {:.1} ms, max {:.1} ms; per delivery median {:.1} ms, p99 {:.1} ms; {cores:.2} of {} cores busy",
                     ms(percentile(&all, 0.5)),
                     ms(percentile(&all, 0.99)),
                     ms(*all.last().unwrap()),
                     ms(percentile(&each, 0.5)),
                     ms(percentile(&each, 0.99)),
+                    std::thread::available_parallelism().map_or(0, usize::from),
                 );
             }
         }

@@ -27,7 +27,12 @@ fn corpus() -> (TestNet, LocalBackend) {
             let view = backend.publish(resolver.content(&draft).unwrap()).unwrap();
             resolver.note_published(&file, view.id.parse().unwrap());
         }
-        envelopes.extend(backend.export_signed().unwrap());
+        backend
+            .export_signed(&mut |envelope, _| {
+                envelopes.push(envelope.to_vec());
+                Ok(())
+            })
+            .unwrap();
     }
     let gen_node = net.node("GEN");
     let key = MemberKey::load(&gen_node.dir.join("keys/signing.key")).unwrap();

@@ -26,6 +26,11 @@ use crate::error::NodeError;
 use crate::ops;
 use crate::publish::PublishError;
 
+/// Response header of `/v1/export/signed`: how many records the pack will hold (for progress).
+pub const EXPORT_COUNT_HEADER: header::HeaderName = header::HeaderName::from_static("x-rix-records");
+/// The signed export streams in chunks of about this size.
+const EXPORT_CHUNK_BYTES: usize = 256 * 1024;
+
 /// Writes a fresh random token to `path` (mode 0600) and returns it.
 pub fn write_token(path: &Path) -> Result<String, NodeError> {
     let token = hex::encode(rix_record::keys::random_seed()?);
@@ -178,17 +183,38 @@ async fn export_views(
     Ok(Json(RecordList { records }))
 }
 
+/// The signed pack, streamed: a blocking task reads the replica in id order and sends chunks of
+/// about [`EXPORT_CHUNK_BYTES`] through a small channel, so the daemon holds a few chunks, not
+/// the replica (a million records make a pack of over a gigabyte). A storage error part-way
+/// ends the body abnormally, which the client reports as a failed export.
 async fn export_signed(State(node): State<Arc<Node>>) -> ApiResult<impl IntoResponse> {
-    let bytes = blocking(move || {
-        let mut out = Vec::new();
-        pack::write_header(&mut out).expect("vec");
-        for item in node.replica().iter_raw() {
-            pack::write_entry(&mut out, &item?.1).expect("vec");
-        }
-        Ok(out)
-    })
-    .await?;
-    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes))
+    let total = node.replica().len().map_err(NodeError::from)?;
+    let (chunks, receiver) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(4);
+    tokio::task::spawn_blocking(move || {
+        let mut chunk = Vec::with_capacity(EXPORT_CHUNK_BYTES);
+        pack::write_header(&mut chunk).expect("vec");
+        let sent = ops::export_envelopes(node.replica(), &mut |envelope, _| {
+            pack::write_entry(&mut chunk, envelope)?;
+            if chunk.len() >= EXPORT_CHUNK_BYTES {
+                let full = std::mem::replace(&mut chunk, Vec::with_capacity(EXPORT_CHUNK_BYTES));
+                // A closed channel: the client went away; stop reading.
+                chunks.blocking_send(Ok(full)).map_err(|_| std::io::Error::other("the client went away"))?;
+            }
+            Ok(())
+        });
+        let last = match sent {
+            Ok(_) => Ok(chunk),
+            Err(e) => Err(std::io::Error::other(e.to_string())),
+        };
+        let _ = chunks.blocking_send(last);
+    });
+    let body = futures::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|chunk| (chunk, receiver))
+    });
+    Ok((
+        [(header::CONTENT_TYPE, "application/octet-stream".to_owned()), (EXPORT_COUNT_HEADER, total.to_string())],
+        axum::body::Body::from_stream(body),
+    ))
 }
 
 async fn import(State(node): State<Arc<Node>>, body: Bytes) -> ApiResult<Json<ops::ImportReport>> {

@@ -26,8 +26,10 @@ pub trait Backend {
     fn stats(&self) -> Result<StatsReport, NodeError>;
     /// Full views (with bodies) of the records `filter` selects, for exports.
     fn export_views(&self, filter: &RecordFilter) -> Result<Vec<RecordView>, NodeError>;
-    /// Every stored envelope, in id order, for `export --format signed`.
-    fn export_signed(&self) -> Result<Vec<Vec<u8>>, NodeError>;
+    /// Every stored envelope, in id order, for `export --format signed`: handed to `each` one
+    /// at a time with the number of records expected, so a replica of any size streams through
+    /// in constant memory. Returns how many were handed over.
+    fn export_signed(&self, each: &mut dyn FnMut(&[u8], u64) -> std::io::Result<()>) -> Result<u64, NodeError>;
     /// `rix import`; `progress(done, total)`.
     fn import(&self, envelopes: Vec<Vec<u8>>, progress: &mut dyn FnMut(u64, u64)) -> Result<ImportReport, NodeError>;
     /// `rix verify`; `progress(done, total)`.
@@ -168,8 +170,8 @@ impl Backend for LocalBackend {
         Ok(self.replica.select(filter)?.iter().map(|s| RecordView::new(s, Detail::Full)).collect())
     }
 
-    fn export_signed(&self) -> Result<Vec<Vec<u8>>, NodeError> {
-        Ok(self.replica.iter_raw().map(|r| r.map(|(_, b)| b)).collect::<Result<_, _>>()?)
+    fn export_signed(&self, each: &mut dyn FnMut(&[u8], u64) -> std::io::Result<()>) -> Result<u64, NodeError> {
+        crate::ops::export_envelopes(&self.replica, each)
     }
 
     fn import(&self, envelopes: Vec<Vec<u8>>, progress: &mut dyn FnMut(u64, u64)) -> Result<ImportReport, NodeError> {

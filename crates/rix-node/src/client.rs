@@ -59,17 +59,30 @@ impl ApiBackend {
     }
 
     fn bytes(&self, response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<Vec<u8>, NodeError> {
+        let mut response = self.success(response)?;
+        response
+            .body_mut()
+            .with_config()
+            .limit(u64::MAX)
+            .read_to_vec()
+            .map_err(|e| NodeError::Api(format!("reading the daemon's answer: {e}")))
+    }
+
+    /// The response if it is a success, its error message otherwise.
+    fn success(
+        &self,
+        response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<ureq::http::Response<ureq::Body>, NodeError> {
         let mut response = response.map_err(|e| NodeError::Api(format!("daemon API at {}: {e}", self.base)))?;
-        let status = response.status();
+        if response.status().is_success() {
+            return Ok(response);
+        }
         let body = response
             .body_mut()
             .with_config()
             .limit(u64::MAX)
             .read_to_vec()
             .map_err(|e| NodeError::Api(format!("reading the daemon's answer: {e}")))?;
-        if status.is_success() {
-            return Ok(body);
-        }
         let message = serde_json::from_slice::<serde_json::Value>(&body)
             .ok()
             .and_then(|v| v["error"].as_str().map(str::to_owned))
@@ -148,13 +161,25 @@ impl Backend for ApiBackend {
         Ok(self.get::<RecordList>(&format!("/v1/export?{}", query(filter)))?.records)
     }
 
-    fn export_signed(&self) -> Result<Vec<Vec<u8>>, NodeError> {
-        let bytes = self.bytes(
+    fn export_signed(&self, each: &mut dyn FnMut(&[u8], u64) -> std::io::Result<()>) -> Result<u64, NodeError> {
+        let mut response = self.success(
             self.agent.get(format!("{}/v1/export/signed", self.base)).header("Authorization", &self.auth()).call(),
         )?;
-        rix_record::pack::PackReader::new(&bytes[..])
-            .and_then(|r| r.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| NodeError::Api(format!("signed export from the daemon: {e}")))
+        let total = response
+            .headers()
+            .get(crate::api::EXPORT_COUNT_HEADER.as_str())
+            .and_then(|v| v.to_str().ok()?.parse().ok())
+            .unwrap_or(0);
+        // Read as it arrives: the pack of a large replica does not fit in memory twice.
+        let reader = response.body_mut().with_config().limit(u64::MAX).reader();
+        let broken = |e: rix_record::pack::PackError| NodeError::Api(format!("signed export from the daemon: {e}"));
+        let mut done = 0;
+        for envelope in rix_record::pack::PackReader::new(reader).map_err(broken)? {
+            each(&envelope.map_err(broken)?, total)
+                .map_err(|source| NodeError::Io { context: "writing the export".into(), source })?;
+            done += 1;
+        }
+        Ok(done)
     }
 
     fn import(&self, envelopes: Vec<Vec<u8>>, progress: &mut dyn FnMut(u64, u64)) -> Result<ImportReport, NodeError> {

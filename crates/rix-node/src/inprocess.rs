@@ -47,8 +47,8 @@ impl Backend for InProcessBackend {
         Ok(self.node.replica().select(filter)?.iter().map(|s| RecordView::new(s, Detail::Full)).collect())
     }
 
-    fn export_signed(&self) -> Result<Vec<Vec<u8>>, NodeError> {
-        Ok(self.node.replica().iter_raw().map(|r| r.map(|(_, b)| b)).collect::<Result<_, _>>()?)
+    fn export_signed(&self, each: &mut dyn FnMut(&[u8], u64) -> std::io::Result<()>) -> Result<u64, NodeError> {
+        crate::ops::export_envelopes(self.node.replica(), each)
     }
 
     fn import(&self, envelopes: Vec<Vec<u8>>, progress: &mut dyn FnMut(u64, u64)) -> Result<ImportReport, NodeError> {

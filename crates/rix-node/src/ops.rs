@@ -1,5 +1,5 @@
-//! Operations on a replica that both the offline CLI and the daemon run: importing a signed
-//! export, re-verifying every record, and summarising state. Their reports are the JSON shapes
+//! Operations on a replica that both the offline CLI and the daemon run: exporting and importing
+//! a signed pack, re-verifying every record, and summarising state. Their reports are the JSON shapes
 //! scripts read.
 
 use rix_record::{Charter, SignedRecord, VerifiedRecord};
@@ -35,6 +35,22 @@ pub struct Rejection {
     pub reason: String,
     /// The full message.
     pub error: String,
+}
+
+/// Hands every stored envelope, in id order, to `each` with the number of records stored (for
+/// progress). Returns how many were handed over.
+pub fn export_envelopes(
+    replica: &Replica,
+    each: &mut dyn FnMut(&[u8], u64) -> std::io::Result<()>,
+) -> Result<u64, crate::NodeError> {
+    let total = replica.len()?;
+    let mut done = 0;
+    for item in replica.iter_raw() {
+        each(&item?.1, total)
+            .map_err(|source| crate::NodeError::Io { context: "writing the export".into(), source })?;
+        done += 1;
+    }
+    Ok(done)
 }
 
 /// Verifies each envelope against the charter and stores the valid ones.

@@ -13,7 +13,8 @@
 //! `time` is the record's `created_at` in Unix seconds, big-endian with the sign bit flipped so
 //! byte order is time order. `seq` is big-endian u64. `facets` is a publication's kind slug
 //! followed by its key-factor slugs, each ended by a 0 byte (empty for a withdrawal), so that
-//! listing by kind or factor walks the time index without decoding records.
+//! listing by kind or factor walks the time index without decoding records, and `rix stats` is
+//! computed from the `c`, `s`, `w` and `t` entries alone.
 //!
 //! Three keys per record (plus links): sled keeps per-page metadata in memory for every page
 //! of the tree, even pages not cached, and its leaves split at 16 entries, so resident memory
@@ -66,12 +67,29 @@ pub fn facets_match(value: &[u8], kind: bool, slug: &str) -> bool {
     if kind { parts.next() == Some(slug.as_bytes()) } else { parts.skip(1).any(|p| p == slug.as_bytes()) }
 }
 
+/// The Unix seconds of a time-index key.
+pub fn time_of(key: &[u8]) -> i64 {
+    (u64::from_be_bytes(key[1..9].try_into().expect("time keys hold 8 time bytes")) ^ (1 << 63)) as i64
+}
+
 pub fn time(unix: i64, id: &RecordId) -> Vec<u8> {
     cat(&[&[TIME], &time_bytes(unix), id.as_bytes()])
 }
 
 pub fn link(prefix: u8, target: &RecordId, by: &RecordId) -> Vec<u8> {
     cat(&[&[prefix], target.as_bytes(), by.as_bytes()])
+}
+
+/// The two ids of a link key: the target, then the record that names it.
+pub fn link_ids(key: &[u8]) -> (RecordId, RecordId) {
+    let id = |at: usize| RecordId::from_bytes(key[at..at + 32].try_into().expect("link keys hold two ids"));
+    (id(1), id(33))
+}
+
+/// The author code of a chain key.
+pub fn chain_author(key: &[u8]) -> &[u8] {
+    let rest = &key[1..];
+    &rest[..rest.iter().position(|b| *b == 0).unwrap_or(rest.len())]
 }
 
 pub fn link_prefix(prefix: u8, target: &RecordId) -> Vec<u8> {

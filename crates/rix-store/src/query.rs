@@ -4,11 +4,12 @@
 //! them when it reads the store directly, and the daemon's API returns them, so the output is
 //! the same whichever path a query takes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use rix_record::{Content, KeyFactor, Kind, MemberCode, RecordId, Timestamp, VerifiedRecord};
 use serde::{Deserialize, Serialize};
 
+use crate::keys;
 use crate::replica::{Facet, Replica, StoreError, StoredRecord};
 
 /// Which records a listing shows. The default shows the current version of every record that
@@ -273,6 +274,11 @@ impl Replica {
 
     /// Statistics over current, non-withdrawn publications. `members` lists every member of the
     /// charter, so members that have published nothing still get a row.
+    ///
+    /// Computed from the index entries alone (chain, links, time index with its facets), then
+    /// one record read per member for its newest title: records are never decoded in bulk.
+    /// On a million records this is about ten times faster than reading every record, and it
+    /// leaves no large record pages in sled's cache (docs/performance.md).
     pub fn stats(&self, members: &[MemberCode]) -> Result<StatsReport, StoreError> {
         let mut report = StatsReport {
             records_stored: self.len()?,
@@ -281,37 +287,73 @@ impl Replica {
         };
         let mut rows: BTreeMap<String, MemberStats> =
             members.iter().map(|m| (m.to_string(), MemberStats::new(m.to_string()))).collect();
-        for item in self.iter() {
-            let record = item?;
-            let r = record.record();
-            let Some(p) = r.publication() else {
+        let authors = AuthorsById::read(self)?;
+        // A record is superseded or withdrawn only by a record of its own author; other claims
+        // are ignored, as in `Replica::stored`.
+        let own_claims = |prefix: u8| -> Result<HashSet<RecordId>, StoreError> {
+            let mut targets = HashSet::new();
+            for entry in self.entries(prefix) {
+                let (target, by) = keys::link_ids(&entry?.0);
+                if authors.of(&target).is_some_and(|a| authors.of(&by) == Some(a)) {
+                    targets.insert(target);
+                }
+            }
+            Ok(targets)
+        };
+        let (superseded, withdrawn) = (own_claims(keys::SUPERSEDES)?, own_claims(keys::WITHDRAWS)?);
+        // Per author: the creation time and id of the newest current publication. Ascending
+        // (time, id) order and a strict comparison keep the lowest id among equal times.
+        let mut newest: BTreeMap<String, (i64, RecordId)> = BTreeMap::new();
+        for entry in self.entries(keys::TIME) {
+            let (key, facets) = entry?;
+            if facets.is_empty() {
                 report.withdrawals += 1;
                 continue;
-            };
-            let stored = self.stored(record.clone())?;
-            if stored.withdrawn_by.is_some() {
+            }
+            let id = keys::trailing_id(&key);
+            if withdrawn.contains(&id) {
                 report.withdrawn += 1;
                 continue;
             }
-            if stored.superseded_by.is_some() {
+            if superseded.contains(&id) {
                 report.superseded += 1;
                 continue;
             }
+            let author = match authors.of(&id) {
+                Some(author) => author.to_owned(),
+                // Every stored record has a chain entry; read the record if one is missing.
+                None => match self.get(&id)? {
+                    Some(record) => record.record().author.to_string(),
+                    None => continue,
+                },
+            };
+            let created = keys::time_of(&key);
+            let mut slugs = facets.split(|b| *b == 0).filter(|s| !s.is_empty()).map(String::from_utf8_lossy);
+            let kind = slugs.next().unwrap_or_default();
             report.publications += 1;
-            *report.by_kind.entry(p.kind.slug().to_owned()).or_default() += 1;
-            *report.by_year.entry(r.created_at.year().to_string()).or_default() += 1;
-            let row = rows.entry(r.author.to_string()).or_insert_with(|| MemberStats::new(r.author.to_string()));
+            *report.by_kind.entry(kind.into_owned()).or_default() += 1;
+            let year = Timestamp::from_unix(created).map_or_else(|| "?".to_owned(), |t| t.year().to_string());
+            *report.by_year.entry(year).or_default() += 1;
+            let row = rows.entry(author.clone()).or_insert_with(|| MemberStats::new(author.clone()));
             row.publications += 1;
-            for f in &p.factors {
-                *row.by_factor.entry(f.slug().to_owned()).or_default() += 1;
-                *report.factor_totals.entry(f.slug().to_owned()).or_default() += 1;
+            for factor in slugs {
+                *row.by_factor.entry(factor.to_string()).or_default() += 1;
+                *report.factor_totals.entry(factor.into_owned()).or_default() += 1;
             }
-            if row.newest.as_ref().is_none_or(|n| n.created_at < r.created_at.to_string()) {
-                row.newest = Some(NewestRecord {
-                    id: record.id().to_hex(),
-                    title: p.title.clone(),
-                    created_at: r.created_at.to_string(),
-                });
+            match newest.get_mut(&author) {
+                Some(best) if best.0 >= created => {}
+                Some(best) => *best = (created, id),
+                None => {
+                    newest.insert(author, (created, id));
+                }
+            }
+        }
+        for (author, (_, id)) in newest {
+            let Some(record) = self.get(&id)? else { continue };
+            let r = record.record();
+            let title = r.publication().map(|p| p.title.clone()).unwrap_or_default();
+            if let Some(row) = rows.get_mut(&author) {
+                row.newest = Some(NewestRecord { id: id.to_hex(), title, created_at: r.created_at.to_string() });
             }
         }
         for row in rows.values_mut() {
@@ -319,6 +361,43 @@ impl Replica {
         }
         report.members = rows.into_values().collect();
         Ok(report)
+    }
+}
+
+/// The author of every stored record, from the chain index: one sorted vector rather than a
+/// map, so a million records cost one 34 MB allocation for the duration of a call (returned to
+/// the system when it ends) instead of a million small ones.
+struct AuthorsById {
+    authors: Vec<String>,
+    ids: Vec<(RecordId, u16)>,
+}
+
+impl AuthorsById {
+    fn read(replica: &Replica) -> Result<Self, StoreError> {
+        let mut out = Self { authors: Vec::new(), ids: Vec::with_capacity(replica.len()? as usize) };
+        for entry in replica.entries(keys::CHAIN) {
+            let (key, value) = entry?;
+            let author = keys::chain_author(&key);
+            let index = match out.authors.iter().position(|a| a.as_bytes() == author) {
+                Some(index) => index,
+                None => {
+                    out.authors.push(String::from_utf8_lossy(author).into_owned());
+                    out.authors.len() - 1
+                }
+            };
+            let id: [u8; 32] = value.as_ref().try_into().map_err(|_| StoreError::Corrupt {
+                id: String::from_utf8_lossy(&key).into_owned(),
+                reason: "chain index value is not an id".into(),
+            })?;
+            out.ids.push((RecordId::from_bytes(id), u16::try_from(index).unwrap_or(u16::MAX)));
+        }
+        out.ids.sort_unstable_by_key(|a| a.0);
+        Ok(out)
+    }
+
+    fn of(&self, id: &RecordId) -> Option<&str> {
+        let at = self.ids.binary_search_by(|(i, _)| i.cmp(id)).ok()?;
+        self.authors.get(usize::from(self.ids[at].1)).map(String::as_str)
     }
 }
 

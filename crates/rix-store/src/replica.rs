@@ -89,7 +89,7 @@ pub struct ReplicaOptions {
 
 impl Default for ReplicaOptions {
     fn default() -> Self {
-        Self { cache_capacity_bytes: 64 * 1024 * 1024, fsync: true, lock_wait: std::time::Duration::from_secs(2) }
+        Self { cache_capacity_bytes: 8 * 1024 * 1024, fsync: true, lock_wait: std::time::Duration::from_secs(2) }
     }
 }
 
@@ -646,6 +646,14 @@ impl Replica {
                 _ => Some(Ok(keys::trailing_id(&key))),
             },
         })
+    }
+
+    /// Every entry under one key prefix ([`keys`]), in key order.
+    pub(crate) fn entries(
+        &self,
+        prefix: u8,
+    ) -> impl Iterator<Item = Result<(sled::IVec, sled::IVec), StoreError>> + '_ {
+        self.db.scan_prefix([prefix]).map(|item| item.map_err(StoreError::from))
     }
 
     /// An author's record ids, highest sequence number first.

@@ -2,8 +2,10 @@
 //! versions and withdrawals, and reopening.
 
 use rix_record::content::{Content, Publication, Withdrawal};
-use rix_record::{Author, ChainHead, KeyFactor, Kind, MemberKey, Timestamp, VerifiedRecord};
-use rix_store::query::RecordFilter;
+use std::collections::BTreeMap;
+
+use rix_record::{Author, ChainHead, KeyFactor, Kind, MemberCode, MemberKey, Timestamp, VerifiedRecord};
+use rix_store::query::{MemberStats, NewestRecord, RecordFilter, StatsReport};
 use rix_store::{Inserted, Replica, ReplicaOptions};
 
 fn author(code: &str, seed: u8) -> Author {
@@ -184,4 +186,118 @@ fn a_second_open_of_a_store_in_use_is_refused_with_a_clear_error() {
     let _first = open(&dir);
     let err = Replica::open(&dir.path().join("replica"), &ReplicaOptions::default()).unwrap_err();
     assert!(err.to_string().contains("in use by another process"), "{err}");
+}
+
+/// What `Replica::stats` computes from index entries, computed the obvious way: every record
+/// read and decoded, with its supersession and withdrawal state from `Replica::stored`.
+fn stats_by_reading_every_record(replica: &Replica, members: &[MemberCode]) -> StatsReport {
+    let mut report = StatsReport {
+        records_stored: replica.len().unwrap(),
+        factors: KeyFactor::ALL.iter().map(|f| f.slug().to_owned()).collect(),
+        ..StatsReport::default()
+    };
+    let mut rows: BTreeMap<String, MemberStats> = members
+        .iter()
+        .map(|m| (m.to_string(), MemberStats { member: m.to_string(), ..MemberStats::default() }))
+        .collect();
+    for record in replica.iter() {
+        let record = record.unwrap();
+        let r = record.record();
+        let Some(p) = r.publication() else {
+            report.withdrawals += 1;
+            continue;
+        };
+        let stored = replica.stored(record.clone()).unwrap();
+        if stored.withdrawn_by.is_some() {
+            report.withdrawn += 1;
+            continue;
+        }
+        if stored.superseded_by.is_some() {
+            report.superseded += 1;
+            continue;
+        }
+        report.publications += 1;
+        *report.by_kind.entry(p.kind.slug().to_owned()).or_default() += 1;
+        *report.by_year.entry(r.created_at.year().to_string()).or_default() += 1;
+        let row = rows
+            .entry(r.author.to_string())
+            .or_insert_with(|| MemberStats { member: r.author.to_string(), ..MemberStats::default() });
+        row.publications += 1;
+        for f in &p.factors {
+            *row.by_factor.entry(f.slug().to_owned()).or_default() += 1;
+            *report.factor_totals.entry(f.slug().to_owned()).or_default() += 1;
+        }
+        if row.newest.as_ref().is_none_or(|n| n.created_at < r.created_at.to_string()) {
+            row.newest = Some(NewestRecord {
+                id: record.id().to_hex(),
+                title: p.title.clone(),
+                created_at: r.created_at.to_string(),
+            });
+        }
+    }
+    for row in rows.values_mut() {
+        row.missing_factors = report.factors.iter().filter(|f| !row.by_factor.contains_key(*f)).cloned().collect();
+    }
+    report.members = rows.into_values().collect();
+    report
+}
+
+#[test]
+fn stats_from_the_indexes_equal_stats_from_reading_every_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let replica = open(&dir);
+    let authors = [author("KZ", 1), author("JP", 2), author("MN", 3), author("XX", 4)];
+    let mut heads: Vec<Option<ChainHead>> = vec![None; authors.len()];
+    let mut published: Vec<(usize, rix_record::RecordId)> = Vec::new();
+    let next = |a: usize, content: Content, at: &str, heads: &mut Vec<Option<ChainHead>>| {
+        let record = authors[a].sign_next(heads[a].take(), content, at.parse().unwrap()).unwrap();
+        heads[a] = Some(record.as_head());
+        replica.insert(&record).unwrap();
+        record.id()
+    };
+    // A deterministic mix: several years, equal creation times, every kind and factor, own and
+    // foreign supersessions and withdrawals, and an equivocation.
+    let mut state = 7u64;
+    let mut roll = |n: u64| {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (state >> 33) % n
+    };
+    for i in 0..240 {
+        let a = roll(authors.len() as u64) as usize;
+        let at = format!("{}-0{}-1{}T0{}:00:00Z", 2024 + roll(3), 1 + roll(9), roll(10), roll(3));
+        let kind = Kind::ALL[roll(Kind::ALL.len() as u64) as usize];
+        let mut factors: Vec<KeyFactor> = KeyFactor::ALL.iter().copied().filter(|_| roll(4) == 0).collect();
+        if factors.is_empty() {
+            factors.push(KeyFactor::ALL[roll(KeyFactor::ALL.len() as u64) as usize]);
+        }
+        let mut p = publication(kind, &format!("record {i}"), &factors);
+        let choice = roll(10);
+        if choice < 3 && !published.is_empty() {
+            // Supersede an earlier record, often someone else's (an ignored claim).
+            p.supersedes = Some(published[roll(published.len() as u64) as usize].1);
+        }
+        if choice == 9 && !published.is_empty() {
+            let target = published[roll(published.len() as u64) as usize].1;
+            next(a, Content::Withdrawal(Withdrawal { withdraws: target, reason: "outdated".into() }), &at, &mut heads);
+            continue;
+        }
+        let id = next(a, Content::Publication(Box::new(p)), &at, &mut heads);
+        published.push((a, id));
+    }
+    // Two newest records at the same second: the report names the one with the lower id.
+    for title in ["tie one", "tie two"] {
+        let p = publication(Kind::Event, title, &[KeyFactor::Transparency]);
+        next(2, Content::Publication(Box::new(p)), "2027-01-01T00:00:00Z", &mut heads);
+    }
+    let twin = sign(&authors[0], None, publication(Kind::Event, "twin of KZ's first", &[KeyFactor::Hrm]), 9);
+    assert!(matches!(replica.insert(&twin).unwrap(), Inserted::Equivocation { .. }));
+
+    let members: Vec<MemberCode> = ["KZ", "JP", "MN", "RU"].iter().map(|m| m.parse().unwrap()).collect();
+    let from_indexes = replica.stats(&members).unwrap();
+    assert_eq!(from_indexes, stats_by_reading_every_record(&replica, &members));
+    // The mix exercised what it was meant to.
+    assert!(from_indexes.superseded > 0 && from_indexes.withdrawn > 0 && from_indexes.withdrawals > 0);
+    assert!(from_indexes.by_year.len() == 4 && from_indexes.members.len() == 5, "{from_indexes:?}");
+    let mn = from_indexes.members.iter().find(|m| m.member == "MN").unwrap();
+    assert!(mn.newest.as_ref().unwrap().title.starts_with("tie "));
 }

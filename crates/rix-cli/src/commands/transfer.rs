@@ -20,14 +20,15 @@ pub fn export(ctx: &Context, args: &ExportArgs) -> Result<()> {
     // Progress only when the output is a file: on stdout it would interleave with the data.
     let mut progress = crate::progress::Progress::new("exporting", ctx.quiet || ctx.json || args.out.is_none());
     let count = if args.format == ExportFormat::Signed {
-        let envelopes = backend.export_signed()?;
-        let total = envelopes.len() as u64;
         pack::write_header(&mut out)?;
-        for (i, e) in envelopes.iter().enumerate() {
-            pack::write_entry(&mut out, e)?;
-            progress.set(i as u64 + 1, total);
-        }
-        envelopes.len()
+        let mut done = 0;
+        let count = backend.export_signed(&mut |envelope, total| {
+            pack::write_entry(&mut out, envelope)?;
+            done += 1;
+            progress.set(done, total.max(done));
+            Ok(())
+        })?;
+        count as usize
     } else {
         let views = backend.export_views(&filter_from(&args.filter)?)?;
         let total = views.len() as u64;
