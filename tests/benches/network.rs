@@ -59,10 +59,6 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-/// Publishes `count` records round-robin from the nine nodes at `rate` per second (each publish
-/// in its own task, so a slow one does not delay the schedule) and times, from the publish call,
-/// each record's arrival at every node (from the nodes' stored-record notices, not polling).
-/// Returns per record the time until the last node had it, and per (record, node) delivery.
 /// CPU time this process has used (all threads, user + system), from /proc/self/stat.
 fn process_cpu() -> Duration {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
@@ -85,6 +81,9 @@ struct Propagation {
     cores: f64,
 }
 
+/// Publishes `count` records round-robin from the nine nodes at `rate` per second (each publish
+/// in its own task, so a slow one does not delay the schedule) and times, from the publish call,
+/// each record's arrival at every node (from the nodes' stored-record notices, not polling).
 async fn propagation(count: usize, rate: f64) -> Propagation {
     let net = TestNet::create(&MEMBERS);
     // Knobs for finding the bottleneck: RIX_BENCH_SEARCH=0 turns the search index off,

@@ -64,7 +64,8 @@ fn main() {
         let config = std::fs::read_to_string(&node.config).unwrap();
         let mut config = config.replace(net.charter.to_str().unwrap(), path.to_str().unwrap());
         config = config.replace("interval_secs = 2", "interval_secs = 30");
-        config = config.replace("cache_capacity_mb = 8", "cache_capacity_mb = 4");
+        config = config
+            .replace(&format!("cache_capacity_mb = {}", rix_node::config::DEFAULT_CACHE_MB), "cache_capacity_mb = 4");
         config = config.replace("[store]", "[store]\nsearch_index = false");
         std::fs::write(&node.config, config).unwrap();
     }

@@ -62,13 +62,19 @@ impl std::fmt::Display for Rss {
 
 fn main() {
     let count = env_usize("RIX_MILLION_RECORDS", 1_000_000);
-    let cache_mb = env_usize("RIX_MILLION_CACHE_MB", 8);
+    let cache_mb = env_usize("RIX_MILLION_CACHE_MB", rix_node::config::DEFAULT_CACHE_MB as usize);
     let rix = Rix::new(env!("CARGO_BIN_EXE_rix"));
     let net = TestNet::init(&rix, &["KZ"]);
     let kz = net.node("KZ");
     let config = std::fs::read_to_string(&kz.config).unwrap();
-    std::fs::write(&kz.config, config.replace("cache_capacity_mb = 8", &format!("cache_capacity_mb = {cache_mb}")))
-        .unwrap();
+    std::fs::write(
+        &kz.config,
+        config.replace(
+            &format!("cache_capacity_mb = {}", rix_node::config::DEFAULT_CACHE_MB),
+            &format!("cache_capacity_mb = {cache_mb}"),
+        ),
+    )
+    .unwrap();
 
     // The store: records signed by KZ, written in batches as the daemon's sync would.
     let key = MemberKey::load(&kz.dir.join("keys/signing.key")).unwrap();

@@ -360,7 +360,7 @@ recovery_timeout_secs = 30
 listen = "{api}"
 
 [store]
-cache_capacity_mb = 8
+cache_capacity_mb = {DEFAULT_CACHE_MB}
 "#
     )
 }

@@ -689,7 +689,7 @@ fn decode(id: &RecordId, bytes: &[u8]) -> Result<VerifiedRecord, StoreError> {
     Ok(record)
 }
 
-fn id_from(v: &[u8]) -> Result<RecordId, StoreError> {
+pub(crate) fn id_from(v: &[u8]) -> Result<RecordId, StoreError> {
     let bytes: [u8; 32] = v
         .try_into()
         .map_err(|_| StoreError::Corrupt { id: hex_string(v), reason: "index value is not an id".into() })?;
