@@ -19,6 +19,7 @@ benches=(
     "journal:cargo bench -q -p rix-node --bench journal"
     "search:cargo bench -q -p rix-tests --bench search"
     "network:cargo bench -q -p rix-tests --bench network"
+    "daemons:cargo bench -q -p rix-cli --bench daemons"
     "scale:cargo bench -q -p rix-tests --bench scale"
     "million:cargo bench -q -p rix-cli --bench million"
 )

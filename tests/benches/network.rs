@@ -5,7 +5,9 @@
 //! - catch-up: a node that missed RIX_BENCH_CATCHUP records (default 100,000) syncs them from
 //!   a peer; its rate is compared with the raw verify + store rates measured in the same run.
 //!
-//! `RIX_BENCH_ONLY=propagation|catchup` runs one of the two.
+//! `RIX_BENCH_ONLY=propagation|catchup` runs one of the two. The nine nodes share one tokio
+//! runtime, one allocator and sled's process-wide lock here; `cargo bench -p rix-cli --bench
+//! daemons` times propagation across nine separate `rix daemon` processes instead.
 //!
 //! Run with `cargo bench -p rix-tests --bench network`.
 
@@ -16,7 +18,7 @@ use rix_node::daemon::{Node, RunningNode};
 use rix_record::content::{Content, Publication};
 use rix_record::{Author, KeyFactor, Kind, MemberKey, SignedRecord, Timestamp, VerifiedRecord};
 use rix_store::{Replica, ReplicaOptions};
-use rix_tests::TestNet;
+use rix_tests::{TestNet, cpu_time, percentile};
 
 const MEMBERS: [&str; 9] = ["AZ", "CN", "JP", "KZ", "KG", "MN", "RU", "TJ", "UZ"];
 
@@ -53,20 +55,6 @@ async fn wait_mesh(nodes: &[Arc<Node>]) {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-/// CPU time this process has used (all threads, user + system), from /proc/self/stat.
-fn process_cpu() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which may contain spaces) start at ")"; utime and stime
-    // are the 14th and 15th fields, in clock ticks of 1/100 s on Linux.
-    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
 
 /// What one propagation run measured.
@@ -114,7 +102,7 @@ async fn propagation(count: usize, rate: f64) -> Propagation {
         });
     }
     let (published_tx, mut published) = tokio::sync::mpsc::unbounded_channel();
-    let cpu_at_start = process_cpu();
+    let cpu_at_start = cpu_time(None);
     let started = tokio::time::Instant::now();
     let interval = Duration::from_secs_f64(1.0 / rate);
     for i in 0..count {
@@ -139,7 +127,7 @@ async fn propagation(count: usize, rate: f64) -> Propagation {
             seen.entry(id).or_default().push(at);
         }
     }
-    let cores = (process_cpu() - cpu_at_start).as_secs_f64() / started.elapsed().as_secs_f64();
+    let cores = (cpu_time(None) - cpu_at_start).as_secs_f64() / started.elapsed().as_secs_f64();
     let (mut to_all, mut each) = (Vec::new(), Vec::new());
     for (id, t) in &sent {
         let arrived = seen.get(id).map_or(&[][..], Vec::as_slice);

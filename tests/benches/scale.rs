@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use rix_node::daemon::{Node, RunningNode};
 use rix_record::{Charter, RecordId};
 use rix_tests::corpus::Lcg;
-use rix_tests::{TestNet, content, rss_bytes};
+use rix_tests::{TestNet, content, percentile, rss_bytes};
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -29,10 +29,6 @@ fn loopback_bytes() -> u64 {
         .find_map(|l| l.trim_start().strip_prefix("lo:"))
         .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
         .expect("a loopback interface")
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 fn main() {

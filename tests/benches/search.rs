@@ -83,6 +83,15 @@ fn main() {
     time("stats (from index entries)", 3, &mut || {
         std::hint::black_box(replica.stats(&["KZ".parse().unwrap()]).unwrap());
     });
+    // What every sync round computes, on both sides: each member's chain head and gaps. The
+    // first round after start reads the whole chain index; later rounds resume after the
+    // gap-free prefix seen before.
+    let t = Instant::now();
+    std::hint::black_box(replica.chain_heads().unwrap());
+    println!("  {:<32} {:>8.2} ms (first round after start: the whole chain index)", "sync summary", ms(t.elapsed()));
+    time("sync summary, later rounds", 40, &mut || {
+        std::hint::black_box(replica.chain_heads().unwrap());
+    });
     println!("search latency, 20 results each, 80 queries per shape:");
     for (label, make) in &shapes {
         let mut times: Vec<Duration> = Vec::new();
@@ -104,4 +113,8 @@ fn main() {
 
 fn q(text: String, filter: RecordFilter) -> SearchQuery {
     SearchQuery { text, filter: RecordFilter { limit: Some(20), ..filter } }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
 }

@@ -115,8 +115,14 @@ impl Rix {
 
     /// Starts `rix daemon` for `node` in the background, its log in `DIR/daemon.log`.
     pub fn spawn_daemon(&self, node: &NodeDir) -> std::process::Child {
+        self.spawn_daemon_logging(node, "warn")
+    }
+
+    /// [`Rix::spawn_daemon`] with `RUST_LOG=filter`.
+    pub fn spawn_daemon_logging(&self, node: &NodeDir, filter: &str) -> std::process::Child {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(node.dir.join("daemon.log")).expect("log");
         self.command()
+            .env("RUST_LOG", filter)
             .args(["--config", node.config_arg(), "daemon"])
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
@@ -371,4 +377,21 @@ pub fn rss_bytes() -> (u64, u64) {
             .map_or(0, |kb| kb * 1024)
     };
     (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// The value at fraction `p` (0.5 median, 0.99 p99) of a sorted, non-empty slice.
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// CPU time (all threads, user + system) a process has used: `None` for this process. Read
+/// from `/proc/PID/stat`; zero if the process is gone.
+pub fn cpu_time(pid: Option<u32>) -> Duration {
+    let path = pid.map_or_else(|| "/proc/self/stat".to_owned(), |p| format!("/proc/{p}/stat"));
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
+    // Fields after the command name (which may contain spaces) start at ")"; utime and stime
+    // are the 14th and 15th fields, in clock ticks of 1/100 s on Linux.
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }

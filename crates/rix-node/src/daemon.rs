@@ -172,6 +172,17 @@ fn background_priority() {
     }
 }
 
+/// `period` scaled by a random factor in [0.75, 1.25). Periodic work (sync rounds, index
+/// commits) is jittered so that nodes started together, or a whole network after an outage,
+/// do not fall into step and do it all at the same moment (Floyd and Jacobson, "The
+/// Synchronization of Periodic Routing Messages", 1994).
+fn jittered(period: Duration) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    // A fresh RandomState is randomly keyed: enough randomness for spreading timers.
+    let random = std::collections::hash_map::RandomState::new().build_hasher().finish();
+    period.mul_f64(0.75 + (random % 10_000) as f64 / 20_000.0)
+}
+
 /// Work for the indexer thread.
 enum IndexJob {
     Add(VerifiedRecord),
@@ -183,11 +194,11 @@ enum IndexJob {
 const INDEX_QUEUE: usize = 8192;
 /// The indexer commits after this long without new records...
 const INDEX_IDLE_COMMIT: Duration = Duration::from_secs(1);
-/// ...and at least this often while records keep coming.
+/// ...and about this often (jittered) while records keep coming.
 const INDEX_BUSY_COMMIT: Duration = Duration::from_secs(5);
 
 /// The indexer: first indexes what the replica holds but the index lacks, then adds records as
-/// they are stored, committing when idle for a second, every five seconds under load, and
+/// they are stored, committing when idle for a second, every five seconds or so under load, and
 /// before any search (so a search sees every stored record). It runs off the gossip and sync
 /// paths, so indexing never delays forwarding a record. Commits are spaced out because each
 /// one writes a segment and syncs several files: on a shared disk, committing every record
@@ -209,6 +220,7 @@ fn run_indexer(index: Arc<SearchIndex>, replica: Arc<Replica>, jobs: std::sync::
         }
     };
     let (mut dirty, mut last_commit) = (false, std::time::Instant::now());
+    let mut busy_commit = jittered(INDEX_BUSY_COMMIT);
     loop {
         match jobs.recv_timeout(INDEX_IDLE_COMMIT) {
             Ok(IndexJob::Add(record)) => match index.add(&record) {
@@ -225,8 +237,9 @@ fn run_indexer(index: Arc<SearchIndex>, replica: Arc<Replica>, jobs: std::sync::
                 return;
             }
         }
-        if last_commit.elapsed() >= INDEX_BUSY_COMMIT {
+        if last_commit.elapsed() >= busy_commit {
             commit(&mut dirty, &mut last_commit);
+            busy_commit = jittered(INDEX_BUSY_COMMIT);
         }
     }
 }
@@ -397,11 +410,10 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
     let n = node.clone();
     let mut stop = shutdown_rx.clone();
     tasks.push(tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(n.config.config.sync.interval_secs));
-        tick.tick().await;
+        let every = Duration::from_secs(n.config.config.sync.interval_secs);
         loop {
             tokio::select! {
-                _ = tick.tick() => {
+                _ = tokio::time::sleep(jittered(every)) => {
                     if let Ok(peers) = n.net.peers().await {
                         for p in peers {
                             n.clone().spawn_sync(p.peer_id);
@@ -512,6 +524,9 @@ impl Node {
     /// Queues a newly stored record for the search index (call from a blocking thread: a full
     /// queue waits for the indexer) and announces it to subscribers.
     fn index(&self, record: &VerifiedRecord) {
+        // Its own target, so `RUST_LOG=warn,rix_stored=debug` traces arrivals alone (the
+        // multi-process propagation benchmark times them from these lines).
+        tracing::debug!(target: "rix_stored", id = %record.id(), "record stored");
         let _ = self.stored.send(record.id());
         if let Some(jobs) = &self.index_jobs {
             let _ = jobs.send(IndexJob::Add(record.clone()));
@@ -1029,5 +1044,21 @@ impl Node {
             .collect();
         out.sort_by(|a, b| a.member.cmp(&b.member));
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jittered_periods_stay_within_a_quarter_and_differ() {
+        let period = Duration::from_secs(4);
+        let samples: Vec<Duration> = (0..200).map(|_| jittered(period)).collect();
+        assert!(samples.iter().all(|d| *d >= Duration::from_secs(3) && *d < Duration::from_secs(5)), "{samples:?}");
+        let distinct: std::collections::BTreeSet<_> = samples.iter().collect();
+        assert!(distinct.len() > 150, "only {} distinct periods of 200", distinct.len());
+        let spread = samples.iter().max().unwrap().saturating_sub(*samples.iter().min().unwrap());
+        assert!(spread > Duration::from_millis(1500), "periods spread over {spread:?} only");
     }
 }

@@ -166,6 +166,10 @@ pub struct Replica {
     db: sled::Db,
     path: PathBuf,
     write_lock: Mutex<()>,
+    /// Per author, the end of the gap-free prefix of its chain as last scanned. Chain entries
+    /// are never removed, so everything up to it stays held and the next scan starts after it:
+    /// a sync round then reads only the entries past it (usually none), not the whole chain.
+    known_contiguous: Mutex<BTreeMap<String, ChainHead>>,
     /// sled's log file, for `fdatasync` after flushes ([`ReplicaOptions::fsync`]).
     log_file: Option<std::fs::File>,
 }
@@ -288,7 +292,7 @@ impl Replica {
         } else {
             None
         };
-        Ok(Self { db, path: path.to_owned(), write_lock: Mutex::new(()), log_file })
+        Ok(Self { db, path: path.to_owned(), write_lock: Mutex::new(()), known_contiguous: Mutex::default(), log_file })
     }
 
     /// The store's directory.
@@ -508,25 +512,33 @@ impl Replica {
         Ok(Some(rix_record::ChainHead { seq, id: id_from(&value)? }))
     }
 
-    /// Every author's chain without the hash-link check: only the chain index is read, so it
-    /// is cheap enough for every sync round (`issues` is always empty).
+    /// Every author's chain without the hash-link check, for every sync round (`issues` is
+    /// always empty). Only the chain index past each author's known gap-free prefix is read,
+    /// so a round costs a few lookups per member however many records are held.
     pub fn chain_heads(&self) -> Result<Vec<AuthorChain>, StoreError> {
         self.authors()?.iter().map(|a| self.scan_chain(a, false)).collect()
     }
 
     fn scan_chain(&self, author: &MemberCode, check_links: bool) -> Result<AuthorChain, StoreError> {
+        let known = match check_links {
+            // Checking links reads every record, from the first.
+            true => None,
+            false => self.known_contiguous.lock().unwrap_or_else(|p| p.into_inner()).get(author.as_str()).copied(),
+        };
         let mut chain = AuthorChain {
             author: author.clone(),
-            held: 0,
-            contiguous: 0,
-            max_seq: 0,
-            head: None,
-            max_head: None,
+            held: known.map_or(0, |h| h.seq),
+            contiguous: known.map_or(0, |h| h.seq),
+            max_seq: known.map_or(0, |h| h.seq),
+            head: known,
+            max_head: known,
             missing: vec![],
             issues: vec![],
         };
-        let mut prev: Option<(u64, RecordId)> = None;
-        for item in self.db.scan_prefix(keys::chain_prefix(author.as_str())) {
+        let mut prev: Option<(u64, RecordId)> = known.map(|h| (h.seq, h.id));
+        let from = keys::chain(author.as_str(), known.map_or(0, |h| h.seq + 1));
+        let to = keys::chain(author.as_str(), u64::MAX);
+        for item in self.db.range(from..=to) {
             let (k, v) = item?;
             let seq = u64::from_be_bytes(k[k.len() - 8..].try_into().expect("8 bytes"));
             let id = id_from(&v)?;
@@ -550,6 +562,14 @@ impl Replica {
             chain.max_seq = seq;
             chain.max_head = Some(ChainHead { seq, id });
             prev = Some((seq, id));
+        }
+        if let Some(head) = chain.head {
+            let mut known = self.known_contiguous.lock().unwrap_or_else(|p| p.into_inner());
+            let entry = known.entry(author.as_str().to_owned()).or_insert(head);
+            // A concurrent scan may have seen more; keep the longer prefix.
+            if head.seq > entry.seq {
+                *entry = head;
+            }
         }
         Ok(chain)
     }

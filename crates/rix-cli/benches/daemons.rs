@@ -1,0 +1,206 @@
+//! Propagation across nine `rix daemon` processes on 127.0.0.1, as the network is deployed:
+//! one process per member, each with its own runtime, allocator and sled instance. Records
+//! are published round-robin through each daemon's API at 20 and at 200 records/s
+//! (RIX_BENCH_RATE to pick one; RIX_BENCH_PROPAGATION records each, default 2,000); a record's
+//! arrival at a node is the time that daemon logged storing it (`rix_stored` debug lines,
+//! wall clock, which every process on one machine shares).
+//!
+//! `cargo bench -p rix-cli --bench daemons`. The in-process variant, which runs the nine
+//! nodes on one tokio runtime in one process, is `cargo bench -p rix-tests --bench network`.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Child;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rix_node::backend::Backend;
+use rix_node::client::ApiBackend;
+use rix_record::content::{Content, Publication};
+use rix_record::{KeyFactor, Kind, RecordId};
+use rix_tests::{NodeDir, Rix, TestNet, cpu_time, percentile, signal};
+
+const MEMBERS: [&str; 9] = ["AZ", "CN", "JP", "KZ", "KG", "MN", "RU", "TJ", "UZ"];
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn content(i: usize) -> Content {
+    let mut p = Publication::new(
+        Kind::BestPractice,
+        format!("Practice {i}"),
+        "en".parse().unwrap(),
+        vec![KeyFactor::Automation],
+    );
+    p.body = "Measures and results. ".repeat(40);
+    Content::Publication(Box::new(p))
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn now() -> Duration {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap()
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// `2026-11-28T18:39:26.826095Z` (tracing's log timestamp) as time since the Unix epoch.
+fn parse_log_time(text: &str) -> Option<Duration> {
+    let (date, time) = text.strip_suffix('Z')?.split_once('T')?;
+    let mut d = date.split('-').map(|v| v.parse::<i64>());
+    let days = days_from_civil(d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
+    let (hms, fraction) = time.split_once('.').unwrap_or((time, "0"));
+    let mut t = hms.split(':').map(|v| v.parse::<u64>());
+    let seconds = days as u64 * 86_400 + t.next()?.ok()? * 3600 + t.next()?.ok()? * 60 + t.next()?.ok()?;
+    let nanos = format!("{fraction:0<9}").get(..9)?.parse::<u32>().ok()?;
+    Some(Duration::new(seconds, nanos))
+}
+
+/// Removes ANSI colour sequences (the daemon colours its log when it can).
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Every `record stored` line of a daemon's log: record id → when.
+fn arrivals(log: &Path) -> HashMap<RecordId, Duration> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    text.lines()
+        .filter(|l| l.contains("record stored"))
+        .filter_map(|l| {
+            let l = strip_ansi(l);
+            let at = parse_log_time(l.split_whitespace().next()?)?;
+            let id = l.split("id=").nth(1)?.split_whitespace().next()?.parse().ok()?;
+            Some((id, at))
+        })
+        .collect()
+}
+
+fn connect(node: &NodeDir) -> ApiBackend {
+    let config = rix_node::NodeConfig::load(&node.config).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(Some(api)) = ApiBackend::connect(&config) {
+            return api;
+        }
+        assert!(Instant::now() < deadline, "{}'s daemon did not answer", node.member);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+struct Propagation {
+    to_all: Vec<Duration>,
+    each: Vec<Duration>,
+    achieved: f64,
+    cores: f64,
+}
+
+fn propagation(rix: &Rix, count: usize, rate: f64) -> Propagation {
+    let net = TestNet::init(rix, &MEMBERS);
+    let mut daemons: Vec<Child> =
+        net.nodes.iter().map(|n| rix.spawn_daemon_logging(n, "warn,rix_stored=debug")).collect();
+    let apis: Vec<ApiBackend> = net.nodes.iter().map(connect).collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !apis.iter().all(|a| a.status().is_ok_and(|s| s.connected_peers.len() == MEMBERS.len() - 1)) {
+        assert!(Instant::now() < deadline, "the nine daemons did not all connect");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Gossipsub meshes form on heartbeats after connections; let two pass.
+    std::thread::sleep(Duration::from_secs(2));
+
+    let pids: Vec<u32> = daemons.iter().map(Child::id).collect();
+    let cpu = || pids.iter().map(|p| cpu_time(Some(*p))).sum::<Duration>();
+    let cpu_at_start = cpu();
+    let started = Instant::now();
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let (sent_tx, sent_rx) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| {
+        for i in 0..count {
+            if let Some(wait) = (interval * i as u32).checked_sub(started.elapsed()) {
+                std::thread::sleep(wait);
+            }
+            // Each publish on a thread of its own, so a slow one does not delay the schedule.
+            let (api, tx) = (&apis[i % apis.len()], sent_tx.clone());
+            scope.spawn(move || {
+                let at = now();
+                let view = api.publish(content(i)).expect("publish");
+                tx.send((view.id.parse::<RecordId>().unwrap(), at)).unwrap();
+            });
+        }
+    });
+    drop(sent_tx);
+    let sent: HashMap<RecordId, Duration> = sent_rx.into_iter().collect();
+    let achieved = count as f64 / started.elapsed().as_secs_f64();
+
+    let logs: Vec<_> = net.nodes.iter().map(|n| n.dir.join("daemon.log")).collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen: Vec<HashMap<RecordId, Duration>> = logs.iter().map(|l| arrivals(l)).collect();
+    while seen.iter().any(|s| sent.keys().any(|id| !s.contains_key(id))) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        seen = logs.iter().map(|l| arrivals(l)).collect();
+    }
+    let cores = (cpu() - cpu_at_start).as_secs_f64() / started.elapsed().as_secs_f64();
+    for daemon in &mut daemons {
+        signal(daemon, nix::sys::signal::Signal::SIGTERM);
+    }
+    for daemon in &mut daemons {
+        daemon.wait().unwrap();
+    }
+
+    let (mut to_all, mut each) = (Vec::new(), Vec::new());
+    for (id, at) in &sent {
+        let times: Vec<Duration> = seen
+            .iter()
+            .zip(&net.nodes)
+            .map(|(s, n)| *s.get(id).unwrap_or_else(|| panic!("record {id} never reached {}", n.member)))
+            .collect();
+        each.extend(times.iter().map(|t| t.saturating_sub(*at)));
+        to_all.push(times.iter().max().unwrap().saturating_sub(*at));
+    }
+    to_all.sort();
+    each.sort();
+    Propagation { to_all, each, achieved, cores }
+}
+
+fn main() {
+    let rix = Rix::new(env!("CARGO_BIN_EXE_rix"));
+    let count = env_usize("RIX_BENCH_PROPAGATION", 2000);
+    let rates: Vec<f64> = match std::env::var("RIX_BENCH_RATE") {
+        Ok(r) => vec![r.parse().unwrap()],
+        Err(_) => vec![20.0, 200.0],
+    };
+    for rate in rates {
+        let Propagation { to_all, each, achieved, cores } = propagation(&rix, count, rate);
+        println!(
+            "propagation, 9 daemon processes, {count} records at {rate:.0}/s offered ({achieved:.0}/s achieved): to all nodes median {:.1} ms, p99 {:.1} ms, max {:.1} ms; per delivery median {:.1} ms, p99 {:.1} ms; {cores:.2} of {} cores busy",
+            ms(percentile(&to_all, 0.5)),
+            ms(percentile(&to_all, 0.99)),
+            ms(*to_all.last().unwrap()),
+            ms(percentile(&each, 0.5)),
+            ms(percentile(&each, 0.99)),
+            std::thread::available_parallelism().map_or(0, usize::from),
+        );
+    }
+}
