@@ -135,8 +135,8 @@ impl Default for NetworkConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SyncConfig {
-    /// Seconds between sync rounds with each connected peer (one also runs on connect).
-    /// Default 30.
+    /// Seconds between sync rounds with each connected peer (one also runs on connect), each
+    /// wait jittered by up to 25% either way. Default 30.
     pub interval_secs: u64,
     /// Most records one sync response carries. Default 512.
     pub batch_records: u32,
