@@ -1,7 +1,7 @@
 //! A real `rix daemon` process on a replica of RIX_MILLION_RECORDS records (default
 //! 1,000,000): its resident memory after start, after `rix stats` (computed from index
-//! entries), after a list and a search, after `rix export --format signed` (which reads every
-//! record), and at its peak; its start-up time; and disk bytes per record.
+//! entries), after a list and a search, after `rix export --format signed` and `--format jsonl`
+//! (which read every record), and at its peak; its start-up time; and disk bytes per record.
 //!
 //! `cargo bench -p rix-cli --bench million` (builds the store first: several minutes).
 //! RIX_MILLION_CACHE_MB sets `store.cache_capacity_mb` (default 8, the shipped default).
@@ -144,13 +144,32 @@ fn main() {
     let export_time = t.elapsed();
     let after_export = rss_of(daemon.id());
     std::fs::remove_file(&pack).unwrap();
+    let t = Instant::now();
+    let jsonl = net.root.path().join("replica.jsonl");
+    let exported = rix.json(&[
+        "--config",
+        kz.config_arg(),
+        "export",
+        "--format",
+        "jsonl",
+        "--all-versions",
+        "--include-withdrawn",
+        "--out",
+        jsonl.to_str().unwrap(),
+    ]);
+    assert!(exported["exported"].as_u64().is_some_and(|n| n > 0), "{exported}");
+    let views_time = t.elapsed();
+    let after_views = rss_of(daemon.id());
+    std::fs::remove_file(&jsonl).unwrap();
     println!(
-        "daemon with {count} records, store.cache_capacity_mb = {cache_mb}: start-up {:.2} s (until its API answers); RSS {after_start} after start, {after_stats} after `rix stats` ({:.1} s), {after_queries} after list + search ({:.2} s), {after_export} after `rix export --format signed` of every record ({:.1} s); peak {:.0} MiB",
+        "daemon with {count} records, store.cache_capacity_mb = {cache_mb}: start-up {:.2} s (until its API answers); RSS {after_start} after start, {after_stats} after `rix stats` ({:.1} s), {after_queries} after list + search ({:.2} s), {after_export} after `rix export --format signed` of every record ({:.1} s), {after_views} after `rix export --format jsonl` of {} records ({:.1} s); peak {:.0} MiB",
         startup.as_secs_f64(),
         stats_time.as_secs_f64(),
         query_time.as_secs_f64(),
         export_time.as_secs_f64(),
-        after_export.peak
+        exported["exported"],
+        views_time.as_secs_f64(),
+        after_views.peak
     );
     signal(&daemon, nix::sys::signal::Signal::SIGTERM);
     daemon.wait().unwrap();

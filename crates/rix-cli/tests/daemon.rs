@@ -83,6 +83,26 @@ fn daemon_processes_gossip_survive_sigkill_and_shut_down_cleanly() {
     let peers = rix.json(&["--config", ru.config_arg(), "peers"]);
     assert_eq!(peers["peers"].as_array().map(Vec::len), Some(2));
 
+    // Exports of views stream from the daemon as JSON lines; whatever the format, the file is
+    // the one the CLI writes from the store directly (compared after the daemons stop).
+    let exports = |rix: &Rix| -> Vec<String> {
+        [
+            &["--format", "json"][..],
+            &["--format", "jsonl"],
+            &["--format", "csv"],
+            &["--format", "json", "--member", "JP"],
+        ]
+        .iter()
+        .map(|args| rix.ok(&[&["--config", kz.config_arg(), "export"][..], args].concat()))
+        .collect()
+    };
+    let through_daemon = exports(&rix);
+    assert_eq!(through_daemon[1].lines().count(), 6, "{}", through_daemon[1]);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&through_daemon[3]).unwrap()["records"].as_array().map(Vec::len),
+        Some(2)
+    );
+
     // SIGTERM: a clean shutdown, exit status 0, token removed.
     for d in &daemons {
         signal(d, Signal::SIGTERM);
@@ -99,6 +119,7 @@ fn daemon_processes_gossip_survive_sigkill_and_shut_down_cleanly() {
         assert!(rix.run(&["--config", node.config_arg(), "verify"]).status.success());
         assert_eq!(status(&rix, node)["daemon_running"], false);
     }
+    assert_eq!(exports(&rix), through_daemon, "exports through the daemon and from the store differ");
 }
 
 /// Reads a key file's hex seed (skipping comment lines).

@@ -5,6 +5,7 @@
 //! directory can use the API, as with Bitcoin Core's cookie file. Routes return the same JSON
 //! views as the offline CLI; errors are `{"error": "..."}` with a 4xx/5xx status.
 
+use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -19,7 +20,7 @@ use rix_record::Content;
 use rix_record::pack::{self, PackReader};
 use rix_search::{SearchQuery, SearchResults};
 use rix_store::StoreError;
-use rix_store::query::{Detail, RecordFilter, RecordList, RecordView};
+use rix_store::query::{RecordFilter, RecordList, RecordView};
 
 use crate::daemon::Node;
 use crate::error::NodeError;
@@ -172,49 +173,73 @@ async fn stats(State(node): State<Arc<Node>>) -> ApiResult<Json<rix_store::query
     Ok(Json(blocking(move || Ok(node.replica().stats(&members)?)).await?))
 }
 
-async fn export_views(
-    State(node): State<Arc<Node>>,
-    Query(filter): Query<RecordFilter>,
-) -> ApiResult<Json<RecordList>> {
-    let records = blocking(move || {
-        Ok(node.replica().select(&filter)?.iter().map(|s| RecordView::new(s, Detail::Full)).collect())
-    })
-    .await?;
-    Ok(Json(RecordList { records }))
+/// Full views of the records the filter selects, newest first, as JSON lines
+/// (`application/x-ndjson`), streamed like [`export_signed`]: a million records make over a
+/// gigabyte of JSON, which the daemon once built in memory (5 GiB at its peak).
+async fn export_views(State(node): State<Arc<Node>>, Query(filter): Query<RecordFilter>) -> impl IntoResponse {
+    let body = streamed(move |out| {
+        ops::export_views(node.replica(), &filter, &mut |view| {
+            serde_json::to_writer(&mut *out, &view)?;
+            out.write_all(b"\n")
+        })
+        .map(|_| ())
+    });
+    ([(header::CONTENT_TYPE, "application/x-ndjson")], body)
 }
 
-/// The signed pack, streamed: a blocking task reads the replica in id order and sends chunks of
-/// about [`EXPORT_CHUNK_BYTES`] through a small channel, so the daemon holds a few chunks, not
-/// the replica (a million records make a pack of over a gigabyte). A storage error part-way
-/// ends the body abnormally, which the client reports as a failed export.
+/// The signed pack, streamed (record-format.md §6), with the record count in
+/// [`EXPORT_COUNT_HEADER`] for the client's progress.
 async fn export_signed(State(node): State<Arc<Node>>) -> ApiResult<impl IntoResponse> {
     let total = node.replica().len().map_err(NodeError::from)?;
+    let body = streamed(move |out| {
+        pack::write_header(out).map_err(|source| NodeError::Io { context: "writing the export".into(), source })?;
+        ops::export_envelopes(node.replica(), &mut |envelope, _| pack::write_entry(out, envelope)).map(|_| ())
+    });
+    Ok((
+        [(header::CONTENT_TYPE, "application/octet-stream".to_owned()), (EXPORT_COUNT_HEADER, total.to_string())],
+        body,
+    ))
+}
+
+/// A response body that `produce` writes on the blocking pool. It goes out in chunks of about
+/// [`EXPORT_CHUNK_BYTES`] through a channel of four, so the daemon holds a few chunks, not the
+/// whole body, however large the replica. An error part-way ends the body abnormally, which
+/// the client reports as a failed export; a client that goes away stops the reading.
+fn streamed(produce: impl FnOnce(&mut ChunkedBody) -> Result<(), NodeError> + Send + 'static) -> axum::body::Body {
     let (chunks, receiver) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(4);
     tokio::task::spawn_blocking(move || {
-        let mut chunk = Vec::with_capacity(EXPORT_CHUNK_BYTES);
-        pack::write_header(&mut chunk).expect("vec");
-        let sent = ops::export_envelopes(node.replica(), &mut |envelope, _| {
-            pack::write_entry(&mut chunk, envelope)?;
-            if chunk.len() >= EXPORT_CHUNK_BYTES {
-                let full = std::mem::replace(&mut chunk, Vec::with_capacity(EXPORT_CHUNK_BYTES));
-                // A closed channel: the client went away; stop reading.
-                chunks.blocking_send(Ok(full)).map_err(|_| std::io::Error::other("the client went away"))?;
-            }
-            Ok(())
-        });
-        let last = match sent {
-            Ok(_) => Ok(chunk),
+        let mut out = ChunkedBody { chunk: Vec::with_capacity(EXPORT_CHUNK_BYTES), chunks };
+        let last = match produce(&mut out) {
+            Ok(()) => Ok(std::mem::take(&mut out.chunk)),
             Err(e) => Err(std::io::Error::other(e.to_string())),
         };
-        let _ = chunks.blocking_send(last);
+        let _ = out.chunks.blocking_send(last);
     });
     let body = futures::stream::unfold(receiver, |mut receiver| async move {
         receiver.recv().await.map(|chunk| (chunk, receiver))
     });
-    Ok((
-        [(header::CONTENT_TYPE, "application/octet-stream".to_owned()), (EXPORT_COUNT_HEADER, total.to_string())],
-        axum::body::Body::from_stream(body),
-    ))
+    axum::body::Body::from_stream(body)
+}
+
+/// Where [`streamed`] bodies are written: a chunk, sent on when full.
+struct ChunkedBody {
+    chunk: Vec<u8>,
+    chunks: tokio::sync::mpsc::Sender<std::io::Result<Vec<u8>>>,
+}
+
+impl Write for ChunkedBody {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.chunk.extend_from_slice(buf);
+        if self.chunk.len() >= EXPORT_CHUNK_BYTES {
+            let full = std::mem::replace(&mut self.chunk, Vec::with_capacity(EXPORT_CHUNK_BYTES));
+            self.chunks.blocking_send(Ok(full)).map_err(|_| std::io::Error::other("the client went away"))?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 async fn import(State(node): State<Arc<Node>>, body: Bytes) -> ApiResult<Json<ops::ImportReport>> {

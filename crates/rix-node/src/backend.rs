@@ -24,9 +24,15 @@ pub trait Backend {
     fn show(&self, id: &str) -> Result<RecordView, NodeError>;
     /// `rix stats`.
     fn stats(&self) -> Result<StatsReport, NodeError>;
-    /// Full views (with bodies) of the records `filter` selects, for exports.
-    fn export_views(&self, filter: &RecordFilter) -> Result<Vec<RecordView>, NodeError>;
-    /// Every stored envelope, in id order, for `export --format signed`: handed to `each` one
+    /// Full views (with bodies) of the records `filter` selects, newest first, for `export
+    /// --format json|jsonl|csv|md|html`: handed to `each` one at a time, so a replica of any
+    /// size streams through. Returns how many were handed over.
+    fn export_views(
+        &self,
+        filter: &RecordFilter,
+        each: &mut dyn FnMut(RecordView) -> std::io::Result<()>,
+    ) -> Result<u64, NodeError>;
+    /// Every stored envelope, oldest first, for `export --format signed`: handed to `each` one
     /// at a time with the number of records expected, so a replica of any size streams through
     /// in constant memory. Returns how many were handed over.
     fn export_signed(&self, each: &mut dyn FnMut(&[u8], u64) -> std::io::Result<()>) -> Result<u64, NodeError>;
@@ -166,8 +172,12 @@ impl Backend for LocalBackend {
         Ok(self.replica.stats(&self.members())?)
     }
 
-    fn export_views(&self, filter: &RecordFilter) -> Result<Vec<RecordView>, NodeError> {
-        Ok(self.replica.select(filter)?.iter().map(|s| RecordView::new(s, Detail::Full)).collect())
+    fn export_views(
+        &self,
+        filter: &RecordFilter,
+        each: &mut dyn FnMut(RecordView) -> std::io::Result<()>,
+    ) -> Result<u64, NodeError> {
+        ops::export_views(&self.replica, filter, each)
     }
 
     fn export_signed(&self, each: &mut dyn FnMut(&[u8], u64) -> std::io::Result<()>) -> Result<u64, NodeError> {

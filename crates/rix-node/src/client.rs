@@ -157,8 +157,27 @@ impl Backend for ApiBackend {
         self.get("/v1/stats")
     }
 
-    fn export_views(&self, filter: &RecordFilter) -> Result<Vec<RecordView>, NodeError> {
-        Ok(self.get::<RecordList>(&format!("/v1/export?{}", query(filter)))?.records)
+    fn export_views(
+        &self,
+        filter: &RecordFilter,
+        each: &mut dyn FnMut(RecordView) -> std::io::Result<()>,
+    ) -> Result<u64, NodeError> {
+        let mut response = self.success(
+            self.agent
+                .get(format!("{}/v1/export?{}", self.base, query(filter)))
+                .header("Authorization", &self.auth())
+                .call(),
+        )?;
+        // JSON lines, read as they arrive.
+        let reader = std::io::BufReader::new(response.body_mut().with_config().limit(u64::MAX).reader());
+        let broken = |e: &dyn std::fmt::Display| NodeError::Api(format!("export from the daemon: {e}"));
+        let mut done = 0;
+        for line in std::io::BufRead::lines(reader) {
+            let view: RecordView = serde_json::from_str(&line.map_err(|e| broken(&e))?).map_err(|e| broken(&e))?;
+            each(view).map_err(|source| NodeError::Io { context: "writing the export".into(), source })?;
+            done += 1;
+        }
+        Ok(done)
     }
 
     fn export_signed(&self, each: &mut dyn FnMut(&[u8], u64) -> std::io::Result<()>) -> Result<u64, NodeError> {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use rix_record::{Content, MemberCode, RecordId};
-use rix_store::query::{Detail, RecordFilter, RecordList, RecordView, StatsReport};
+use rix_store::query::{RecordFilter, RecordList, RecordView, StatsReport};
 
 use crate::backend::{Backend, ReindexReport};
 use crate::daemon::Node;
@@ -43,8 +43,12 @@ impl Backend for InProcessBackend {
         Ok(self.node.replica().stats(&self.members())?)
     }
 
-    fn export_views(&self, filter: &RecordFilter) -> Result<Vec<RecordView>, NodeError> {
-        Ok(self.node.replica().select(filter)?.iter().map(|s| RecordView::new(s, Detail::Full)).collect())
+    fn export_views(
+        &self,
+        filter: &RecordFilter,
+        each: &mut dyn FnMut(RecordView) -> std::io::Result<()>,
+    ) -> Result<u64, NodeError> {
+        ops::export_views(self.node.replica(), filter, each)
     }
 
     fn export_signed(&self, each: &mut dyn FnMut(&[u8], u64) -> std::io::Result<()>) -> Result<u64, NodeError> {

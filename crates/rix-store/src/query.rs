@@ -227,36 +227,68 @@ pub struct RecordList {
 impl Replica {
     /// Stored records that pass `filter`, newest first.
     pub fn select(&self, filter: &RecordFilter) -> Result<Vec<StoredRecord>, StoreError> {
-        let ids: Box<dyn Iterator<Item = Result<RecordId, StoreError>>> =
-            match (&filter.kind, &filter.factor, &filter.member) {
-                (Some(k), _, _) => Box::new(self.ids_newest_first(Some(Facet::Kind(k.slug())))),
-                (None, Some(f), _) => Box::new(self.ids_newest_first(Some(Facet::Factor(f.slug())))),
-                (None, None, Some(m)) => Box::new(self.author_ids_newest_first(m)),
-                _ => Box::new(self.ids_newest_first(None)),
-            };
-        let limit = filter.limit.unwrap_or(usize::MAX);
         let mut out = Vec::new();
-        for id in ids {
-            if out.len() >= limit {
-                break;
-            }
-            let id = id?;
-            let Some(record) = self.get(&id)? else {
-                continue;
-            };
+        self.select_each(filter, |stored| {
+            out.push(stored);
+            Ok::<_, StoreError>(())
+        })?;
+        Ok(out)
+    }
+
+    /// [`Replica::select`] one record at a time: each is read, handed to `each` and dropped, so
+    /// an export of any size holds one record. Returns how many were handed over.
+    pub fn select_each<E: From<StoreError>>(
+        &self,
+        filter: &RecordFilter,
+        mut each: impl FnMut(StoredRecord) -> Result<(), E>,
+    ) -> Result<u64, E> {
+        let limit = filter.limit.map_or(u64::MAX, |l| l as u64);
+        let admitted = |id: &RecordId| -> Result<Option<StoredRecord>, StoreError> {
+            let Some(record) = self.get(id)? else { return Ok(None) };
             if record.record().publication().is_none() {
-                continue;
+                return Ok(None);
             }
             let stored = self.stored(record)?;
-            if filter.admits(&stored) {
-                out.push(stored);
+            Ok(filter.admits(&stored).then_some(stored))
+        };
+        let mut handed = 0;
+        if let (Some(member), None, None) = (&filter.member, &filter.kind, &filter.factor) {
+            // The author index is in sequence order, listings in time order: note when each
+            // admitted record was created (40 bytes apiece), sort, then read them in order.
+            let mut found = Vec::new();
+            for id in self.author_ids_newest_first(member) {
+                if found.len() as u64 >= limit {
+                    break;
+                }
+                let id = id?;
+                if let Some(stored) = admitted(&id)? {
+                    found.push((stored.record.record().created_at, id));
+                }
+            }
+            found.sort_by_key(|(created, _)| std::cmp::Reverse(*created));
+            for (_, id) in found {
+                if let Some(stored) = admitted(&id)? {
+                    each(stored)?;
+                    handed += 1;
+                }
+            }
+            return Ok(handed);
+        }
+        let facet = match (&filter.kind, &filter.factor) {
+            (Some(k), _) => Some(Facet::Kind(k.slug())),
+            (None, Some(f)) => Some(Facet::Factor(f.slug())),
+            (None, None) => None,
+        };
+        for id in self.ids_newest_first(facet) {
+            if handed >= limit {
+                break;
+            }
+            if let Some(stored) = admitted(&id?)? {
+                each(stored)?;
+                handed += 1;
             }
         }
-        if filter.member.is_some() && filter.kind.is_none() && filter.factor.is_none() {
-            // The author index is in sequence order; listings are in time order.
-            out.sort_by_key(|s| std::cmp::Reverse(s.record.record().created_at));
-        }
-        Ok(out)
+        Ok(handed)
     }
 
     /// The `list` view.

@@ -428,19 +428,28 @@ impl Replica {
         }
     }
 
-    /// Every stored record, in id order.
+    /// Every stored record, oldest first (by creation time, then id).
     pub fn iter(&self) -> impl Iterator<Item = Result<VerifiedRecord, StoreError>> + '_ {
-        self.db.scan_prefix([keys::RECORD]).map(|item| {
-            let (k, v) = item?;
-            decode(&keys::trailing_id(&k), &v)
-        })
+        self.records_by_time().map(|item| item.and_then(|(id, bytes)| decode(&id, &bytes)))
     }
 
-    /// Every stored record's raw envelope bytes, in id order, without decoding.
+    /// Every stored record's raw envelope bytes, oldest first, without decoding.
     pub fn iter_raw(&self) -> impl Iterator<Item = Result<(RecordId, Vec<u8>), StoreError>> + '_ {
-        self.db.scan_prefix([keys::RECORD]).map(|item| {
-            let (k, v) = item?;
-            Ok((keys::trailing_id(&k), v.to_vec()))
+        self.records_by_time().map(|item| item.map(|(id, bytes)| (id, bytes.to_vec())))
+    }
+
+    /// Every stored record, found through the time index and read one lookup at a time. A sled
+    /// iterator over the records themselves, alive for a whole scan, left about 90 MiB more
+    /// resident in the daemon after reading a million records (246 against 153 MiB after
+    /// start); lookups leave nothing (docs/performance.md). Every record has a time entry,
+    /// written in the same batch.
+    fn records_by_time(&self) -> impl Iterator<Item = Result<(RecordId, sled::IVec), StoreError>> + '_ {
+        self.db.scan_prefix([keys::TIME]).keys().filter_map(move |key| {
+            let id = match key {
+                Ok(key) => keys::trailing_id(&key),
+                Err(e) => return Some(Err(e.into())),
+            };
+            self.db.get(keys::record(&id)).map_err(StoreError::from).transpose().map(|bytes| bytes.map(|b| (id, b)))
         })
     }
 
