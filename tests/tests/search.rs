@@ -39,7 +39,12 @@ fn corpus() -> (TestNet, LocalBackend) {
     let author = Author::new("rix-test", "GEN".parse().unwrap(), key);
     envelopes.extend(corpus::generate(&author, GENERATED, 60, 42).iter().map(|r| r.bytes().to_vec()));
     let hub = LocalBackend::open(NodeConfig::load(&gen_node.config).unwrap()).unwrap();
-    let report = hub.import(envelopes, &mut |_, _| {}).unwrap();
+    let mut pack = Vec::new();
+    rix_record::pack::write_header(&mut pack).unwrap();
+    for e in &envelopes {
+        rix_record::pack::write_entry(&mut pack, e).unwrap();
+    }
+    let report = hub.import(&mut &pack[..], envelopes.len() as u64, &mut |_, _| {}).unwrap();
     assert!(report.rejected.is_empty(), "{:?}", report.rejected);
     assert_eq!(report.stored, 34 + GENERATED);
     (net, hub)

@@ -103,6 +103,19 @@ fn daemon_processes_gossip_survive_sigkill_and_shut_down_cleanly() {
         Some(2)
     );
 
+    // A signed export imported back through the daemon, streamed both ways: all duplicates.
+    let pack = net.root.path().join("kz.rixpack");
+    rix.ok(&["--config", kz.config_arg(), "export", "--format", "signed", "--out", pack.to_str().unwrap()]);
+    let report = rix.json(&["--config", kz.config_arg(), "import", pack.to_str().unwrap()]);
+    assert_eq!((report["read"].as_u64(), report["duplicates"].as_u64()), (Some(6), Some(6)), "{report}");
+    // A pack cut short is refused before anything is sent.
+    let bytes = std::fs::read(&pack).unwrap();
+    std::fs::write(&pack, &bytes[..bytes.len() - 10]).unwrap();
+    let out = rix.run(&["--config", kz.config_arg(), "import", pack.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("kz.rixpack"), "{stderr}");
+
     // SIGTERM: a clean shutdown, exit status 0, token removed.
     for d in &daemons {
         signal(d, Signal::SIGTERM);

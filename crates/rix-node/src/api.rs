@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use rix_record::Content;
-use rix_record::pack::{self, PackReader};
+use rix_record::pack;
 use rix_search::{SearchQuery, SearchResults};
 use rix_store::StoreError;
 use rix_store::query::{RecordFilter, RecordList, RecordView};
@@ -65,9 +65,10 @@ impl From<NodeError> for ApiError {
     fn from(e: NodeError) -> Self {
         let status = match &e {
             NodeError::Store(StoreError::NotFound(_)) => StatusCode::NOT_FOUND,
-            NodeError::Store(StoreError::Ambiguous { .. }) | NodeError::RecordFile(_) | NodeError::Reference(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            NodeError::Store(StoreError::Ambiguous { .. })
+            | NodeError::RecordFile(_)
+            | NodeError::Reference(_)
+            | NodeError::Pack(_) => StatusCode::BAD_REQUEST,
             NodeError::Publish(PublishError::Sign(_)) => StatusCode::BAD_REQUEST,
             NodeError::Publish(_) => StatusCode::CONFLICT,
             NodeError::NotAMember | NodeError::MemberNotInCharter { .. } | NodeError::KeyNotInCharter { .. } => {
@@ -108,7 +109,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/v1/stats", get(stats))
         .route("/v1/export", get(export_views))
         .route("/v1/export/signed", get(export_signed))
-        .route("/v1/import", post(import).layer(DefaultBodyLimit::max(4 * 1024 * 1024 * 1024)))
+        .route("/v1/import", post(import).layer(DefaultBodyLimit::disable()))
         .route("/v1/verify", get(verify))
         .route("/v1/publish", post(publish))
         .route("/v1/search", get(search))
@@ -242,17 +243,55 @@ impl Write for ChunkedBody {
     }
 }
 
-async fn import(State(node): State<Arc<Node>>, body: Bytes) -> ApiResult<Json<ops::ImportReport>> {
+/// Imports a signed export as it arrives: the body's chunks go through a channel of four to a
+/// blocking task that reads the pack from them, verifies and stores in batches. A pack of any
+/// size is imported in bounded memory.
+async fn import(State(node): State<Arc<Node>>, body: axum::body::Body) -> ApiResult<Json<ops::ImportReport>> {
+    use futures::StreamExt;
+    let (chunks, receiver) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
+    let forward = tokio::spawn(async move {
+        let mut stream = body.into_data_stream();
+        while let Some(chunk) = stream.next().await {
+            if chunks.send(chunk.map_err(std::io::Error::other)).await.is_err() {
+                break;
+            }
+        }
+    });
     let report = blocking(move || {
-        let envelopes = PackReader::new(&body[..])
-            .and_then(|r| r.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| NodeError::Reference(e.to_string()))?;
-        let report = ops::import_envelopes(node.replica(), node.charter(), envelopes, |_| {})?;
+        let report = ops::import_pack(node.replica(), node.charter(), ChannelReader::new(receiver), |_| {})?;
         node.metrics().records_stored.set(node.replica().len()? as i64);
+        node.index_imported()?;
         Ok(report)
     })
-    .await?;
-    Ok(Json(report))
+    .await;
+    forward.abort();
+    Ok(Json(report?))
+}
+
+/// A blocking [`std::io::Read`] over chunks that arrive on a channel.
+struct ChannelReader {
+    receiver: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,
+    chunk: Bytes,
+}
+
+impl ChannelReader {
+    fn new(receiver: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>) -> Self {
+        Self { receiver, chunk: Bytes::new() }
+    }
+}
+
+impl std::io::Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.chunk.is_empty() {
+            match self.receiver.blocking_recv() {
+                Some(chunk) => self.chunk = chunk?,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len());
+        buf[..n].copy_from_slice(&self.chunk.split_to(n));
+        Ok(n)
+    }
 }
 
 async fn verify(State(node): State<Arc<Node>>) -> ApiResult<Json<ops::VerifyReport>> {

@@ -36,8 +36,14 @@ pub trait Backend {
     /// at a time with the number of records expected, so a replica of any size streams through
     /// in constant memory. Returns how many were handed over.
     fn export_signed(&self, each: &mut dyn FnMut(&[u8], u64) -> std::io::Result<()>) -> Result<u64, NodeError>;
-    /// `rix import`; `progress(done, total)`.
-    fn import(&self, envelopes: Vec<Vec<u8>>, progress: &mut dyn FnMut(u64, u64)) -> Result<ImportReport, NodeError>;
+    /// `rix import` of a signed export read from `pack` as a stream (`total` records, for
+    /// `progress(done, total)`).
+    fn import(
+        &self,
+        pack: &mut dyn std::io::Read,
+        total: u64,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<ImportReport, NodeError>;
     /// `rix verify`; `progress(done, total)`.
     fn verify(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<VerifyReport, NodeError>;
     /// `rix status`.
@@ -184,9 +190,13 @@ impl Backend for LocalBackend {
         crate::ops::export_envelopes(&self.replica, each)
     }
 
-    fn import(&self, envelopes: Vec<Vec<u8>>, progress: &mut dyn FnMut(u64, u64)) -> Result<ImportReport, NodeError> {
-        let total = envelopes.len() as u64;
-        Ok(ops::import_envelopes(&self.replica, &self.charter, envelopes, |n| progress(n as u64, total))?)
+    fn import(
+        &self,
+        pack: &mut dyn std::io::Read,
+        total: u64,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<ImportReport, NodeError> {
+        ops::import_pack(&self.replica, &self.charter, pack, |n| progress(n as u64, total))
     }
 
     fn verify(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<VerifyReport, NodeError> {

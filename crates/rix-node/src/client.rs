@@ -201,21 +201,23 @@ impl Backend for ApiBackend {
         Ok(done)
     }
 
-    fn import(&self, envelopes: Vec<Vec<u8>>, progress: &mut dyn FnMut(u64, u64)) -> Result<ImportReport, NodeError> {
-        // The daemon does the work; progress is only known at the start and the end.
-        let total = envelopes.len() as u64;
+    fn import(
+        &self,
+        pack: &mut dyn std::io::Read,
+        total: u64,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<ImportReport, NodeError> {
+        // The pack goes to the daemon as it is read, and the daemon imports it as it arrives;
+        // progress counts the entries sent.
         progress(0, total);
-        let mut body = Vec::new();
-        rix_record::pack::write_header(&mut body).expect("vec");
-        for e in &envelopes {
-            rix_record::pack::write_entry(&mut body, e).expect("vec");
-        }
+        let mut counted =
+            EntryCounter { input: pack, entries: 0, progress, total, header: 8, left: 0, len: Vec::new() };
         self.read(
             self.agent
                 .post(format!("{}/v1/import", self.base))
                 .header("Authorization", &self.auth())
                 .header("Content-Type", "application/octet-stream")
-                .send(&body[..]),
+                .send(ureq::SendBody::from_reader(&mut counted)),
         )
         .inspect(|_| progress(total, total))
     }
@@ -265,5 +267,48 @@ impl Backend for ApiBackend {
             id: RecordId,
         }
         Ok(self.get::<Resolved>(&format!("/v1/resolve/{}", encode(prefix)))?.id)
+    }
+}
+
+/// Passes a pack through unchanged, counting the entries that went by, for progress while the
+/// daemon imports it.
+struct EntryCounter<'a> {
+    input: &'a mut dyn std::io::Read,
+    entries: u64,
+    progress: &'a mut dyn FnMut(u64, u64),
+    total: u64,
+    /// Header bytes still to pass.
+    header: usize,
+    /// Bytes of the current entry's body still to pass.
+    left: u64,
+    /// The current entry's length prefix, as far as read.
+    len: Vec<u8>,
+}
+
+impl std::io::Read for EntryCounter<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.input.read(buf)?;
+        let mut i = 0;
+        while i < n {
+            if self.header > 0 {
+                let k = self.header.min(n - i);
+                self.header -= k;
+                i += k;
+            } else if self.left > 0 {
+                let k = self.left.min((n - i) as u64) as usize;
+                self.left -= k as u64;
+                i += k;
+            } else {
+                self.len.push(buf[i]);
+                i += 1;
+                if self.len.len() == 4 {
+                    self.left = u64::from(u32::from_be_bytes([self.len[0], self.len[1], self.len[2], self.len[3]]));
+                    self.len.clear();
+                    self.entries += 1;
+                    (self.progress)(self.entries, self.total);
+                }
+            }
+        }
+        Ok(n)
     }
 }

@@ -49,6 +49,9 @@ pub enum NodeError {
         /// The key file.
         key: PathBuf,
     },
+    /// A signed export (`rix import`) that cannot be read.
+    #[error("{0}")]
+    Pack(String),
     /// The daemon's API answered with an error.
     #[error("{0}")]
     Api(String),

@@ -55,10 +55,13 @@ impl Backend for InProcessBackend {
         crate::ops::export_envelopes(self.node.replica(), each)
     }
 
-    fn import(&self, envelopes: Vec<Vec<u8>>, progress: &mut dyn FnMut(u64, u64)) -> Result<ImportReport, NodeError> {
-        let total = envelopes.len() as u64;
-        let report =
-            ops::import_envelopes(self.node.replica(), self.node.charter(), envelopes, |n| progress(n as u64, total))?;
+    fn import(
+        &self,
+        pack: &mut dyn std::io::Read,
+        total: u64,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<ImportReport, NodeError> {
+        let report = ops::import_pack(self.node.replica(), self.node.charter(), pack, |n| progress(n as u64, total))?;
         self.node.index_imported()?;
         Ok(report)
     }

@@ -172,11 +172,19 @@ impl CsvRecords {
 }
 
 pub fn import(ctx: &Context, args: &ImportArgs) -> Result<()> {
-    let file = std::fs::File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
-    let reader = PackReader::new(std::io::BufReader::new(file)).with_context(|| format!("{}", args.file.display()))?;
-    let envelopes = reader.collect::<Result<Vec<_>, _>>().with_context(|| format!("{}", args.file.display()))?;
+    let open = || -> Result<std::io::BufReader<std::fs::File>> {
+        let file = std::fs::File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
+        Ok(std::io::BufReader::new(file))
+    };
+    // A first pass checks the whole pack and counts its entries without keeping them, so a
+    // damaged file is refused before anything is imported; the second streams it in.
+    let mut total = 0u64;
+    for entry in PackReader::new(open()?).with_context(|| format!("{}", args.file.display()))? {
+        entry.with_context(|| format!("{}", args.file.display()))?;
+        total += 1;
+    }
     let mut progress = crate::progress::Progress::new("importing", ctx.quiet || ctx.json);
-    let report = ctx.backend()?.import(envelopes, &mut |d, t| progress.set(d, t))?;
+    let report = ctx.backend()?.import(&mut open()?, total, &mut |d, t| progress.set(d, t))?;
     progress.finish();
     if ctx.json {
         ctx.print_json(&report)?;
