@@ -59,6 +59,34 @@ pub fn free_port() -> u16 {
     }
 }
 
+/// A `rix daemon` process that is killed when dropped, so a test that fails part-way does not
+/// leave daemons running. Derefs to its [`std::process::Child`].
+#[derive(Debug)]
+pub struct Daemon(pub std::process::Child);
+
+impl std::ops::Deref for Daemon {
+    type Target = std::process::Child;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Daemon {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// Runs the `rix` binary.
 #[derive(Debug, Clone)]
 pub struct Rix {
@@ -114,21 +142,23 @@ impl Rix {
     }
 
     /// Starts `rix daemon` for `node` in the background, its log in `DIR/daemon.log`.
-    pub fn spawn_daemon(&self, node: &NodeDir) -> std::process::Child {
+    pub fn spawn_daemon(&self, node: &NodeDir) -> Daemon {
         self.spawn_daemon_logging(node, "warn")
     }
 
     /// [`Rix::spawn_daemon`] with `RUST_LOG=filter`.
-    pub fn spawn_daemon_logging(&self, node: &NodeDir, filter: &str) -> std::process::Child {
+    pub fn spawn_daemon_logging(&self, node: &NodeDir, filter: &str) -> Daemon {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(node.dir.join("daemon.log")).expect("log");
-        self.command()
-            .env("RUST_LOG", filter)
-            .args(["--config", node.config_arg(), "daemon"])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("daemon starts")
+        Daemon(
+            self.command()
+                .env("RUST_LOG", filter)
+                .args(["--config", node.config_arg(), "daemon"])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("daemon starts"),
+        )
     }
 
     /// How many records `node` holds, every version and withdrawn ones included, as `rix

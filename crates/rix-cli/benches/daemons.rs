@@ -10,14 +10,13 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::Child;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rix_node::backend::Backend;
 use rix_node::client::ApiBackend;
 use rix_record::content::{Content, Publication};
 use rix_record::{KeyFactor, Kind, RecordId};
-use rix_tests::{NodeDir, Rix, TestNet, cpu_time, percentile, signal};
+use rix_tests::{Daemon, NodeDir, Rix, TestNet, cpu_time, percentile, signal};
 
 const MEMBERS: [&str; 9] = ["AZ", "CN", "JP", "KZ", "KG", "MN", "RU", "TJ", "UZ"];
 
@@ -119,7 +118,7 @@ struct Propagation {
 
 fn propagation(rix: &Rix, count: usize, rate: f64) -> Propagation {
     let net = TestNet::init(rix, &MEMBERS);
-    let mut daemons: Vec<Child> =
+    let mut daemons: Vec<Daemon> =
         net.nodes.iter().map(|n| rix.spawn_daemon_logging(n, "warn,rix_stored=debug")).collect();
     let apis: Vec<ApiBackend> = net.nodes.iter().map(connect).collect();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -130,7 +129,7 @@ fn propagation(rix: &Rix, count: usize, rate: f64) -> Propagation {
     // Gossipsub meshes form on heartbeats after connections; let two pass.
     std::thread::sleep(Duration::from_secs(2));
 
-    let pids: Vec<u32> = daemons.iter().map(Child::id).collect();
+    let pids: Vec<u32> = daemons.iter().map(|d| d.id()).collect();
     let cpu = || pids.iter().map(|p| cpu_time(Some(*p))).sum::<Duration>();
     let cpu_at_start = cpu();
     let started = Instant::now();

@@ -2,11 +2,10 @@
 //! processes, a node killed with SIGKILL and restarted catches up, SIGTERM shuts down cleanly
 //! (exit 0), and the stores hold everything afterwards.
 
-use std::process::Child;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
-use rix_tests::{NodeDir, Rix, TestNet, sample_files, signal};
+use rix_tests::{Daemon, NodeDir, Rix, TestNet, sample_files, signal};
 
 const WAIT: Duration = Duration::from_secs(40);
 
@@ -14,7 +13,7 @@ fn rix() -> Rix {
     Rix::new(env!("CARGO_BIN_EXE_rix"))
 }
 
-fn spawn_daemon(rix: &Rix, node: &NodeDir) -> Child {
+fn spawn_daemon(rix: &Rix, node: &NodeDir) -> Daemon {
     rix.spawn_daemon(node)
 }
 
@@ -36,7 +35,7 @@ fn daemon_processes_gossip_survive_sigkill_and_shut_down_cleanly() {
     let rix = rix();
     let net = TestNet::init(&rix, &["KZ", "JP", "RU"]);
     let (kz, jp, ru) = (net.node("KZ"), net.node("JP"), net.node("RU"));
-    let mut daemons: Vec<Child> = net.nodes.iter().map(|n| spawn_daemon(&rix, n)).collect();
+    let mut daemons: Vec<Daemon> = net.nodes.iter().map(|n| spawn_daemon(&rix, n)).collect();
     for node in &net.nodes {
         wait_for(&format!("{} runs with two peers", node.member), || {
             for (daemon, n) in daemons.iter_mut().zip(&net.nodes) {
@@ -196,4 +195,18 @@ fn local_security_key_modes_api_exposure_and_no_secrets_in_logs() {
         assert!(!log.to_lowercase().contains(&secret.to_lowercase()), "a secret appears in the log");
     }
     assert!(log.lines().count() > 50, "the trace log is not empty");
+}
+
+/// The harness kills a daemon whose handle is dropped, so a test that fails part-way leaves no
+/// daemon running.
+#[test]
+fn a_dropped_daemon_handle_kills_its_process() {
+    let rix = rix();
+    let net = TestNet::init(&rix, &["KZ"]);
+    let kz = net.node("KZ");
+    let daemon = spawn_daemon(&rix, kz);
+    let pid = daemon.id();
+    wait_for("the daemon runs", || status(&rix, kz)["daemon_running"] == true);
+    drop(daemon);
+    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "daemon {pid} still runs");
 }

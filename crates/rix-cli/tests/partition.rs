@@ -5,11 +5,11 @@
 //!
 //! Needs root and `ip` (iproute2) with network namespaces; anywhere else it says why and skips.
 
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
-use rix_tests::{NodeDir, Rix, TestNet, sample_files, signal, wait_for};
+use rix_tests::{Daemon, NodeDir, Rix, TestNet, sample_files, signal, wait_for};
 
 const WAIT: Duration = Duration::from_secs(90);
 const NODES: usize = 5;
@@ -101,7 +101,7 @@ fn five_nodes_split_three_two_publish_on_both_sides_and_converge_after_healing()
     let members = ["P1", "P2", "P3", "P4", "P5"];
     let net = TestNet::init_on(&rix, &members, |i| format!("10.99.0.{}", i + 1));
     let in_ns: Vec<Rix> = (0..NODES).map(|i| rix.in_netns(&topology.ns(i))).collect();
-    let mut daemons: Vec<Child> = (0..NODES).map(|i| in_ns[i].spawn_daemon(&net.nodes[i])).collect();
+    let mut daemons: Vec<Daemon> = (0..NODES).map(|i| in_ns[i].spawn_daemon(&net.nodes[i])).collect();
     for i in 0..NODES {
         wait_for(WAIT, &format!("{} connects to all four others", members[i]), || peers(&in_ns[i], &net.nodes[i]) == 4);
     }
