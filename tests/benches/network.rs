@@ -15,27 +15,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rix_node::daemon::{Node, RunningNode};
-use rix_record::content::{Content, Publication};
-use rix_record::{Author, KeyFactor, Kind, MemberKey, SignedRecord, Timestamp, VerifiedRecord};
+use rix_record::{Author, MemberKey, SignedRecord, Timestamp, VerifiedRecord};
 use rix_store::{Replica, ReplicaOptions};
-use rix_tests::{TestNet, cpu_time, percentile};
-
-const MEMBERS: [&str; 9] = ["AZ", "CN", "JP", "KZ", "KG", "MN", "RU", "TJ", "UZ"];
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn content(i: usize) -> Content {
-    let mut p = Publication::new(
-        Kind::BestPractice,
-        format!("Practice {i}"),
-        "en".parse().unwrap(),
-        vec![KeyFactor::Automation],
-    );
-    p.body = "Measures and results. ".repeat(40);
-    Content::Publication(Box::new(p))
-}
+use rix_tests::{
+    ALMATY_MEMBERS as MEMBERS, TestNet, bench_publication as content, cpu_time, env_usize, ms, percentile,
+};
 
 async fn start(config: &std::path::Path) -> RunningNode {
     rix_node::daemon::start(rix_node::NodeConfig::load(config).unwrap()).await.unwrap()
@@ -272,8 +256,4 @@ fn main() {
             );
         }
     });
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }

@@ -16,11 +16,7 @@ use std::time::{Duration, Instant};
 use rix_node::daemon::{Node, RunningNode};
 use rix_record::{Charter, RecordId};
 use rix_tests::corpus::Lcg;
-use rix_tests::{TestNet, content, percentile, rss_bytes};
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
+use rix_tests::{TestNet, content, env_usize, percentile, rss_bytes};
 
 /// Bytes received on `lo` so far (each loopback byte is counted once as received).
 fn loopback_bytes() -> u64 {

@@ -10,6 +10,7 @@ use rix_search::{SearchIndex, SearchQuery};
 use rix_store::query::RecordFilter;
 use rix_store::{Replica, ReplicaOptions};
 use rix_tests::corpus::{self, EN, JA, Lcg, RU, ZH};
+use rix_tests::ms;
 
 /// Builds one query of a shape.
 type MakeQuery = dyn Fn(&mut Lcg) -> SearchQuery;
@@ -113,8 +114,4 @@ fn main() {
 
 fn q(text: String, filter: RecordFilter) -> SearchQuery {
     SearchQuery { text, filter: RecordFilter { limit: Some(20), ..filter } }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }

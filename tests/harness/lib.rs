@@ -425,3 +425,28 @@ pub fn cpu_time(pid: Option<u32>) -> Duration {
     let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
     Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
+
+/// The nine signatories of the Almaty resolution, as the benchmarks' nine-node networks.
+pub const ALMATY_MEMBERS: [&str; 9] = ["AZ", "CN", "JP", "KZ", "KG", "MN", "RU", "TJ", "UZ"];
+
+/// A benchmark's size knob: the environment variable `name` as a number, else `default`.
+pub fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// Milliseconds, for printing.
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// The propagation benchmarks' record number `i`: a best practice with a body of 880 bytes.
+pub fn bench_publication(i: usize) -> Content {
+    let mut p = Publication::new(
+        Kind::BestPractice,
+        format!("Practice {i}"),
+        "en".parse().expect("language"),
+        vec![KeyFactor::Automation],
+    );
+    p.body = "Measures and results. ".repeat(40);
+    Content::Publication(Box::new(p))
+}

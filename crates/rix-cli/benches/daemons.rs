@@ -14,30 +14,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rix_node::backend::Backend;
 use rix_node::client::ApiBackend;
-use rix_record::content::{Content, Publication};
-use rix_record::{KeyFactor, Kind, RecordId};
-use rix_tests::{Daemon, NodeDir, Rix, TestNet, cpu_time, percentile, signal};
-
-const MEMBERS: [&str; 9] = ["AZ", "CN", "JP", "KZ", "KG", "MN", "RU", "TJ", "UZ"];
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn content(i: usize) -> Content {
-    let mut p = Publication::new(
-        Kind::BestPractice,
-        format!("Practice {i}"),
-        "en".parse().unwrap(),
-        vec![KeyFactor::Automation],
-    );
-    p.body = "Measures and results. ".repeat(40);
-    Content::Publication(Box::new(p))
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
+use rix_record::RecordId;
+use rix_tests::{
+    ALMATY_MEMBERS as MEMBERS, Daemon, NodeDir, Rix, TestNet, bench_publication as content, cpu_time, env_usize, ms,
+    percentile, signal,
+};
 
 fn now() -> Duration {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap()

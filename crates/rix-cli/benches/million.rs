@@ -11,11 +11,7 @@ use std::time::{Duration, Instant};
 use rix_record::{Author, MemberKey};
 use rix_store::{Replica, ReplicaOptions};
 use rix_tests::corpus::generate_iter;
-use rix_tests::{Rix, TestNet, signal};
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
+use rix_tests::{Rix, TestNet, env_usize, signal};
 
 fn dir_bytes(path: &std::path::Path) -> u64 {
     std::fs::read_dir(path)

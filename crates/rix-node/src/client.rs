@@ -210,8 +210,9 @@ impl Backend for ApiBackend {
         // The pack goes to the daemon as it is read, and the daemon imports it as it arrives;
         // progress counts the entries sent.
         progress(0, total);
-        let mut counted =
-            EntryCounter { input: pack, entries: 0, progress, total, header: 8, left: 0, len: Vec::new() };
+        let entries = rix_record::pack::PackReader::new(pack).map_err(|e| NodeError::Pack(e.to_string()))?;
+        let mut counted = CountedPack { entries, buffer: Vec::new(), at: 0, sent: 0, total, progress };
+        rix_record::pack::write_header(&mut counted.buffer).expect("vec");
         self.read(
             self.agent
                 .post(format!("{}/v1/import", self.base))
@@ -219,7 +220,6 @@ impl Backend for ApiBackend {
                 .header("Content-Type", "application/octet-stream")
                 .send(ureq::SendBody::from_reader(&mut counted)),
         )
-        .inspect(|_| progress(total, total))
     }
 
     fn verify(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<VerifyReport, NodeError> {
@@ -270,45 +270,33 @@ impl Backend for ApiBackend {
     }
 }
 
-/// Passes a pack through unchanged, counting the entries that went by, for progress while the
-/// daemon imports it.
-struct EntryCounter<'a> {
-    input: &'a mut dyn std::io::Read,
-    entries: u64,
-    progress: &'a mut dyn FnMut(u64, u64),
+/// A pack re-framed entry by entry as it is sent (the same bytes), counting the entries for
+/// progress while the daemon imports them.
+struct CountedPack<'a, 'p> {
+    entries: rix_record::pack::PackReader<&'a mut dyn std::io::Read>,
+    /// Framed bytes not yet handed to the request, from `at`.
+    buffer: Vec<u8>,
+    at: usize,
+    sent: u64,
     total: u64,
-    /// Header bytes still to pass.
-    header: usize,
-    /// Bytes of the current entry's body still to pass.
-    left: u64,
-    /// The current entry's length prefix, as far as read.
-    len: Vec<u8>,
+    progress: &'p mut dyn FnMut(u64, u64),
 }
 
-impl std::io::Read for EntryCounter<'_> {
+impl std::io::Read for CountedPack<'_, '_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.input.read(buf)?;
-        let mut i = 0;
-        while i < n {
-            if self.header > 0 {
-                let k = self.header.min(n - i);
-                self.header -= k;
-                i += k;
-            } else if self.left > 0 {
-                let k = self.left.min((n - i) as u64) as usize;
-                self.left -= k as u64;
-                i += k;
-            } else {
-                self.len.push(buf[i]);
-                i += 1;
-                if self.len.len() == 4 {
-                    self.left = u64::from(u32::from_be_bytes([self.len[0], self.len[1], self.len[2], self.len[3]]));
-                    self.len.clear();
-                    self.entries += 1;
-                    (self.progress)(self.entries, self.total);
-                }
+        if self.at == self.buffer.len() {
+            self.buffer.clear();
+            self.at = 0;
+            match self.entries.next() {
+                None => return Ok(0),
+                Some(entry) => rix_record::pack::write_entry(&mut self.buffer, &entry.map_err(std::io::Error::other)?)?,
             }
+            self.sent += 1;
+            (self.progress)(self.sent, self.total);
         }
+        let n = buf.len().min(self.buffer.len() - self.at);
+        buf[..n].copy_from_slice(&self.buffer[self.at..self.at + n]);
+        self.at += n;
         Ok(n)
     }
 }
