@@ -16,16 +16,7 @@ use std::time::{Duration, Instant};
 use rix_node::daemon::{Node, RunningNode};
 use rix_record::{Charter, RecordId};
 use rix_tests::corpus::Lcg;
-use rix_tests::{TestNet, content, env_usize, percentile, rss_bytes};
-
-/// Bytes received on `lo` so far (each loopback byte is counted once as received).
-fn loopback_bytes() -> u64 {
-    let dev = std::fs::read_to_string("/proc/net/dev").expect("/proc/net/dev");
-    dev.lines()
-        .find_map(|l| l.trim_start().strip_prefix("lo:"))
-        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
-        .expect("a loopback interface")
-}
+use rix_tests::{TestNet, content, env_usize, loopback_bytes, percentile, rss_bytes};
 
 fn main() {
     let n = env_usize("RIX_SCALE_NODES", 100);

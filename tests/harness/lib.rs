@@ -409,6 +409,16 @@ pub fn rss_bytes() -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// Bytes received on `lo` since boot, by every process (each loopback byte is counted once as
+/// received); benchmarks subtract an earlier reading.
+pub fn loopback_bytes() -> u64 {
+    let dev = std::fs::read_to_string("/proc/net/dev").expect("/proc/net/dev");
+    dev.lines()
+        .find_map(|l| l.trim_start().strip_prefix("lo:"))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .expect("a loopback interface")
+}
+
 /// The value at fraction `p` (0.5 median, 0.99 p99) of a sorted, non-empty slice.
 pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]

@@ -78,6 +78,38 @@ async fn five_nodes_a_record_published_on_one_reaches_all_and_every_store_verifi
     stop_all(&mut nodes).await;
 }
 
+/// Every peer gets a record straight from its publisher, and stores it at once while the relay
+/// of it is held: relays are held for ten minutes here and sync rounds are an hour apart, so
+/// only the publisher's own sends can deliver in time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_peer_gets_each_record_directly_from_its_publisher() {
+    let net = TestNet::create(&["AZ", "CN", "JP", "KZ", "RU"]);
+    for node in &net.nodes {
+        set_network(node, "max_connections = 64", "max_connections = 64\nforward_hold_ms = 600000");
+        set_network(node, "interval_secs = 2", "interval_secs = 3600");
+    }
+    let mut nodes = nodes(&net);
+    start_all(&mut nodes).await;
+    wait_until(WAIT, "every node sees 4 peers", async || {
+        for n in &nodes {
+            if n.peer_count().await < 4 {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+    // Sync on connect has run (there was nothing to fetch); meshes form on heartbeats.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for round in 0..6 {
+        for (i, n) in nodes.iter().enumerate() {
+            n.publish(&format!("direct {round} from {i}")).await;
+        }
+    }
+    converge(&nodes.iter().collect::<Vec<_>>(), 30, "all 30 records reach all five nodes without relay or sync").await;
+    stop_all(&mut nodes).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn with_the_author_offline_a_lagging_node_gets_its_records_from_the_others() {
     let net = TestNet::create(&["KZ", "JP", "RU"]);

@@ -16,8 +16,8 @@ use rix_node::backend::Backend;
 use rix_node::client::ApiBackend;
 use rix_record::RecordId;
 use rix_tests::{
-    ALMATY_MEMBERS as MEMBERS, Daemon, NodeDir, Rix, TestNet, bench_publication as content, cpu_time, env_usize, ms,
-    percentile, signal,
+    ALMATY_MEMBERS as MEMBERS, Daemon, NodeDir, Rix, TestNet, bench_publication as content, cpu_time, env_usize,
+    loopback_bytes, ms, percentile, signal,
 };
 
 fn now() -> Duration {
@@ -90,11 +90,40 @@ fn connect(node: &NodeDir) -> ApiBackend {
     }
 }
 
+/// When a record was handed to the API, and through which node (index into the members).
+struct Sent {
+    at: Duration,
+    by: usize,
+}
+
+/// With `RIX_BENCH_PAIRS` set: median and p99 delivery time from each publisher to each
+/// node. A pair far slower than the rest means records reach that node only by relay, not
+/// from the publisher directly (how two connections per peer were found to lose direct sends).
+fn print_pairs(sent: &HashMap<RecordId, Sent>, seen: &[HashMap<RecordId, Duration>]) {
+    println!("delivery median/p99 ms, publisher (rows) to node (columns): {}", MEMBERS.join(" "));
+    for (p, member) in MEMBERS.iter().enumerate() {
+        let row: Vec<String> = seen
+            .iter()
+            .map(|arrivals| {
+                let mut d: Vec<Duration> = sent
+                    .iter()
+                    .filter(|(_, s)| s.by == p)
+                    .filter_map(|(id, s)| Some(arrivals.get(id)?.saturating_sub(s.at)))
+                    .collect();
+                d.sort();
+                format!("{:5.1}/{:5.1}", ms(percentile(&d, 0.5)), ms(percentile(&d, 0.99)))
+            })
+            .collect();
+        println!("  {member}: {}", row.join(" "));
+    }
+}
+
 struct Propagation {
     to_all: Vec<Duration>,
     each: Vec<Duration>,
     achieved: f64,
     cores: f64,
+    bytes_per_record_per_node: f64,
 }
 
 fn propagation(rix: &Rix, count: usize, rate: f64) -> Propagation {
@@ -113,6 +142,7 @@ fn propagation(rix: &Rix, count: usize, rate: f64) -> Propagation {
     let pids: Vec<u32> = daemons.iter().map(|d| d.id()).collect();
     let cpu = || pids.iter().map(|p| cpu_time(Some(*p))).sum::<Duration>();
     let cpu_at_start = cpu();
+    let bytes_at_start = loopback_bytes();
     let started = Instant::now();
     let interval = Duration::from_secs_f64(1.0 / rate);
     let (sent_tx, sent_rx) = std::sync::mpsc::channel();
@@ -122,16 +152,17 @@ fn propagation(rix: &Rix, count: usize, rate: f64) -> Propagation {
                 std::thread::sleep(wait);
             }
             // Each publish on a thread of its own, so a slow one does not delay the schedule.
-            let (api, tx) = (&apis[i % apis.len()], sent_tx.clone());
+            let (by, tx) = (i % apis.len(), sent_tx.clone());
+            let api = &apis[by];
             scope.spawn(move || {
                 let at = now();
                 let view = api.publish(content(i)).expect("publish");
-                tx.send((view.id.parse::<RecordId>().unwrap(), at)).unwrap();
+                tx.send((view.id.parse::<RecordId>().unwrap(), Sent { at, by })).unwrap();
             });
         }
     });
     drop(sent_tx);
-    let sent: HashMap<RecordId, Duration> = sent_rx.into_iter().collect();
+    let sent: HashMap<RecordId, Sent> = sent_rx.into_iter().collect();
     let achieved = count as f64 / started.elapsed().as_secs_f64();
 
     let logs: Vec<_> = net.nodes.iter().map(|n| n.dir.join("daemon.log")).collect();
@@ -142,6 +173,9 @@ fn propagation(rix: &Rix, count: usize, rate: f64) -> Propagation {
         seen = logs.iter().map(|l| arrivals(l)).collect();
     }
     let cores = (cpu() - cpu_at_start).as_secs_f64() / started.elapsed().as_secs_f64();
+    // Gossip, control messages and the benchmark's API calls: the same for every variant of
+    // the code, so what changes between runs is what gossip sends.
+    let bytes_per_record_per_node = (loopback_bytes() - bytes_at_start) as f64 / (count * MEMBERS.len()) as f64;
     for daemon in &mut daemons {
         signal(daemon, nix::sys::signal::Signal::SIGTERM);
     }
@@ -150,7 +184,7 @@ fn propagation(rix: &Rix, count: usize, rate: f64) -> Propagation {
     }
 
     let (mut to_all, mut each) = (Vec::new(), Vec::new());
-    for (id, at) in &sent {
+    for (id, Sent { at, .. }) in &sent {
         let times: Vec<Duration> = seen
             .iter()
             .zip(&net.nodes)
@@ -159,9 +193,12 @@ fn propagation(rix: &Rix, count: usize, rate: f64) -> Propagation {
         each.extend(times.iter().map(|t| t.saturating_sub(*at)));
         to_all.push(times.iter().max().unwrap().saturating_sub(*at));
     }
+    if std::env::var_os("RIX_BENCH_PAIRS").is_some() {
+        print_pairs(&sent, &seen);
+    }
     to_all.sort();
     each.sort();
-    Propagation { to_all, each, achieved, cores }
+    Propagation { to_all, each, achieved, cores, bytes_per_record_per_node }
 }
 
 fn main() {
@@ -172,9 +209,9 @@ fn main() {
         Err(_) => vec![20.0, 200.0],
     };
     for rate in rates {
-        let Propagation { to_all, each, achieved, cores } = propagation(&rix, count, rate);
+        let Propagation { to_all, each, achieved, cores, bytes_per_record_per_node } = propagation(&rix, count, rate);
         println!(
-            "propagation, 9 daemon processes, {count} records at {rate:.0}/s offered ({achieved:.0}/s achieved): to all nodes median {:.1} ms, p99 {:.1} ms, max {:.1} ms; per delivery median {:.1} ms, p99 {:.1} ms; {cores:.2} of {} cores busy",
+            "propagation, 9 daemon processes, {count} records at {rate:.0}/s offered ({achieved:.0}/s achieved): to all nodes median {:.1} ms, p99 {:.1} ms, max {:.1} ms; per delivery median {:.1} ms, p99 {:.1} ms; {cores:.2} of {} cores busy; {bytes_per_record_per_node:.0} loopback bytes per record per node",
             ms(percentile(&to_all, 0.5)),
             ms(percentile(&to_all, 0.99)),
             ms(*to_all.last().unwrap()),

@@ -6,11 +6,13 @@
 #![deny(missing_docs)]
 
 pub mod identity;
+pub mod jitter;
 pub mod protocol;
 pub mod service;
 pub mod sync;
 
 pub use identity::NodeIdentity;
+pub use jitter::jittered;
 pub use libp2p::gossipsub::{MessageAcceptance, MessageId};
 pub use libp2p::request_response::ResponseChannel;
 pub use libp2p::{Multiaddr, PeerId};

@@ -423,10 +423,14 @@ fn build_swarm(
 ) -> Result<Swarm<Behaviour>, NetError> {
     let setup = |e: &dyn std::fmt::Display| NetError::Setup(e.to_string());
     let gossip_config = gossipsub::ConfigBuilder::default()
-        // Signed messages, strictly validated: the default of js-libp2p and py-libp2p, so
-        // their nodes interoperate unconfigured (a mismatch silently delivers nothing). It
-        // costs an ed25519 verification of every copy received (docs/performance.md).
-        .validation_mode(ValidationMode::Strict)
+        // Messages go out signed (`MessageAuthenticity::Signed` below): js-libp2p and py-libp2p
+        // sign and require signatures by default, and a node with another policy delivers
+        // nothing to them. Incoming signatures are not checked again: they would only prove
+        // which libp2p node first published the message, which rix never uses, while every
+        // record inside is verified against its author's member key before it is stored or
+        // forwarded. Checking them cost an ed25519 verification of every copy received,
+        // duplicates included, about a tenth of a node's CPU (docs/performance.md).
+        .validation_mode(ValidationMode::None)
         .validate_messages()
         .max_transmit_size(MAX_TRANSMIT_BYTES)
         .heartbeat_interval(Duration::from_millis(700))
@@ -465,7 +469,12 @@ fn build_swarm(
             };
             let limits = connection_limits::ConnectionLimits::default()
                 .with_max_established(Some(max_connections))
-                .with_max_established_per_peer(Some(2))
+                // One connection per peer: gossipsub shares a peer's send queue between its
+                // connections, and with two (both sides dialling at once) about half of the
+                // records sent directly to some peers never arrived; they came later by
+                // relay (docs/performance.md). Of two crossing dials one is refused; if both
+                // are, jittered redials (`jitter`) settle it.
+                .with_max_established_per_peer(Some(1))
                 .with_max_pending_incoming(Some(max_connections));
             Ok(Behaviour {
                 admission: allow_block_list::Behaviour::default(),
@@ -640,7 +649,7 @@ impl EventLoop {
                 r.next_attempt <= now && !self.connected.contains_key(peer) && !self.banned.contains_key(peer)
             })
             .map(|(peer, r)| {
-                r.next_attempt = now + r.backoff;
+                r.next_attempt = now + crate::jittered(r.backoff);
                 r.backoff = (r.backoff * 2).min(self.settings.redial_max);
                 (*peer, r.addresses.clone())
             })
@@ -678,12 +687,14 @@ impl EventLoop {
                 self.connected.remove(&peer_id);
                 self.serving.remove(&peer_id);
                 if let Some(r) = self.redial.get_mut(&peer_id) {
-                    r.next_attempt = Instant::now() + self.settings.redial_min;
+                    r.next_attempt = Instant::now() + crate::jittered(self.settings.redial_min);
                 }
                 self.emit(NetworkEvent::PeerDisconnected { peer: peer_id });
             }
             SwarmEvent::IncomingConnectionError { send_back_addr, error, .. } => {
-                if matches!(error, libp2p::swarm::ListenError::Denied { .. }) {
+                let refused_by_charter = matches!(&error, libp2p::swarm::ListenError::Denied { cause }
+                    if cause.downcast_ref::<allow_block_list::NotAllowed>().is_some());
+                if refused_by_charter {
                     tracing::warn!(address = %send_back_addr, "refused a connection from a peer the charter does not admit");
                     self.emit(NetworkEvent::PeerRefused { address: send_back_addr.to_string() });
                 } else {

@@ -17,7 +17,7 @@ use std::time::Duration;
 use rix_net::protocol::{AuthorHead, MAX_FETCH_RECORDS, MAX_RESPONSE_RECORD_BYTES, SyncRequest, SyncResponse};
 use rix_net::service::{self, NetworkSettings};
 use rix_net::sync::{LocalChain, plan};
-use rix_net::{MessageAcceptance, NetworkEvent, NetworkHandle, NodeIdentity, PeerId};
+use rix_net::{MessageAcceptance, NetworkEvent, NetworkHandle, NodeIdentity, PeerId, jittered};
 use rix_record::{Charter, Content, SignedRecord, Timestamp, VerifiedRecord};
 use rix_search::{SearchIndex, SearchQuery, SearchResults};
 use rix_store::query::{Detail, RecordView, view_of};
@@ -151,6 +151,30 @@ struct GossipArrival {
     source: PeerId,
     message_id: rix_net::MessageId,
     record: SignedRecord,
+    /// When the network task handed it over: the forward hold counts from here.
+    received: tokio::time::Instant,
+}
+
+/// A new, valid gossip record, stored, waiting out the forward hold before gossipsub may
+/// relay it. Every node that receives a record tells its mesh peers at once that it has it
+/// (gossipsub 1.2 IDONTWANT), and gossipsub forwards a record only to mesh peers that have
+/// not; the hold gives those notices time to arrive. With the publisher sending each record
+/// to every connected peer itself, nearly every forward would otherwise be a duplicate that
+/// costs the receiver a decryption and a decode: on nine nodes the hold halves the bytes
+/// each node receives (docs/performance.md). It delays only relayed copies.
+struct HeldForward {
+    release_at: tokio::time::Instant,
+    source: PeerId,
+    message_id: rix_net::MessageId,
+}
+
+/// Reports held records valid once each one's hold has passed; they come in arrival order,
+/// so in release order.
+async fn release_held(net: NetworkHandle, mut held: tokio::sync::mpsc::Receiver<HeldForward>) {
+    while let Some(h) = held.recv().await {
+        tokio::time::sleep_until(h.release_at).await;
+        let _ = net.report_validation(h.message_id, h.source, MessageAcceptance::Accept).await;
+    }
 }
 
 /// Notices of newly stored records kept for slow subscribers (they then miss some).
@@ -170,17 +194,6 @@ fn background_priority() {
     if let Err(e) = rustix::process::setpriority_process(None, 10) {
         tracing::debug!(error = %e, "could not lower the indexer's priority");
     }
-}
-
-/// `period` scaled by a random factor in [0.75, 1.25). Periodic work (sync rounds, index
-/// commits) is jittered so that nodes started together, or a whole network after an outage,
-/// do not fall into step and do it all at the same moment (Floyd and Jacobson, "The
-/// Synchronization of Periodic Routing Messages", 1994).
-fn jittered(period: Duration) -> Duration {
-    use std::hash::{BuildHasher, Hasher};
-    // A fresh RandomState is randomly keyed: enough randomness for spreading timers.
-    let random = std::collections::hash_map::RandomState::new().build_hasher().finish();
-    period.mul_f64(0.75 + (random % 10_000) as f64 / 20_000.0)
 }
 
 /// Work for the indexer thread.
@@ -670,12 +683,17 @@ impl Node {
 
     /// Validates and stores gossip in batches: whatever queued while the previous batch was
     /// being stored goes in one `verify_batch` and one flush (group commit), so a burst costs
-    /// one fsync instead of one per record, while a lone record is handled at once.
+    /// one fsync instead of one per record, while a lone record is handled at once. A new
+    /// valid record is stored at once but reported valid to gossipsub, which then forwards
+    /// it, only when `forward_hold_ms` after its arrival has passed (see [`HeldForward`]).
     async fn ingest_gossip(
         self: Arc<Self>,
         mut arrivals: tokio::sync::mpsc::Receiver<GossipArrival>,
         mut stop: watch::Receiver<bool>,
     ) {
+        let hold = Duration::from_millis(self.config.config.network.forward_hold_ms);
+        let (held_tx, held_rx) = tokio::sync::mpsc::channel(GOSSIP_QUEUE);
+        tokio::spawn(release_held(self.net.clone(), held_rx));
         loop {
             let first = tokio::select! {
                 arrival = arrivals.recv() => match arrival {
@@ -734,6 +752,14 @@ impl Node {
                         MessageAcceptance::Reject
                     }
                 };
+                if acceptance == MessageAcceptance::Accept && !hold.is_zero() {
+                    let release_at = arrival.received + hold;
+                    let held = HeldForward { release_at, source: arrival.source, message_id: arrival.message_id };
+                    if held_tx.send(held).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
                 let _ = self.net.report_validation(arrival.message_id, arrival.source, acceptance).await;
             }
         }
@@ -744,7 +770,8 @@ impl Node {
             NetworkEvent::GossipRecord { source, message_id, record } => {
                 // Waits while the ingest queue is full; the network task then drops (ignores)
                 // gossip rather than stall, and sync brings those records later.
-                let _ = self.gossip_queue.send(GossipArrival { source, message_id, record }).await;
+                let received = tokio::time::Instant::now();
+                let _ = self.gossip_queue.send(GossipArrival { source, message_id, record, received }).await;
             }
             NetworkEvent::SyncRequest { peer, request, channel } => {
                 // Answered off the event path, so a large fetch never delays gossip; how many
@@ -1044,21 +1071,5 @@ impl Node {
             .collect();
         out.sort_by(|a, b| a.member.cmp(&b.member));
         Ok(out)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn jittered_periods_stay_within_a_quarter_and_differ() {
-        let period = Duration::from_secs(4);
-        let samples: Vec<Duration> = (0..200).map(|_| jittered(period)).collect();
-        assert!(samples.iter().all(|d| *d >= Duration::from_secs(3) && *d < Duration::from_secs(5)), "{samples:?}");
-        let distinct: std::collections::BTreeSet<_> = samples.iter().collect();
-        assert!(distinct.len() > 150, "only {} distinct periods of 200", distinct.len());
-        let spread = samples.iter().max().unwrap().saturating_sub(*samples.iter().min().unwrap());
-        assert!(spread > Duration::from_millis(1500), "periods spread over {spread:?} only");
     }
 }
