@@ -10,7 +10,7 @@ use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, MessageAuthenticity
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
-use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::swarm::{ConnectionId, NetworkBehaviour, SwarmEvent};
 use libp2p::{
     Multiaddr, PeerId, Swarm, allow_block_list, connection_limits, identify, mdns, memory_connection_limits, noise,
     ping, tcp, yamux,
@@ -352,10 +352,34 @@ pub struct EventLoop {
     charter: Charter,
     pending: HashMap<OutboundRequestId, oneshot::Sender<Result<SyncResponse, NetError>>>,
     redial: HashMap<PeerId, Redial>,
-    connected: HashMap<PeerId, Multiaddr>,
+    connected: HashMap<PeerId, PeerLink>,
     serving: HashMap<PeerId, ServeBudget>,
     banned: HashMap<PeerId, Instant>,
     settings: NetworkSettings,
+}
+
+/// The connection kept to a connected peer.
+struct PeerLink {
+    address: Multiaddr,
+    /// `None` once it closed while a second connection remained (rare: that one is kept).
+    connection: Option<ConnectionId>,
+    we_dialed: bool,
+}
+
+/// Of two connections to one peer, which to close: both sides must pick the same one, or each
+/// closes the one the other keeps. The kept one is the connection the peer with the smaller
+/// id dialled; if both were dialled the same way, the older.
+fn connection_to_close(
+    local: &PeerId,
+    remote: &PeerId,
+    existing: (ConnectionId, bool),
+    new: (ConnectionId, bool),
+) -> ConnectionId {
+    let keep_ours = local < remote;
+    match (existing.1 == keep_ours, new.1 == keep_ours) {
+        (false, true) => existing.0,
+        _ => new.0,
+    }
 }
 
 /// Builds the network service: the handle, the event stream, and the loop to spawn.
@@ -469,12 +493,11 @@ fn build_swarm(
             };
             let limits = connection_limits::ConnectionLimits::default()
                 .with_max_established(Some(max_connections))
-                // One connection per peer: gossipsub shares a peer's send queue between its
-                // connections, and with two (both sides dialling at once) about half of the
-                // records sent directly to some peers never arrived; they came later by
-                // relay (docs/performance.md). Of two crossing dials one is refused; if both
-                // are, jittered redials (`jitter`) settle it.
-                .with_max_established_per_peer(Some(1))
+                // Two, for the moment both sides dial each other; the event loop then closes
+                // one, the same one on both sides (`connection_to_close`). Refusing the second
+                // outright made both sides refuse each other's when the dials crossed, and the
+                // pair stayed apart until a redial, a second later.
+                .with_max_established_per_peer(Some(2))
                 .with_max_pending_incoming(Some(max_connections));
             Ok(Behaviour {
                 admission: allow_block_list::Behaviour::default(),
@@ -607,9 +630,9 @@ impl EventLoop {
                 let peers = self
                     .connected
                     .iter()
-                    .map(|(peer, address)| ConnectedPeer {
+                    .map(|(peer, link)| ConnectedPeer {
                         peer_id: *peer,
-                        address: address.clone(),
+                        address: link.address.clone(),
                         role: self.role_of(peer),
                         score: self.swarm.behaviour().gossipsub.peer_score(peer),
                     })
@@ -671,18 +694,52 @@ impl EventLoop {
                 tracing::info!(%address, "listening");
                 self.emit(NetworkEvent::Listening { address });
             }
-            SwarmEvent::ConnectionEstablished { peer_id, endpoint, num_established, .. }
-                if num_established.get() == 1 =>
+            SwarmEvent::ConnectionEstablished { peer_id, connection_id, endpoint, num_established, .. }
+                if num_established.get() > 1 =>
             {
+                // Both sides dialled at once. One connection per peer: gossipsub shares a
+                // peer's send queue between its connections, and with two, records sent
+                // directly to some peers arrived only by relay (docs/performance.md).
+                let local = *self.swarm.local_peer_id();
+                let new = (connection_id, endpoint.is_dialer());
+                let close = match self.connected.get_mut(&peer_id) {
+                    Some(link) => match link.connection {
+                        Some(existing) => {
+                            let close = connection_to_close(&local, &peer_id, (existing, link.we_dialed), new);
+                            if close == existing {
+                                *link = PeerLink {
+                                    address: endpoint.get_remote_address().clone(),
+                                    connection: Some(connection_id),
+                                    we_dialed: new.1,
+                                };
+                            }
+                            close
+                        }
+                        None => connection_id,
+                    },
+                    None => connection_id,
+                };
+                tracing::debug!(peer = %peer_id, ?close, "two connections to one peer; closing one");
+                self.swarm.close_connection(close);
+            }
+            SwarmEvent::ConnectionEstablished { peer_id, connection_id, endpoint, .. } => {
                 let address = endpoint.get_remote_address().clone();
                 tracing::info!(peer = %peer_id, role = self.role_of(&peer_id), %address, "peer connected");
-                self.connected.insert(peer_id, address);
+                let link = PeerLink { address, connection: Some(connection_id), we_dialed: endpoint.is_dialer() };
+                self.connected.insert(peer_id, link);
                 if let Some(r) = self.redial.get_mut(&peer_id) {
                     r.backoff = self.settings.redial_min;
                 }
                 self.emit(NetworkEvent::PeerConnected { peer: peer_id });
             }
-            SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
+            SwarmEvent::ConnectionClosed { peer_id, connection_id, num_established, .. } if num_established > 0 => {
+                if let Some(link) = self.connected.get_mut(&peer_id)
+                    && link.connection == Some(connection_id)
+                {
+                    link.connection = None;
+                }
+            }
+            SwarmEvent::ConnectionClosed { peer_id, .. } => {
                 tracing::info!(peer = %peer_id, "peer disconnected");
                 self.connected.remove(&peer_id);
                 self.serving.remove(&peer_id);
@@ -773,6 +830,38 @@ impl EventLoop {
                 }
             }
             _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two nodes that dialled each other at once each see both connections, from opposite
+    /// ends; whichever order they were established in, both must close the same one.
+    #[test]
+    fn both_ends_of_a_double_connection_close_the_same_one() {
+        let (a, b) = (PeerId::random(), PeerId::random());
+        let (a_dialled, b_dialled) = (ConnectionId::new_unchecked(1), ConnectionId::new_unchecked(2));
+        // On a, a_dialled is the one a dialled; on b, the same connection is one b did not dial.
+        for a_first in [true, false] {
+            for b_first in [true, false] {
+                let on_a = if a_first {
+                    connection_to_close(&a, &b, (a_dialled, true), (b_dialled, false))
+                } else {
+                    connection_to_close(&a, &b, (b_dialled, false), (a_dialled, true))
+                };
+                let on_b = if b_first {
+                    connection_to_close(&b, &a, (a_dialled, false), (b_dialled, true))
+                } else {
+                    connection_to_close(&b, &a, (b_dialled, true), (a_dialled, false))
+                };
+                assert_eq!(on_a, on_b, "a first: {a_first}, b first: {b_first}");
+                // The kept one was dialled by the smaller peer id.
+                let kept = if on_a == a_dialled { b_dialled } else { a_dialled };
+                assert_eq!(kept == a_dialled, a < b);
+            }
         }
     }
 }
