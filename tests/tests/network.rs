@@ -34,6 +34,20 @@ async fn converge(nodes: &[&TestNode], count: u64, what: &str) {
     wait_until(WAIT, what, async || nodes.iter().all(|n| n.records() == count)).await;
 }
 
+/// Waits until every node is connected to all the others.
+async fn all_connected(nodes: &[TestNode]) {
+    let others = nodes.len() - 1;
+    wait_until(WAIT, &format!("every node sees {others} peers"), async || {
+        for n in nodes {
+            if n.peer_count().await < others {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+}
+
 fn no_equivocations(node: &TestNode) {
     let report = rix_node::ops::verify_replica(node.node().replica(), node.node().charter(), |_| {}).unwrap();
     assert!(report.ok(), "{}: {:?}", node.dir.member, report.failures);
@@ -48,15 +62,7 @@ async fn five_nodes_a_record_published_on_one_reaches_all_and_every_store_verifi
     let net = TestNet::create(&["AZ", "CN", "JP", "KZ", "RU"]);
     let mut nodes = nodes(&net);
     start_all(&mut nodes).await;
-    wait_until(WAIT, "every node sees 4 peers", async || {
-        for n in &nodes {
-            if n.peer_count().await < 4 {
-                return false;
-            }
-        }
-        true
-    })
-    .await;
+    all_connected(&nodes).await;
     let view = nodes[3].publish("Risk-based selection of consignments").await;
     converge(&nodes.iter().collect::<Vec<_>>(), 1, "the record is on all five nodes").await;
     // The receiving nodes index it for search as it arrives.
@@ -90,15 +96,7 @@ async fn every_peer_gets_each_record_directly_from_its_publisher() {
     }
     let mut nodes = nodes(&net);
     start_all(&mut nodes).await;
-    wait_until(WAIT, "every node sees 4 peers", async || {
-        for n in &nodes {
-            if n.peer_count().await < 4 {
-                return false;
-            }
-        }
-        true
-    })
-    .await;
+    all_connected(&nodes).await;
     // Sync on connect has run (there was nothing to fetch); meshes form on heartbeats.
     tokio::time::sleep(Duration::from_secs(2)).await;
     for round in 0..6 {
