@@ -702,23 +702,17 @@ impl EventLoop {
                 // directly to some peers arrived only by relay (docs/performance.md).
                 let local = *self.swarm.local_peer_id();
                 let new = (connection_id, endpoint.is_dialer());
-                let close = match self.connected.get_mut(&peer_id) {
-                    Some(link) => match link.connection {
-                        Some(existing) => {
-                            let close = connection_to_close(&local, &peer_id, (existing, link.we_dialed), new);
-                            if close == existing {
-                                *link = PeerLink {
-                                    address: endpoint.get_remote_address().clone(),
-                                    connection: Some(connection_id),
-                                    we_dialed: new.1,
-                                };
-                            }
-                            close
-                        }
-                        None => connection_id,
-                    },
-                    None => connection_id,
-                };
+                // Without a known kept connection (rare), the newer one goes.
+                let mut close = connection_id;
+                if let Some(link) = self.connected.get_mut(&peer_id)
+                    && let Some(existing) = link.connection
+                {
+                    close = connection_to_close(&local, &peer_id, (existing, link.we_dialed), new);
+                    if close == existing {
+                        link.address = endpoint.get_remote_address().clone();
+                        (link.connection, link.we_dialed) = (Some(connection_id), new.1);
+                    }
+                }
                 tracing::debug!(peer = %peer_id, ?close, "two connections to one peer; closing one");
                 self.swarm.close_connection(close);
             }
