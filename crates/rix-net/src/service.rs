@@ -2,7 +2,7 @@
 //! a cloneable [`NetworkHandle`] that sends it commands with oneshot replies, and receives
 //! [`NetworkEvent`]s. No libp2p swarm event leaves this module.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -171,6 +171,14 @@ pub struct ConnectedPeer {
     pub role: String,
     /// Its gossipsub score, if scoring has seen it.
     pub score: Option<f64>,
+    /// The gossip protocol agreed with it ("Gossipsub v1.2"); "Floodsub" until a gossip
+    /// stream has been opened either way.
+    pub gossip_protocol: String,
+    /// Whether it is in this node's gossip mesh (relays go to mesh peers only).
+    pub in_mesh: bool,
+    /// Whether it has told this node it subscribes to the network's topic: gossip goes only
+    /// to peers that did.
+    pub subscribed: bool,
 }
 
 /// Events for the node.
@@ -366,6 +374,16 @@ struct PeerLink {
     we_dialed: bool,
 }
 
+/// How long to wait before dialling `remote` when both peers know each other's address: the
+/// peer with the smaller id dials at once, the other about one redial delay later, and only
+/// if no connection came in meanwhile. Two nodes started together (or reconnecting after a
+/// partition) would otherwise dial each other at the same moment; both dials then succeed
+/// and one connection has to be closed, which leaves gossipsub's handler on the kept one idle
+/// until something else wakes it (docs/performance.md, "crossing dials").
+fn dial_delay(local: &PeerId, remote: &PeerId, redial_min: Duration) -> Duration {
+    if local < remote { Duration::ZERO } else { crate::jittered(redial_min) }
+}
+
 /// Of two connections to one peer, which to close: both sides must pick the same one, or each
 /// closes the one the other keeps. The kept one is the connection the peer with the smaller
 /// id dialled; if both were dialled the same way, the older.
@@ -398,7 +416,8 @@ pub fn new(
         if peer != local {
             swarm.behaviour_mut().admission.allow_peer(peer);
             if !addresses.is_empty() {
-                redial.insert(peer, Redial { addresses, next_attempt: Instant::now(), backoff: settings.redial_min });
+                let next_attempt = Instant::now() + dial_delay(&local, &peer, settings.redial_min);
+                redial.insert(peer, Redial { addresses, next_attempt, backoff: settings.redial_min });
             }
         }
     }
@@ -455,11 +474,19 @@ fn build_swarm(
         // forwarded. Checking them cost an ed25519 verification of every copy received,
         // duplicates included, about a tenth of a node's CPU (docs/performance.md).
         .validation_mode(ValidationMode::None)
+        // A mesh of eight (gossipsub's default is six): on the nine-member network every
+        // member is in every other's mesh. With six, the pairs left out of each other's mesh
+        // often got nothing from each other directly in time, in about half of the runs
+        // (every such pair in a run, 4-7 of 36), and each record reached them by relay, one
+        // forward hold later; with eight, none did in any run (docs/performance.md,
+        // "Pairs outside each other's mesh"). The price on larger networks is more duplicates.
+        .mesh_n(8)
+        .mesh_n_low(6)
+        .mesh_n_high(12)
+        .mesh_outbound_min(3)
         .validate_messages()
         .max_transmit_size(MAX_TRANSMIT_BYTES)
         .heartbeat_interval(Duration::from_millis(700))
-        // gossipsub 1.2: tell mesh peers not to send back what this node just published.
-        .idontwant_on_publish(true)
         // The record id is the message id: every implementation computes SHA-256 of the data.
         .message_id_fn(|message: &gossipsub::Message| {
             MessageId::from(RecordId::of_envelope(&message.data).as_bytes().to_vec())
@@ -627,6 +654,13 @@ impl EventLoop {
                 }
             }
             Command::Peers { reply } => {
+                let gossipsub = &self.swarm.behaviour().gossipsub;
+                let protocols: HashMap<&PeerId, String> =
+                    gossipsub.peer_protocol().map(|(peer, kind)| (peer, kind.to_string())).collect();
+                let topic = self.topic.hash();
+                let mesh: HashSet<&PeerId> = gossipsub.mesh_peers(&topic).collect();
+                let subscribed: HashSet<&PeerId> =
+                    gossipsub.all_peers().filter(|(_, topics)| topics.contains(&&topic)).map(|(p, _)| p).collect();
                 let peers = self
                     .connected
                     .iter()
@@ -634,7 +668,10 @@ impl EventLoop {
                         peer_id: *peer,
                         address: link.address.clone(),
                         role: self.role_of(peer),
-                        score: self.swarm.behaviour().gossipsub.peer_score(peer),
+                        score: gossipsub.peer_score(peer),
+                        gossip_protocol: protocols.get(peer).cloned().unwrap_or_default(),
+                        in_mesh: mesh.contains(peer),
+                        subscribed: subscribed.contains(peer),
                     })
                     .collect();
                 let _ = reply.send(peers);
@@ -737,8 +774,11 @@ impl EventLoop {
                 tracing::info!(peer = %peer_id, "peer disconnected");
                 self.connected.remove(&peer_id);
                 self.serving.remove(&peer_id);
+                let local = *self.swarm.local_peer_id();
                 if let Some(r) = self.redial.get_mut(&peer_id) {
-                    r.next_attempt = Instant::now() + crate::jittered(self.settings.redial_min);
+                    let delay = crate::jittered(self.settings.redial_min)
+                        + dial_delay(&local, &peer_id, self.settings.redial_min);
+                    r.next_attempt = Instant::now() + delay;
                 }
                 self.emit(NetworkEvent::PeerDisconnected { peer: peer_id });
             }
@@ -774,6 +814,13 @@ impl EventLoop {
                     );
                 }
             }
+            BehaviourEvent::Gossipsub(gossipsub::Event::SlowPeer { peer_id, failed_messages }) => {
+                tracing::debug!(peer = %peer_id, ?failed_messages, "gossipsub could not send some messages to a peer in time");
+            }
+            BehaviourEvent::Gossipsub(gossipsub::Event::GossipsubNotSupported { peer_id }) => {
+                tracing::warn!(peer = %peer_id, "peer does not speak gossipsub; it gets records only by sync");
+            }
+            BehaviourEvent::Gossipsub(event) => tracing::trace!(?event, "gossipsub"),
             BehaviourEvent::Sync(request_response::Event::Message { peer, message, .. }) => match message {
                 request_response::Message::Request { request, channel, .. } => {
                     // Every inbound request holds a stream until its response is written (or
@@ -856,6 +903,20 @@ mod tests {
                 let kept = if on_a == a_dialled { b_dialled } else { a_dialled };
                 assert_eq!(kept == a_dialled, a < b);
             }
+        }
+    }
+
+    /// Of two peers that know each other's address, exactly one dials at once; the other waits
+    /// about one redial delay, so their dials do not cross (and the first wins the tie-break).
+    #[test]
+    fn only_the_smaller_peer_id_dials_at_once() {
+        let redial_min = Duration::from_secs(1);
+        for _ in 0..50 {
+            let (a, b) = (PeerId::random(), PeerId::random());
+            let (small, large) = if a < b { (a, b) } else { (b, a) };
+            assert_eq!(dial_delay(&small, &large, redial_min), Duration::ZERO);
+            let wait = dial_delay(&large, &small, redial_min);
+            assert!(wait >= redial_min * 3 / 4 && wait < redial_min * 5 / 4, "{wait:?}");
         }
     }
 }

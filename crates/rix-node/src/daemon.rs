@@ -1066,6 +1066,10 @@ impl Node {
                     address: Some(p.address.to_string()),
                     last_sync: sync.last_sync.map(|t| t.to_string()),
                     records_fetched: sync.records_fetched,
+                    gossip_protocol: Some(p.gossip_protocol),
+                    in_mesh: p.in_mesh,
+                    gossip_subscribed: p.subscribed,
+                    gossip_score: p.score,
                 }
             })
             .collect();

@@ -273,6 +273,20 @@ pub struct PeerView {
     pub last_sync: Option<String>,
     /// Records fetched from it by sync since connecting.
     pub records_fetched: u64,
+    /// The gossip protocol agreed with it, such as "Gossipsub v1.2".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gossip_protocol: Option<String>,
+    /// Whether it is in this node's gossip mesh: records this node relays go to mesh peers.
+    #[serde(default)]
+    pub in_mesh: bool,
+    /// Whether it has told this node that it takes the network's gossip; records are
+    /// gossiped only to peers that have.
+    #[serde(default)]
+    pub gossip_subscribed: bool,
+    /// Its gossipsub peer score as this node sees it (below -50 this node stops publishing to
+    /// it; below -80 it ignores what the peer sends).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gossip_score: Option<f64>,
 }
 
 #[cfg(test)]

@@ -103,14 +103,25 @@ pub fn peers(ctx: &Context) -> Result<()> {
         println!("No peers connected.");
         return Ok(());
     }
-    let mut t = Table::new(&["MEMBER", "PEER ID", "ADDRESS", "LAST SYNC", "FETCHED"], 1);
+    let mut t = Table::new(&["MEMBER", "PEER ID", "ADDRESS", "LAST SYNC", "FETCHED", "GOSSIP"], 1);
     for p in &peers {
+        // Why a peer may not be getting gossip: not subscribed, or no relays through the mesh.
+        let gossip = match (p.gossip_subscribed, p.in_mesh) {
+            (false, _) => "not subscribed".to_owned(),
+            (true, true) => "mesh".to_owned(),
+            (true, false) => "direct only".to_owned(),
+        };
+        let gossip = match p.gossip_score {
+            Some(score) => format!("{gossip}, score {score:.1}"),
+            None => gossip,
+        };
         t.row(vec![
             p.member.clone().unwrap_or_default(),
             p.peer_id.clone(),
             p.address.clone().unwrap_or_default(),
             p.last_sync.clone().unwrap_or_else(|| "never".into()),
             p.records_fetched.to_string(),
+            gossip,
         ]);
     }
     t.print(&mut std::io::stdout().lock())?;
