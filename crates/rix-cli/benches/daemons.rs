@@ -123,13 +123,26 @@ struct Propagation {
     each: Vec<Duration>,
     achieved: f64,
     cores: f64,
+    /// CPU time of the nine daemons together per record published: the cost of a record,
+    /// which unlike delivery times hardly depends on what else the machine is doing.
+    cpu_per_record: Duration,
     bytes_per_record_per_node: f64,
 }
 
 fn propagation(rix: &Rix, count: usize, rate: f64) -> Propagation {
     let net = TestNet::init(rix, &MEMBERS);
-    let mut daemons: Vec<Daemon> =
-        net.nodes.iter().map(|n| rix.spawn_daemon_logging(n, "warn,rix_stored=debug")).collect();
+    // RIX_BENCH_NETWORK: extra `[network]` settings for every daemon, such as
+    // "forward_hold_ms = 600000" (TOML lines separated by ';').
+    if let Ok(extra) = std::env::var("RIX_BENCH_NETWORK") {
+        for n in &net.nodes {
+            let config = std::fs::read_to_string(&n.config).unwrap();
+            let lines = extra.replace(';', "\n");
+            std::fs::write(&n.config, config.replacen("[network]\n", &format!("[network]\n{lines}\n"), 1)).unwrap();
+        }
+    }
+    let log_filter =
+        std::env::var("RIX_BENCH_LOG").map_or("warn,rix_stored=debug".to_owned(), |f| format!("{f},rix_stored=debug"));
+    let mut daemons: Vec<Daemon> = net.nodes.iter().map(|n| rix.spawn_daemon_logging(n, &log_filter)).collect();
     let apis: Vec<ApiBackend> = net.nodes.iter().map(connect).collect();
     let deadline = Instant::now() + Duration::from_secs(60);
     while !apis.iter().all(|a| a.status().is_ok_and(|s| s.connected_peers.len() == MEMBERS.len() - 1)) {
@@ -172,10 +185,32 @@ fn propagation(rix: &Rix, count: usize, rate: f64) -> Propagation {
         std::thread::sleep(Duration::from_millis(200));
         seen = logs.iter().map(|l| arrivals(l)).collect();
     }
-    let cores = (cpu() - cpu_at_start).as_secs_f64() / started.elapsed().as_secs_f64();
+    let cpu_used = cpu() - cpu_at_start;
+    let cores = cpu_used.as_secs_f64() / started.elapsed().as_secs_f64();
+    let cpu_per_record = cpu_used / count as u32;
     // Gossip, control messages and the benchmark's API calls: the same for every variant of
     // the code, so what changes between runs is what gossip sends.
     let bytes_per_record_per_node = (loopback_bytes() - bytes_at_start) as f64 / (count * MEMBERS.len()) as f64;
+    if std::env::var_os("RIX_BENCH_PAIRS").is_some() {
+        println!(
+            "gossip links: each node's peers (lower case: not in its mesh; '?': protocol not agreed; '!': not subscribed; gossip score)"
+        );
+        for (node, api) in MEMBERS.iter().zip(&apis) {
+            let peers = api.peers().unwrap_or_default();
+            let links: Vec<String> = peers
+                .iter()
+                .map(|p| {
+                    let member = p.member.clone().unwrap_or_default();
+                    let member = if p.in_mesh { member } else { member.to_lowercase() };
+                    let agreed = p.gossip_protocol.as_deref().is_some_and(|k| k.starts_with("Gossipsub"));
+                    let member = if agreed { member } else { format!("{member}?") };
+                    let member = if p.gossip_subscribed { member } else { format!("{member}!") };
+                    format!("{member}({:.0})", p.gossip_score.unwrap_or(f64::NAN))
+                })
+                .collect();
+            println!("  {node}: {}", links.join(" "));
+        }
+    }
     for daemon in &mut daemons {
         signal(daemon, nix::sys::signal::Signal::SIGTERM);
     }
@@ -183,6 +218,12 @@ fn propagation(rix: &Rix, count: usize, rate: f64) -> Propagation {
         daemon.wait().unwrap();
     }
 
+    if let Ok(keep) = std::env::var("RIX_BENCH_KEEP_LOGS") {
+        for n in &net.nodes {
+            let _ = std::fs::create_dir_all(&keep);
+            let _ = std::fs::copy(n.dir.join("daemon.log"), Path::new(&keep).join(format!("{}.log", n.member)));
+        }
+    }
     let (mut to_all, mut each) = (Vec::new(), Vec::new());
     for (id, Sent { at, .. }) in &sent {
         let times: Vec<Duration> = seen
@@ -198,26 +239,31 @@ fn propagation(rix: &Rix, count: usize, rate: f64) -> Propagation {
     }
     to_all.sort();
     each.sort();
-    Propagation { to_all, each, achieved, cores, bytes_per_record_per_node }
+    Propagation { to_all, each, achieved, cores, cpu_per_record, bytes_per_record_per_node }
 }
 
 fn main() {
-    let rix = Rix::new(env!("CARGO_BIN_EXE_rix"));
+    // RIX_BENCH_BIN runs another build of `rix` (say, an older commit's, built into a target
+    // directory of its own) under the same benchmark, for A/B comparisons.
+    let bin = std::env::var("RIX_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_rix").to_owned());
+    let rix = Rix::new(bin);
     let count = env_usize("RIX_BENCH_PROPAGATION", 2000);
     let rates: Vec<f64> = match std::env::var("RIX_BENCH_RATE") {
         Ok(r) => vec![r.parse().unwrap()],
         Err(_) => vec![20.0, 200.0],
     };
     for rate in rates {
-        let Propagation { to_all, each, achieved, cores, bytes_per_record_per_node } = propagation(&rix, count, rate);
+        let Propagation { to_all, each, achieved, cores, cpu_per_record, bytes_per_record_per_node } =
+            propagation(&rix, count, rate);
         println!(
-            "propagation, 9 daemon processes, {count} records at {rate:.0}/s offered ({achieved:.0}/s achieved): to all nodes median {:.1} ms, p99 {:.1} ms, max {:.1} ms; per delivery median {:.1} ms, p99 {:.1} ms; {cores:.2} of {} cores busy; {bytes_per_record_per_node:.0} loopback bytes per record per node",
+            "propagation, 9 daemon processes, {count} records at {rate:.0}/s offered ({achieved:.0}/s achieved): to all nodes median {:.1} ms, p99 {:.1} ms, max {:.1} ms; per delivery median {:.1} ms, p99 {:.1} ms; {cores:.2} of {} cores busy, {:.2} ms of daemon CPU per record; {bytes_per_record_per_node:.0} loopback bytes per record per node",
             ms(percentile(&to_all, 0.5)),
             ms(percentile(&to_all, 0.99)),
             ms(*to_all.last().unwrap()),
             ms(percentile(&each, 0.5)),
             ms(percentile(&each, 0.99)),
             std::thread::available_parallelism().map_or(0, usize::from),
+            ms(cpu_per_record),
         );
     }
 }
