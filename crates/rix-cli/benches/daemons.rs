@@ -7,6 +7,11 @@
 //!
 //! `cargo bench -p rix-cli --bench daemons`. The in-process variant, which runs the nine
 //! nodes on one tokio runtime in one process, is `cargo bench -p rix-tests --bench network`.
+//!
+//! For diagnosis and A/B runs: RIX_BENCH_PAIRS prints delivery from each publisher to each
+//! node and each node's gossip links; RIX_BENCH_BIN runs another build of `rix`;
+//! RIX_BENCH_NETWORK adds `[network]` settings (';'-separated TOML lines); RIX_BENCH_LOG adds
+//! log directives (such as `rix_net=debug`); RIX_BENCH_KEEP_LOGS=DIR keeps the daemons' logs.
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -474,16 +474,14 @@ fn build_swarm(
         // forwarded. Checking them cost an ed25519 verification of every copy received,
         // duplicates included, about a tenth of a node's CPU (docs/performance.md).
         .validation_mode(ValidationMode::None)
-        // A mesh of eight (gossipsub's default is six): on the nine-member network every
-        // member is in every other's mesh. With six, the pairs left out of each other's mesh
-        // often got nothing from each other directly in time, in about half of the runs
-        // (every such pair in a run, 4-7 of 36), and each record reached them by relay, one
-        // forward hold later; with eight, none did in any run (docs/performance.md,
-        // "Pairs outside each other's mesh"). The price on larger networks is more duplicates.
-        .mesh_n(8)
-        .mesh_n_low(6)
-        .mesh_n_high(12)
-        .mesh_outbound_min(3)
+        // At most 400 message ids in one IHAVE, so that it stays under the 16 KiB a receiver
+        // accepts in the control part of one RPC (gossipsub's `max_control_message_size`; each
+        // 32-byte record id takes 34 bytes). With gossipsub's default cap of 5,000, an IHAVE
+        // to a peer outside the mesh grew past that at 100 records/s; the peer then closed
+        // the stream it reads this node's gossip from, the sender did not notice, and from
+        // then on nothing it gossiped reached that peer directly, only by relay
+        // (docs/performance.md, "An IHAVE too large").
+        .max_control_messages_sent(MAX_IHAVE_IDS)
         .validate_messages()
         .max_transmit_size(MAX_TRANSMIT_BYTES)
         .heartbeat_interval(Duration::from_millis(700))
@@ -548,6 +546,9 @@ fn build_swarm(
 /// Peer scoring tuned for a small, admitted, low-traffic network: no penalty for quiet mesh
 /// peers or for sharing an IP (every devnet node is on 127.0.0.1), a heavy one for invalid
 /// records, so a peer that forwards a few is graylisted.
+/// Most record ids in one IHAVE (see where the gossipsub configuration is built).
+const MAX_IHAVE_IDS: usize = 400;
+
 fn score_params(topic: &IdentTopic) -> gossipsub::PeerScoreParams {
     let topic_params = gossipsub::TopicScoreParams {
         topic_weight: 1.0,
