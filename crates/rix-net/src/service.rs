@@ -907,6 +907,19 @@ mod tests {
         }
     }
 
+    /// A full IHAVE must fit what a gossipsub receiver accepts in the control part of one RPC;
+    /// a larger one makes the receiver drop the stream it reads our gossip from, silently.
+    #[test]
+    fn a_full_ihave_fits_a_receivers_control_limit() {
+        let limit = gossipsub::Config::default().max_control_message_size();
+        // The longest topic: a 64-character network name (the charter's limit).
+        let topic = topic_for(&"n".repeat(64)).hash().into_string();
+        // Protobuf: ControlMessage.ihave (tag, length up to 3 bytes) holding ControlIHave's
+        // topic_id (tag, length, bytes) and one message_ids entry per id (tag, length, 32 bytes).
+        let size = 1 + 3 + (1 + 1 + topic.len()) + MAX_IHAVE_IDS * (1 + 1 + 32);
+        assert!(size <= limit, "an IHAVE of {MAX_IHAVE_IDS} ids takes {size} bytes, over {limit}");
+    }
+
     /// Of two peers that know each other's address, exactly one dials at once; the other waits
     /// about one redial delay, so their dials do not cross (and the first wins the tie-break).
     #[test]
