@@ -128,8 +128,8 @@ struct Propagation {
     each: Vec<Duration>,
     achieved: f64,
     cores: f64,
-    /// CPU time of the nine daemons together per record published: the cost of a record,
-    /// which unlike delivery times hardly depends on what else the machine is doing.
+    /// CPU time of the nine daemons together per record published: the cost of a record, to
+    /// compare builds below saturation (at saturation it is just the cores over the rate).
     cpu_per_record: Duration,
     bytes_per_record_per_node: f64,
 }
@@ -139,9 +139,10 @@ fn propagation(rix: &Rix, count: usize, rate: f64) -> Propagation {
     // RIX_BENCH_NETWORK: extra `[network]` settings for every daemon, such as
     // "forward_hold_ms = 600000" (TOML lines separated by ';').
     if let Ok(extra) = std::env::var("RIX_BENCH_NETWORK") {
+        let lines = extra.replace(';', "\n");
         for n in &net.nodes {
             let config = std::fs::read_to_string(&n.config).unwrap();
-            let lines = extra.replace(';', "\n");
+            assert!(config.contains("[network]\n"), "no [network] section in {}", n.config.display());
             std::fs::write(&n.config, config.replacen("[network]\n", &format!("[network]\n{lines}\n"), 1)).unwrap();
         }
     }
@@ -224,8 +225,8 @@ fn propagation(rix: &Rix, count: usize, rate: f64) -> Propagation {
     }
 
     if let Ok(keep) = std::env::var("RIX_BENCH_KEEP_LOGS") {
+        let _ = std::fs::create_dir_all(&keep);
         for n in &net.nodes {
-            let _ = std::fs::create_dir_all(&keep);
             let _ = std::fs::copy(n.dir.join("daemon.log"), Path::new(&keep).join(format!("{}.log", n.member)));
         }
     }

@@ -374,12 +374,15 @@ struct PeerLink {
     we_dialed: bool,
 }
 
+/// Most record ids in one IHAVE (see where the gossipsub configuration is built).
+const MAX_IHAVE_IDS: usize = 400;
+
 /// How long to wait before dialling `remote` when both peers know each other's address: the
 /// peer with the smaller id dials at once, the other about one redial delay later, and only
 /// if no connection came in meanwhile. Two nodes started together (or reconnecting after a
 /// partition) would otherwise dial each other at the same moment; both dials then succeed
-/// and one connection has to be closed, which leaves gossipsub's handler on the kept one idle
-/// until something else wakes it (docs/performance.md, "crossing dials").
+/// and one of the two connections has to be closed again (docs/performance.md, "Crossing
+/// dials").
 fn dial_delay(local: &PeerId, remote: &PeerId, redial_min: Duration) -> Duration {
     if local < remote { Duration::ZERO } else { crate::jittered(redial_min) }
 }
@@ -546,9 +549,6 @@ fn build_swarm(
 /// Peer scoring tuned for a small, admitted, low-traffic network: no penalty for quiet mesh
 /// peers or for sharing an IP (every devnet node is on 127.0.0.1), a heavy one for invalid
 /// records, so a peer that forwards a few is graylisted.
-/// Most record ids in one IHAVE (see where the gossipsub configuration is built).
-const MAX_IHAVE_IDS: usize = 400;
-
 fn score_params(topic: &IdentTopic) -> gossipsub::PeerScoreParams {
     let topic_params = gossipsub::TopicScoreParams {
         topic_weight: 1.0,
