@@ -275,8 +275,13 @@ async fn outsiders_are_refused_and_forged_gossip_is_rejected_and_not_forwarded()
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!((a.records(), c.records()), (0, 0), "nothing forged is stored");
     assert_eq!(c.metric("rix_records_rejected_total"), 0, "A did not forward the forgeries to C");
-    let ev_score = a.node().net().peers().await.unwrap().into_iter().find(|p| p.role == "EV").and_then(|p| p.score);
-    assert!(ev_score.is_some_and(|s| s < 0.0), "EV's gossipsub score at A dropped: {ev_score:?}");
+    // Two invalid records within 95 s ban their sender (docs/protocol.md §4.4).
+    assert_eq!(a.metric("rix_penalties_total{offence=\"invalid_gossip\"}"), 2);
+    assert_eq!(a.metric("rix_peers_banned_total"), 1, "A banned EV for its two forgeries");
+    wait_until(WAIT, "A disconnects EV", async || {
+        !a.node().net().peers().await.unwrap().iter().any(|p| p.role == "EV")
+    })
+    .await;
 
     // An outsider with a valid libp2p identity that the charter does not list.
     let (outsider_identity, _) = NodeIdentity::generate().unwrap();

@@ -2,18 +2,27 @@
 //! anti-entropy sync protocol, owned by one task and driven through a cloneable handle.
 //!
 //! This crate stores nothing: the node that wires it to a replica validates gossip, answers
-//! sync requests and runs sync sessions through [`NetworkHandle`].
+//! sync requests and runs sync sessions through [`NetworkHandle`]. The policies (serve budget,
+//! dial delay, connection tie-break, the fetch plan) come from `rix-engine`, which does no IO.
 #![deny(missing_docs)]
 
 pub mod identity;
-pub mod jitter;
 pub mod protocol;
 pub mod service;
-pub mod sync;
 
 pub use identity::NodeIdentity;
-pub use jitter::jittered;
 pub use libp2p::gossipsub::{MessageAcceptance, MessageId};
 pub use libp2p::request_response::ResponseChannel;
 pub use libp2p::{Multiaddr, PeerId};
 pub use service::{ConnectedPeer, GossipOutcome, NetError, NetworkEvent, NetworkHandle, NetworkSettings, topic_for};
+
+/// The fetch plan, from the engine.
+pub mod sync {
+    pub use rix_engine::sync::{FetchRange, LocalChain, plan};
+}
+
+/// `period` scaled by a random factor in [0.75, 1.25) ([`rix_engine::Rng::jittered`]), drawn
+/// afresh each call: periodic work waits this long so nodes do not fall into step.
+pub fn jittered(period: std::time::Duration) -> std::time::Duration {
+    rix_engine::Rng::from_entropy().jittered(period)
+}

@@ -12,9 +12,12 @@ use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{ConnectionId, NetworkBehaviour, SwarmEvent};
 use libp2p::{
-    Multiaddr, PeerId, Swarm, allow_block_list, connection_limits, identify, mdns, memory_connection_limits, noise,
-    ping, tcp, yamux,
+    Multiaddr, PeerId, Swarm, allow_block_list, connection_limits, identify, memory_connection_limits, noise, ping,
+    tcp, yamux,
 };
+use rix_engine::Clock;
+use rix_engine::dial::connection_to_close;
+use rix_engine::serve::ServeBudgets;
 use rix_record::{Charter, MAX_RECORD_BYTES, RecordId, SignedRecord};
 use tokio::sync::{mpsc, oneshot};
 
@@ -58,7 +61,7 @@ pub struct NetworkSettings {
     pub listen: Vec<Multiaddr>,
     /// The charter: who may connect, whom to dial, and the network name.
     pub charter: Charter,
-    /// Find LAN peers with mDNS.
+    /// Find LAN peers with mDNS (only in a build with the `mdns` feature).
     pub mdns: bool,
     /// Close connections idle this long.
     pub idle_timeout: Duration,
@@ -76,73 +79,9 @@ pub struct NetworkSettings {
     pub serve: ServeLimits,
 }
 
-/// Limits on the sync requests one peer may make of this node. Requests over a limit are
-/// answered [`SyncResponse::Busy`] at once, without touching the replica, and reported as
-/// [`NetworkEvent::SyncRefused`] so the node can penalise peers that ignore them.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ServeLimits {
-    /// Requests one peer may have in flight (being answered, or written to a slow reader).
-    pub inflight_per_peer: usize,
-    /// Sustained requests per second per peer (a token bucket).
-    pub requests_per_sec: f64,
-    /// Requests a peer may make at once after being quiet.
-    pub burst: f64,
-}
-
-impl Default for ServeLimits {
-    fn default() -> Self {
-        Self { inflight_per_peer: 4, requests_per_sec: 50.0, burst: 100.0 }
-    }
-}
-
-/// One peer's use of [`ServeLimits`].
-#[derive(Debug)]
-struct ServeBudget {
-    tokens: f64,
-    refilled: Instant,
-    inflight: usize,
-}
-
-impl ServeBudget {
-    fn new(limits: &ServeLimits) -> Self {
-        Self { tokens: limits.burst, refilled: Instant::now(), inflight: 0 }
-    }
-
-    /// Takes one request's worth of budget, or says why not.
-    fn admit(&mut self, limits: &ServeLimits) -> Result<(), SyncRefusal> {
-        let now = Instant::now();
-        let earned = now.duration_since(self.refilled).as_secs_f64() * limits.requests_per_sec;
-        self.tokens = (self.tokens + earned).min(limits.burst);
-        self.refilled = now;
-        if self.inflight >= limits.inflight_per_peer {
-            return Err(SyncRefusal::Inflight);
-        }
-        if self.tokens < 1.0 {
-            return Err(SyncRefusal::Rate);
-        }
-        self.tokens -= 1.0;
-        Ok(())
-    }
-}
-
+pub use rix_engine::ServeLimits;
 /// Why a sync request was answered [`SyncResponse::Busy`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SyncRefusal {
-    /// The peer already had [`ServeLimits::inflight_per_peer`] requests in flight.
-    Inflight,
-    /// The peer exceeded its request rate.
-    Rate,
-}
-
-impl SyncRefusal {
-    /// A stable label for metrics.
-    pub fn label(self) -> &'static str {
-        match self {
-            SyncRefusal::Inflight => "inflight",
-            SyncRefusal::Rate => "rate",
-        }
-    }
-}
+pub use rix_engine::serve::Refusal as SyncRefusal;
 
 /// The gossip topic of a network: networks never share one.
 pub fn topic_for(network: &str) -> IdentTopic {
@@ -342,8 +281,14 @@ struct Behaviour {
     sync: request_response::Behaviour<SyncCodec>,
     identify: identify::Behaviour,
     ping: ping::Behaviour,
-    mdns: Toggle<mdns::tokio::Behaviour>,
+    mdns: Toggle<Mdns>,
 }
+
+/// LAN discovery, with the `mdns` feature; without it, a behaviour that does nothing.
+#[cfg(feature = "mdns")]
+type Mdns = libp2p::mdns::tokio::Behaviour;
+#[cfg(not(feature = "mdns"))]
+type Mdns = libp2p::swarm::dummy::Behaviour;
 
 struct Redial {
     addresses: Vec<Multiaddr>,
@@ -361,7 +306,9 @@ pub struct EventLoop {
     pending: HashMap<OutboundRequestId, oneshot::Sender<Result<SyncResponse, NetError>>>,
     redial: HashMap<PeerId, Redial>,
     connected: HashMap<PeerId, PeerLink>,
-    serving: HashMap<PeerId, ServeBudget>,
+    serving: ServeBudgets<PeerId>,
+    /// The serve budget's clock.
+    clock: Clock,
     banned: HashMap<PeerId, Instant>,
     settings: NetworkSettings,
 }
@@ -377,30 +324,10 @@ struct PeerLink {
 /// Most record ids in one IHAVE (see where the gossipsub configuration is built).
 const MAX_IHAVE_IDS: usize = 400;
 
-/// How long to wait before dialling `remote` when both peers know each other's address: the
-/// peer with the smaller id dials at once, the other about one redial delay later, and only
-/// if no connection came in meanwhile. Two nodes started together (or reconnecting after a
-/// partition) would otherwise dial each other at the same moment; both dials then succeed
-/// and one of the two connections has to be closed again (docs/performance.md, "Crossing
-/// dials").
+/// [`rix_engine::dial::dial_delay`] with this process's jitter: the smaller peer id dials at
+/// once, the other about one redial delay later, so dials do not cross.
 fn dial_delay(local: &PeerId, remote: &PeerId, redial_min: Duration) -> Duration {
-    if local < remote { Duration::ZERO } else { crate::jittered(redial_min) }
-}
-
-/// Of two connections to one peer, which to close: both sides must pick the same one, or each
-/// closes the one the other keeps. The kept one is the connection the peer with the smaller
-/// id dialled; if both were dialled the same way, the older.
-fn connection_to_close(
-    local: &PeerId,
-    remote: &PeerId,
-    existing: (ConnectionId, bool),
-    new: (ConnectionId, bool),
-) -> ConnectionId {
-    let keep_ours = local < remote;
-    match (existing.1 == keep_ours, new.1 == keep_ours) {
-        (false, true) => existing.0,
-        _ => new.0,
-    }
+    rix_engine::dial::dial_delay(local, remote, redial_min, &mut rix_engine::Rng::from_entropy())
 }
 
 /// Builds the network service: the handle, the event stream, and the loop to spawn.
@@ -435,7 +362,8 @@ pub fn new(
         pending: HashMap::new(),
         redial,
         connected: HashMap::new(),
-        serving: HashMap::new(),
+        serving: ServeBudgets::new(settings.serve),
+        clock: Clock::start(),
         banned: HashMap::new(),
         settings,
     };
@@ -514,11 +442,15 @@ fn build_swarm(
                     .with_request_timeout(request_timeout)
                     .with_max_concurrent_streams(64),
             );
+            #[cfg(feature = "mdns")]
             let mdns = if mdns_enabled {
-                Some(mdns::tokio::Behaviour::new(mdns::Config::default(), key.public().to_peer_id())?)
+                Some(Mdns::new(libp2p::mdns::Config::default(), key.public().to_peer_id())?)
             } else {
                 None
             };
+            // The node's config refuses `network.mdns = true` in a build without the feature.
+            #[cfg(not(feature = "mdns"))]
+            let mdns: Option<Mdns> = mdns_enabled.then_some(libp2p::swarm::dummy::Behaviour);
             let limits = connection_limits::ConnectionLimits::default()
                 .with_max_established(Some(max_connections))
                 // Two, for the moment both sides dial each other; the event loop then closes
@@ -613,9 +545,7 @@ impl EventLoop {
     }
 
     fn request_finished(&mut self, peer: PeerId) {
-        if let Some(budget) = self.serving.get_mut(&peer) {
-            budget.inflight = budget.inflight.saturating_sub(1);
-        }
+        self.serving.finished(&peer);
     }
 
     fn role_of(&self, peer: &PeerId) -> String {
@@ -774,7 +704,7 @@ impl EventLoop {
             SwarmEvent::ConnectionClosed { peer_id, .. } => {
                 tracing::info!(peer = %peer_id, "peer disconnected");
                 self.connected.remove(&peer_id);
-                self.serving.remove(&peer_id);
+                self.serving.forget(&peer_id);
                 let local = *self.swarm.local_peer_id();
                 if let Some(r) = self.redial.get_mut(&peer_id) {
                     let delay = crate::jittered(self.settings.redial_min)
@@ -826,17 +756,14 @@ impl EventLoop {
                 request_response::Message::Request { request, channel, .. } => {
                     // Every inbound request holds a stream until its response is written (or
                     // fails); counting them bounds what a slow reader can pin in memory.
-                    let limits = self.settings.serve;
-                    let budget = self.serving.entry(peer).or_insert_with(|| ServeBudget::new(&limits));
-                    let admitted = budget.admit(&limits);
-                    budget.inflight += 1;
+                    let admitted = self.serving.admit(&peer, self.clock.now());
                     let refuse = |swarm: &mut Swarm<Behaviour>, channel, response| {
                         let _ = swarm.behaviour_mut().sync.send_response(channel, response);
                     };
                     if !self.charter.admits_peer(&peer.to_string()) || self.banned.contains_key(&peer) {
                         refuse(&mut self.swarm, channel, SyncResponse::Error { message: "not admitted".into() });
                     } else if let Err(reason) = admitted {
-                        let retry_after_ms = (1000.0 / limits.requests_per_sec.max(0.001)).ceil() as u64;
+                        let retry_after_ms = self.serving.retry_after().as_millis() as u64;
                         refuse(&mut self.swarm, channel, SyncResponse::Busy { retry_after_ms });
                         self.emit(NetworkEvent::SyncRefused { peer, reason });
                     } else {
@@ -859,7 +786,8 @@ impl EventLoop {
                 self.request_finished(peer);
             }
             BehaviourEvent::Sync(request_response::Event::ResponseSent { peer, .. }) => self.request_finished(peer),
-            BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
+            #[cfg(feature = "mdns")]
+            BehaviourEvent::Mdns(libp2p::mdns::Event::Discovered(found)) => {
                 for (peer, address) in found {
                     // mDNS only suggests addresses; admission still applies.
                     if self.charter.admits_peer(&peer.to_string()) {

@@ -93,7 +93,7 @@ pub struct NetworkConfig {
     /// Multiaddresses to listen on. Default `["/ip4/0.0.0.0/tcp/4001"]`.
     pub listen: Vec<String>,
     /// Also find peers on the local network with mDNS (they must still be in the charter).
-    /// Default false.
+    /// Only in a build with the `mdns` feature; `true` is refused otherwise. Default false.
     pub mdns: bool,
     /// First redial delay after a failed dial, seconds; doubles up to `redial_max_secs`.
     /// Default 1.
@@ -107,9 +107,10 @@ pub struct NetworkConfig {
     /// Refuse new connections while the daemon's memory use exceeds this many MiB (0: no
     /// limit). Default 1024.
     pub max_memory_mb: u64,
-    /// Misbehaviour a peer may accumulate before it is banned. An invalid record costs half
-    /// of it (two ban, as two graylist in gossipsub), a sync request over the serving limits 2,
-    /// a gossip record already held (a replay) 1; the tally halves every minute. Default 100.
+    /// Misbehaviour a peer may accumulate before it is banned. An invalid gossip record costs
+    /// three quarters of it (two within 95 s ban), an invalid record served by sync all of it,
+    /// a sync request over the serving limits 2, a gossip record already held (a replay) 1;
+    /// the tally halves every minute (`docs/protocol.md` §4.4). Default 100.
     pub ban_threshold: u32,
     /// How long a ban lasts, seconds. Default 600.
     pub ban_secs: u64,
@@ -145,7 +146,7 @@ pub struct SyncConfig {
     /// Seconds between sync rounds with each connected peer (one also runs on connect), each
     /// wait jittered by up to 25% either way. Default 30.
     pub interval_secs: u64,
-    /// Most records one sync response carries. Default 512.
+    /// Most records one sync response carries, 1 to 4096 (the protocol's cap). Default 512.
     pub batch_records: u32,
     /// Seconds before an unanswered sync request fails. Default 30.
     pub request_timeout_secs: u64,
@@ -272,12 +273,18 @@ impl NodeConfig {
         let invalid = |field, reason: String| ConfigError::Invalid { path: path.to_owned(), field, reason };
         self.api_addr().map_err(|r| invalid("api.listen", r))?;
         for a in &self.network.listen {
-            if !a.starts_with('/') {
+            if a.parse::<rix_net::Multiaddr>().is_err() {
                 return Err(invalid(
                     "network.listen",
                     format!("{a:?} is not a multiaddress (like /ip4/0.0.0.0/tcp/4001)"),
                 ));
             }
+        }
+        if self.network.mdns && !cfg!(feature = "mdns") {
+            return Err(invalid(
+                "network.mdns",
+                "this build of rix has no mDNS discovery; set it to false, or build rix with `--features mdns`".into(),
+            ));
         }
         if self.network.redial_min_secs == 0 || self.network.redial_min_secs > self.network.redial_max_secs {
             return Err(invalid("network.redial_min_secs", "must be at least 1 and at most redial_max_secs".into()));
@@ -285,8 +292,14 @@ impl NodeConfig {
         if self.sync.interval_secs == 0 {
             return Err(invalid("sync.interval_secs", "must be at least 1".into()));
         }
-        if !(1..=10_000).contains(&self.sync.batch_records) {
-            return Err(invalid("sync.batch_records", "must be between 1 and 10000".into()));
+        let most = rix_net::protocol::MAX_FETCH_RECORDS;
+        if !(1..=most).contains(&self.sync.batch_records) {
+            // The protocol caps a fetch at this many records; a larger setting would be cut
+            // down silently.
+            return Err(invalid(
+                "sync.batch_records",
+                format!("must be between 1 and {most}, the protocol's cap on one fetch"),
+            ));
         }
         if self.store.cache_capacity_mb == 0 {
             return Err(invalid("store.cache_capacity_mb", "must be at least 1".into()));
@@ -405,5 +418,21 @@ mod tests {
         assert!(e.contains("node.toml") && e.contains("interval") && e.contains("line 3"), "{e}");
         let e = load_text("member = \"kz\"\n").unwrap_err().to_string();
         assert!(e.contains("member") && e.contains("not a member code"), "{e}");
+    }
+
+    #[test]
+    fn settings_beyond_the_protocol_or_the_build_are_refused_at_load() {
+        let e = load_text("[sync]\nbatch_records = 5000\n").unwrap_err().to_string();
+        assert!(e.contains("sync.batch_records") && e.contains("4096"), "{e}");
+        assert!(load_text("[sync]\nbatch_records = 4096\n").is_ok());
+        let e = load_text("[network]\nlisten = [\"/ip4/1.2.3.4/tcp/x\"]\n").unwrap_err().to_string();
+        assert!(e.contains("network.listen") && e.contains("not a multiaddress"), "{e}");
+        let mdns = load_text("[network]\nmdns = true\n");
+        if cfg!(feature = "mdns") {
+            assert!(mdns.is_ok());
+        } else {
+            let e = mdns.unwrap_err().to_string();
+            assert!(e.contains("network.mdns") && e.contains("--features mdns"), "{e}");
+        }
     }
 }

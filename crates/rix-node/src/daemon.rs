@@ -14,7 +14,11 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rix_net::protocol::{AuthorHead, MAX_FETCH_RECORDS, MAX_RESPONSE_RECORD_BYTES, SyncRequest, SyncResponse};
+use rix_engine::scoring::{Penalty, Scoreboard};
+use rix_engine::serve::{check_fetch, page};
+use rix_engine::verdict::{Acceptance, Outcome, verdict};
+use rix_engine::{Clock, Offence, ScoringConfig};
+use rix_net::protocol::{AuthorHead, MAX_RESPONSE_RECORD_BYTES, SyncRequest, SyncResponse};
 use rix_net::service::{self, NetworkSettings};
 use rix_net::sync::{LocalChain, plan};
 use rix_net::{MessageAcceptance, NetworkEvent, NetworkHandle, NodeIdentity, PeerId, jittered};
@@ -32,26 +36,7 @@ use crate::metrics::Metrics;
 use crate::ops::{PeerView, StatusView};
 use crate::publish::Publisher;
 
-/// How a record reached this node, for metrics and logs.
-#[derive(Debug, Clone, Copy)]
-pub enum Source {
-    /// Gossipsub.
-    Gossip,
-    /// Anti-entropy sync.
-    Sync,
-    /// `rix import`.
-    Import,
-}
-
-impl Source {
-    fn label(self) -> &'static str {
-        match self {
-            Source::Gossip => "gossip",
-            Source::Sync => "sync",
-            Source::Import => "import",
-        }
-    }
-}
+pub use rix_engine::Source;
 
 #[derive(Debug, Default, Clone)]
 struct PeerSync {
@@ -59,7 +44,7 @@ struct PeerSync {
     records_fetched: u64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct NodeState {
     /// Whether this member's signing history is known (publishing allowed).
     history_known: bool,
@@ -67,55 +52,9 @@ struct NodeState {
     syncing: HashSet<PeerId>,
     /// Highest sequence number seen in any peer's summary, per member.
     remote_max: HashMap<String, u64>,
-    /// Misbehaviour tallies of peers.
-    misbehaviour: HashMap<PeerId, Misbehaviour>,
-    /// Peers banned, until when: what they still had in flight is not held against them twice.
-    banned: HashMap<PeerId, std::time::Instant>,
-}
-
-/// A peer's misbehaviour tally: points that halve every [`MISBEHAVIOUR_HALF_LIFE`]. It sits
-/// beside gossipsub's score because sync and replays are invisible to gossipsub.
-#[derive(Debug, Clone, Copy)]
-struct Misbehaviour {
-    points: f64,
-    at: std::time::Instant,
-}
-
-/// How fast misbehaviour is forgiven.
-const MISBEHAVIOUR_HALF_LIFE: Duration = Duration::from_secs(60);
-
-/// What a kind of misbehaviour costs (`network.ban_threshold` points ban a peer).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Offence {
-    /// Forwarded an invalid record by gossip.
-    InvalidGossip,
-    /// Served an invalid record by sync: honest nodes only serve what they verified.
-    InvalidSync,
-    /// A sync request over the serving limits.
-    SyncOverLimit,
-    /// A gossip record already held (a replay, or a harmless race with sync).
-    Replay,
-}
-
-impl Offence {
-    fn points(self, threshold: f64) -> f64 {
-        match self {
-            // Two invalid records ban a peer, as two graylist it in gossipsub's scoring.
-            Offence::InvalidGossip => threshold / 2.0,
-            Offence::InvalidSync => threshold,
-            Offence::SyncOverLimit => 2.0,
-            Offence::Replay => 1.0,
-        }
-    }
-
-    fn label(self) -> &'static str {
-        match self {
-            Offence::InvalidGossip => "invalid_gossip",
-            Offence::InvalidSync => "invalid_sync",
-            Offence::SyncOverLimit => "sync_over_limit",
-            Offence::Replay => "replay",
-        }
-    }
+    /// Misbehaviour tallies and bans: what a banned peer still had in flight is not held
+    /// against it twice.
+    scores: Scoreboard<PeerId>,
 }
 
 /// What became of one record accepted from outside.
@@ -144,6 +83,8 @@ pub struct Node {
     index_jobs: Option<std::sync::mpsc::SyncSender<IndexJob>>,
     gossip_queue: tokio::sync::mpsc::Sender<GossipArrival>,
     stored: tokio::sync::broadcast::Sender<rix_record::RecordId>,
+    /// The scoreboard's clock.
+    clock: Clock,
 }
 
 /// A record that arrived by gossip, waiting to be validated.
@@ -254,6 +195,18 @@ fn run_indexer(index: Arc<SearchIndex>, replica: Arc<Replica>, jobs: std::sync::
             commit(&mut dirty, &mut last_commit);
             busy_commit = jittered(INDEX_BUSY_COMMIT);
         }
+    }
+}
+
+/// The engine's view of one record's fate.
+fn outcome_of(result: &Result<Accepted, rix_record::VerifyError>) -> Outcome {
+    match result {
+        Ok(a) => match a.outcome {
+            Inserted::New => Outcome::New,
+            Inserted::Duplicate => Outcome::Duplicate,
+            Inserted::Equivocation { .. } => Outcome::Equivocation,
+        },
+        Err(_) => Outcome::Invalid,
     }
 }
 
@@ -391,6 +344,11 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
         }
     }
     let (gossip_queue, gossip_arrivals) = tokio::sync::mpsc::channel(GOSSIP_QUEUE);
+    let scoring = ScoringConfig {
+        threshold: f64::from(config.config.network.ban_threshold.max(1)),
+        ban: Duration::from_secs(config.config.network.ban_secs),
+        ..ScoringConfig::default()
+    };
     let node = Arc::new(Node {
         config,
         charter,
@@ -398,7 +356,14 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
         publisher,
         net: net.clone(),
         metrics: Metrics::new(),
-        state: Mutex::new(NodeState { history_known, ..NodeState::default() }),
+        state: Mutex::new(NodeState {
+            history_known,
+            peers: HashMap::new(),
+            syncing: HashSet::new(),
+            remote_max: HashMap::new(),
+            scores: Scoreboard::new(scoring),
+        }),
+        clock: Clock::start(),
         api_addr,
         token,
         search: search.clone(),
@@ -738,19 +703,14 @@ impl Node {
                 }
             };
             for (arrival, outcome) in batch.into_iter().zip(outcomes) {
-                let acceptance = match outcome.map(|a| a.outcome) {
-                    Ok(Inserted::New) => MessageAcceptance::Accept,
-                    // Equivocation evidence is kept but not forwarded: the forwarder is not
-                    // to blame for what the author signed.
-                    Ok(Inserted::Equivocation { .. }) => MessageAcceptance::Ignore,
-                    Ok(Inserted::Duplicate) => {
-                        self.penalise(arrival.source, Offence::Replay).await;
-                        MessageAcceptance::Ignore
-                    }
-                    Err(_) => {
-                        self.penalise(arrival.source, Offence::InvalidGossip).await;
-                        MessageAcceptance::Reject
-                    }
+                let v = verdict(Source::Gossip, outcome_of(&outcome));
+                if let Some(offence) = v.offence {
+                    self.penalise(arrival.source, offence).await;
+                }
+                let acceptance = match v.acceptance {
+                    Acceptance::Accept => MessageAcceptance::Accept,
+                    Acceptance::Reject => MessageAcceptance::Reject,
+                    Acceptance::Ignore => MessageAcceptance::Ignore,
                 };
                 if acceptance == MessageAcceptance::Accept && !hold.is_zero() {
                     let release_at = arrival.received + hold;
@@ -807,37 +767,27 @@ impl Node {
 
     /// Whether `peer` is banned now.
     fn is_banned(&self, peer: &PeerId) -> bool {
-        self.state().banned.get(peer).is_some_and(|until| *until > std::time::Instant::now())
+        self.state().scores.is_banned(peer, self.clock.now())
     }
 
-    /// Adds to a peer's misbehaviour tally and bans it once the tally reaches
-    /// `network.ban_threshold`.
+    /// Counts `offence` against `peer` and bans it once its tally reaches
+    /// `network.ban_threshold` (the arithmetic is the engine's [`Scoreboard`]).
     pub async fn penalise(&self, peer: PeerId, offence: Offence) {
-        let network = &self.config.config.network;
-        let threshold = f64::from(network.ban_threshold.max(1));
-        self.metrics.penalty(offence.label());
-        let ban = {
+        let now = self.clock.now();
+        let penalty = {
             let mut state = self.state();
-            let now = std::time::Instant::now();
-            state.banned.retain(|_, until| *until > now);
-            if state.banned.contains_key(&peer) {
-                return;
-            }
-            let tally = state.misbehaviour.entry(peer).or_insert(Misbehaviour { points: 0.0, at: now });
-            let halvings = now.duration_since(tally.at).as_secs_f64() / MISBEHAVIOUR_HALF_LIFE.as_secs_f64();
-            tally.points = tally.points * 0.5f64.powf(halvings) + offence.points(threshold);
-            tally.at = now;
-            let ban = tally.points >= threshold;
-            if ban {
-                state.misbehaviour.remove(&peer);
-                state.banned.insert(peer, now + Duration::from_secs(network.ban_secs));
-            }
-            ban
+            state.scores.expire(now);
+            state.scores.penalise(&peer, offence, now)
         };
-        if ban {
+        if penalty == Penalty::AlreadyBanned {
+            return;
+        }
+        self.metrics.penalty(offence.label());
+        if let Penalty::Banned(_) = penalty {
+            let secs = self.config.config.network.ban_secs;
             self.metrics.peers_banned.inc();
-            tracing::warn!(%peer, last_offence = offence.label(), secs = network.ban_secs, "peer banned for misbehaviour");
-            let _ = self.net.ban(peer, Duration::from_secs(network.ban_secs)).await;
+            tracing::warn!(%peer, last_offence = offence.label(), secs, "peer banned for misbehaviour");
+            let _ = self.net.ban(peer, Duration::from_secs(secs)).await;
         }
     }
 
@@ -862,26 +812,19 @@ impl Node {
                     })
                     .collect(),
             }),
-            SyncRequest::Fetch { author, from, to, limit } => {
-                let Ok(author) = author.parse() else {
-                    return SyncResponse::Error { message: format!("not a member code: {author}") };
+            SyncRequest::Fetch { .. } => {
+                let fetch = match check_fetch(request, self.config.config.sync.batch_records) {
+                    Some(Ok(fetch)) => fetch,
+                    Some(Err(bad)) => return SyncResponse::Error { message: bad.to_string() },
+                    None => unreachable!("a fetch"),
                 };
-                let limit = (*limit).min(MAX_FETCH_RECORDS).min(self.config.config.sync.batch_records) as usize;
-                self.replica.range(&author, *from, *to, limit).map(|records| {
-                    let mut out = Vec::with_capacity(records.len());
-                    let mut bytes = 0;
-                    let mut more = false;
-                    for r in &records {
-                        if bytes + r.bytes().len() > MAX_RESPONSE_RECORD_BYTES {
-                            more = true;
-                            break;
-                        }
-                        bytes += r.bytes().len();
-                        out.push(r.bytes().to_vec());
-                    }
-                    let last = records.get(out.len().saturating_sub(1)).map_or(0, |r| r.record().seq);
-                    more |= records.len() == limit && last < *to;
-                    SyncResponse::records(out, more)
+                let Ok(author) = fetch.author.parse() else {
+                    return SyncResponse::Error { message: format!("not a member code: {}", fetch.author) };
+                };
+                // One record past the limit is read, so `more` says exactly whether any is left.
+                self.replica.range(&author, fetch.from, fetch.to, fetch.limit + 1).map(|records| {
+                    let p = page(records.iter().map(|r| r.bytes().len()), fetch.limit, MAX_RESPONSE_RECORD_BYTES);
+                    SyncResponse::records(records[..p.take].iter().map(|r| r.bytes().to_vec()).collect(), p.more)
                 })
             }
         };
@@ -1006,8 +949,8 @@ impl Node {
         let Some(storing) = storing else { return Ok(0) };
         let outcomes = storing.await.expect("no panic")?;
         let invalid = outcomes.iter().filter(|o| o.is_err()).count();
-        if invalid > 0 {
-            self.penalise(peer, Offence::InvalidSync).await;
+        if let Some(offence) = outcomes.iter().find_map(|o| verdict(Source::Sync, outcome_of(o)).offence) {
+            self.penalise(peer, offence).await;
             return Err(NodeError::Api(format!("{peer} served {invalid} invalid records; banned")));
         }
         Ok(outcomes.iter().filter(|o| o.as_ref().is_ok_and(|a| a.outcome == Inserted::New)).count() as u64)

@@ -1,9 +1,11 @@
-//! Anti-entropy planning: given what this node holds and a peer's summary, which records to
-//! fetch. Pure logic, no IO, so it is tested without sockets.
+//! The requester's side of sync: what to fetch given a peer's summary ([`plan`]), what a peer
+//! answered as the engine sees it ([`Reply`]), and why a round failed ([`SyncFailure`]). The
+//! session itself (summary, plan, paged fetch, `more`, busy retries) runs in
+//! [`crate::Engine`].
 
 use std::collections::HashMap;
 
-use crate::protocol::AuthorHead;
+use crate::wire::AuthorHead;
 
 /// What this node holds of one author's chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +50,81 @@ pub fn plan(local: &[LocalChain], remote: &[AuthorHead], is_member: impl Fn(&str
         }
     }
     out
+}
+
+/// A peer's answer to a sync request, decoded as far as the engine needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply<R> {
+    /// Its version vector.
+    Summary {
+        /// Its network name.
+        network: String,
+        /// What it holds of each author.
+        heads: Vec<AuthorHead>,
+    },
+    /// Records, not yet verified.
+    Records {
+        /// The records, in the order sent.
+        records: Vec<R>,
+        /// Where the next page starts: the last record's sequence number plus one, read
+        /// unverified (a lie costs one wasted request, since nothing is trusted before it is
+        /// verified). `None` when the last record does not decode as the requested author's
+        /// within the range.
+        next: Option<u64>,
+        /// The responder has more of the range.
+        more: bool,
+    },
+    /// Retry the same request after this long.
+    Busy {
+        /// Milliseconds.
+        retry_after_ms: u64,
+    },
+    /// The request was refused.
+    Error {
+        /// Why.
+        message: String,
+    },
+    /// No answer: the stream failed or timed out.
+    Failed {
+        /// Why, for logs.
+        reason: String,
+    },
+}
+
+/// Why a sync round ended without completing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncFailure {
+    /// The peer is on another network.
+    WrongNetwork(String),
+    /// The peer answered with the wrong kind of message.
+    Unexpected,
+    /// The peer refused a request.
+    Refused(String),
+    /// The peer stayed busy for longer than the request timeout.
+    StayedBusy,
+    /// The request failed or timed out.
+    Transport(String),
+    /// The peer served invalid records (and was banned for it).
+    ServedInvalid(usize),
+    /// This node could not store what it fetched.
+    StoreFailed,
+    /// The peer disconnected, or was banned, during the round.
+    Disconnected,
+}
+
+impl std::fmt::Display for SyncFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SyncFailure::WrongNetwork(n) => write!(f, "the peer is on network {n:?}"),
+            SyncFailure::Unexpected => write!(f, "the peer answered with the wrong kind of message"),
+            SyncFailure::Refused(m) => write!(f, "the peer refused: {m}"),
+            SyncFailure::StayedBusy => write!(f, "the peer stayed busy"),
+            SyncFailure::Transport(r) => write!(f, "no answer: {r}"),
+            SyncFailure::ServedInvalid(n) => write!(f, "the peer served {n} invalid records; banned"),
+            SyncFailure::StoreFailed => write!(f, "this node could not store what it fetched"),
+            SyncFailure::Disconnected => write!(f, "the peer disconnected"),
+        }
+    }
 }
 
 #[cfg(test)]
