@@ -210,3 +210,48 @@ fn a_dropped_daemon_handle_kills_its_process() {
     drop(daemon);
     assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "daemon {pid} still runs");
 }
+
+/// A daemon whose worker dies does not stay up degraded: it logs which worker failed and
+/// exits non-zero, for its supervisor to restart it. Each worker is made to panic by the
+/// `RIX_FAILPOINT` failpoint; the daemon is otherwise a normal one, with a peer.
+#[test]
+fn a_failed_worker_stops_the_daemon_with_a_nonzero_exit_naming_it() {
+    let rix = rix();
+    let net = TestNet::init(&rix, &["KZ", "JP"]);
+    let (kz, jp) = (net.node("KZ"), net.node("JP"));
+    let _jp = spawn_daemon(&rix, jp);
+    for worker in ["gossip ingest", "search indexer", "network events", "sync timer", "local API", "forward hold"] {
+        let log_path = kz.dir.join(format!("failpoint-{}.log", worker.replace(' ', "-")));
+        let log = std::fs::File::create(&log_path).unwrap();
+        let mut daemon = Daemon(
+            rix.command()
+                .env("RUST_LOG", "warn")
+                .env("RIX_FAILPOINT", worker)
+                .args(["--config", kz.config_arg(), "daemon"])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        );
+        let mut exit = None;
+        wait_for(&format!("KZ's daemon exits after its {worker} worker panics"), || {
+            exit = daemon.try_wait().unwrap();
+            exit.is_some()
+        });
+        let exit = exit.unwrap();
+        let log = std::fs::read_to_string(&log_path).unwrap();
+        assert_eq!(exit.code(), Some(1), "{worker}: exit {exit}; log:\n{log}");
+        assert!(
+            log.contains(&format!("the daemon's {worker} worker failed")) && log.contains("panicked"),
+            "{worker}: the log names the worker and what happened:\n{log}"
+        );
+        assert!(log.contains("a worker of the daemon failed"), "{worker}: the error is logged:\n{log}");
+    }
+    // Without the failpoint the same node runs, and stops cleanly on SIGTERM.
+    let daemon = spawn_daemon(&rix, kz);
+    wait_for("KZ runs with JP", || status(&rix, kz)["connected_peers"].as_array().is_some_and(|p| p.len() == 1));
+    signal(&daemon, Signal::SIGTERM);
+    let mut daemon = daemon;
+    assert!(daemon.wait().unwrap().success());
+}

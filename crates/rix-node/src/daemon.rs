@@ -38,6 +38,114 @@ use crate::publish::Publisher;
 
 pub use rix_engine::Source;
 
+/// A worker of the daemon that ended while the node was running: it panicked, or returned
+/// though it should run until shutdown. The daemon then exits non-zero, so that its supervisor
+/// (systemd, a container runtime) restarts it, instead of staying up degraded (a dead gossip
+/// worker would leave records arriving only by sync while the node looked healthy).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerFailure {
+    /// Which worker.
+    pub worker: &'static str,
+    /// What happened to it.
+    pub reason: String,
+}
+
+/// The environment variable that makes one named worker panic half a second after start, to
+/// test that the daemon notices (a failpoint, as FoundationDB and TiKV have): for example
+/// `RIX_FAILPOINT="gossip ingest"`. Unset in production; documented in `docs/operations.md`.
+pub const FAILPOINT_ENV: &str = "RIX_FAILPOINT";
+
+/// Starts workers and tasks whose panics (and, for workers, any end) are reported on one
+/// channel.
+#[derive(Debug, Clone)]
+struct Supervisor {
+    failed: tokio::sync::mpsc::UnboundedSender<WorkerFailure>,
+    failpoint: Option<String>,
+}
+
+impl Supervisor {
+    fn new() -> (Self, tokio::sync::mpsc::UnboundedReceiver<WorkerFailure>) {
+        let (failed, failures) = tokio::sync::mpsc::unbounded_channel();
+        (Self { failed, failpoint: std::env::var(FAILPOINT_ENV).ok() }, failures)
+    }
+
+    /// Whether the failpoint names `worker`.
+    fn fails(&self, worker: &str) -> bool {
+        self.failpoint.as_deref() == Some(worker)
+    }
+
+    /// Spawns a worker that must run until shutdown: its end, or its panic, is a failure.
+    fn worker(&self, worker: &'static str, work: impl Future<Output = ()> + Send + 'static) -> JoinHandle<()> {
+        self.spawn(worker, true, work)
+    }
+
+    /// Spawns a task that may end; its panic is a failure.
+    fn task(&self, worker: &'static str, work: impl Future<Output = ()> + Send + 'static) {
+        self.spawn(worker, false, work);
+    }
+
+    fn spawn(
+        &self,
+        worker: &'static str,
+        must_run: bool,
+        work: impl Future<Output = ()> + Send + 'static,
+    ) -> JoinHandle<()> {
+        let failed = self.failed.clone();
+        let fail = self.fails(worker);
+        let inner = tokio::spawn(async move {
+            if fail {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                panic!("failpoint {FAILPOINT_ENV}={worker:?}");
+            }
+            work.await
+        });
+        tokio::spawn(async move {
+            let reason = match inner.await {
+                Ok(()) if must_run => "it ended unexpectedly".to_string(),
+                Ok(()) => return,
+                Err(e) if e.is_panic() => format!("it panicked: {}", panic_message(e.into_panic())),
+                Err(_) => return, // cancelled: the runtime is shutting down
+            };
+            let _ = failed.send(WorkerFailure { worker, reason });
+        })
+    }
+
+    /// Reports, when dropped on a thread that is panicking or that was not told to stop, that
+    /// the thread's worker failed: threads are not tokio tasks, so they report this way.
+    fn thread_guard(&self, worker: &'static str) -> ThreadGuard {
+        ThreadGuard { worker, failed: self.failed.clone(), stopping: false }
+    }
+}
+
+/// See [`Supervisor::thread_guard`].
+struct ThreadGuard {
+    worker: &'static str,
+    failed: tokio::sync::mpsc::UnboundedSender<WorkerFailure>,
+    stopping: bool,
+}
+
+impl Drop for ThreadGuard {
+    fn drop(&mut self) {
+        let reason = if std::thread::panicking() {
+            "it panicked (its message is in the log above)"
+        } else if self.stopping {
+            return;
+        } else {
+            "it ended unexpectedly"
+        };
+        let _ = self.failed.send(WorkerFailure { worker: self.worker, reason: reason.into() });
+    }
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    match payload.downcast::<String>() {
+        Ok(s) => *s,
+        Err(payload) => {
+            payload.downcast::<&'static str>().map_or_else(|_| "(no message)".to_string(), |s| (*s).to_string())
+        }
+    }
+}
+
 #[derive(Debug, Default, Clone)]
 struct PeerSync {
     last_sync: Option<Timestamp>,
@@ -85,6 +193,8 @@ pub struct Node {
     stored: tokio::sync::broadcast::Sender<rix_record::RecordId>,
     /// The scoreboard's clock.
     clock: Clock,
+    /// Where workers and tasks report that they failed.
+    supervisor: Supervisor,
 }
 
 /// A record that arrived by gossip, waiting to be validated.
@@ -142,6 +252,8 @@ enum IndexJob {
     Add(VerifiedRecord),
     /// Commit everything queued so far, then acknowledge.
     Flush(std::sync::mpsc::Sender<()>),
+    /// Commit and end (shutdown).
+    Stop,
 }
 
 /// Records waiting to be indexed; a full queue makes the storing thread wait.
@@ -156,8 +268,9 @@ const INDEX_BUSY_COMMIT: Duration = Duration::from_secs(5);
 /// before any search (so a search sees every stored record). It runs off the gossip and sync
 /// paths, so indexing never delays forwarding a record. Commits are spaced out because each
 /// one writes a segment and syncs several files: on a shared disk, committing every record
-/// batch made other writers' syncs, and so record delivery, wait.
-fn run_indexer(index: Arc<SearchIndex>, replica: Arc<Replica>, jobs: std::sync::mpsc::Receiver<IndexJob>) {
+/// batch made other writers' syncs, and so record delivery, wait. Returns whether it was told
+/// to stop (rather than left with no one to send it jobs).
+fn run_indexer(index: Arc<SearchIndex>, replica: Arc<Replica>, jobs: std::sync::mpsc::Receiver<IndexJob>) -> bool {
     use std::sync::mpsc::RecvTimeoutError;
     match index.catch_up(&replica, false) {
         Ok(0) => {}
@@ -185,10 +298,14 @@ fn run_indexer(index: Arc<SearchIndex>, replica: Arc<Replica>, jobs: std::sync::
                 commit(&mut dirty, &mut last_commit);
                 let _ = ack.send(());
             }
+            Ok(IndexJob::Stop) => {
+                commit(&mut dirty, &mut last_commit);
+                return true;
+            }
             Err(RecvTimeoutError::Timeout) => commit(&mut dirty, &mut last_commit),
             Err(RecvTimeoutError::Disconnected) => {
                 commit(&mut dirty, &mut last_commit);
-                return;
+                return false;
             }
         }
         if last_commit.elapsed() >= busy_commit {
@@ -216,11 +333,14 @@ impl std::fmt::Debug for Node {
     }
 }
 
-/// A node started with [`start`]; stop it with [`RunningNode::stop`].
+/// A node started with [`start`]; stop it with [`RunningNode::stop`], or run it with
+/// [`RunningNode::run_until`].
 pub struct RunningNode {
     node: Arc<Node>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    indexer: Option<std::thread::JoinHandle<()>>,
+    failures: tokio::sync::mpsc::UnboundedReceiver<WorkerFailure>,
 }
 
 impl RunningNode {
@@ -229,8 +349,32 @@ impl RunningNode {
         &self.node
     }
 
-    /// Graceful shutdown: stop the API and the network, flush the replica, remove the API
-    /// token.
+    /// Runs until `shutdown` resolves (SIGINT or SIGTERM for `rix daemon`), then stops
+    /// gracefully; or, if a worker fails first, logs which and why, stops what still runs, and
+    /// returns [`NodeError::WorkerFailed`], so that the process exits non-zero and its
+    /// supervisor restarts it.
+    pub async fn run_until(mut self, shutdown: impl Future<Output = ()>) -> Result<(), NodeError> {
+        let failure = tokio::select! {
+            () = shutdown => None,
+            failure = self.failures.recv() => failure,
+        };
+        match failure {
+            None => {
+                tracing::info!("shutting down");
+                self.stop().await
+            }
+            Some(WorkerFailure { worker, reason }) => {
+                tracing::error!(worker, %reason, "a worker of the daemon failed; stopping, to be restarted");
+                if let Err(e) = self.stop().await {
+                    tracing::warn!(error = %e, "stopping after the failure");
+                }
+                Err(NodeError::WorkerFailed { worker, reason })
+            }
+        }
+    }
+
+    /// Graceful shutdown: stop the API and the network, wait for every task and the indexer
+    /// thread, flush the replica, remove the API token.
     pub async fn stop(self) -> Result<(), NodeError> {
         let _ = self.shutdown.send(true);
         self.node.net.shutdown().await;
@@ -242,6 +386,13 @@ impl RunningNode {
             let (ack, done) = std::sync::mpsc::channel();
             if jobs.send(IndexJob::Flush(ack)).is_ok() && done.recv_timeout(Duration::from_secs(60)).is_ok() {
                 index.write_synced(self.node.replica.len()?);
+            }
+            let _ = jobs.send(IndexJob::Stop);
+        }
+        if let Some(indexer) = self.indexer {
+            let joined = tokio::task::spawn_blocking(move || indexer.join());
+            if tokio::time::timeout(Duration::from_secs(60), joined).await.is_err() {
+                tracing::warn!("the search indexer did not stop within 60 s");
             }
         }
         let _ = std::fs::remove_file(self.node.config.api_token_path());
@@ -344,6 +495,7 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
         }
     }
     let (gossip_queue, gossip_arrivals) = tokio::sync::mpsc::channel(GOSSIP_QUEUE);
+    let (supervisor, failures) = Supervisor::new();
     let scoring = ScoringConfig {
         threshold: f64::from(config.config.network.ban_threshold.max(1)),
         ban: Duration::from_secs(config.config.network.ban_secs),
@@ -370,16 +522,17 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
         index_jobs: index_jobs_tx,
         gossip_queue,
         stored: tokio::sync::broadcast::channel(STORED_NOTICES).0,
+        supervisor: supervisor.clone(),
     });
     node.metrics.records_stored.set(node.replica.len()? as i64);
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = vec![
-        tokio::spawn(event_loop.run()),
-        tokio::spawn(node.clone().ingest_gossip(gossip_arrivals, shutdown_rx.clone())),
+        supervisor.worker("network", event_loop.run()),
+        supervisor.worker("gossip ingest", node.clone().ingest_gossip(gossip_arrivals, shutdown_rx.clone())),
     ];
 
     let n = node.clone();
-    tasks.push(tokio::spawn(async move {
+    tasks.push(supervisor.worker("network events", async move {
         while let Some(event) = events.recv().await {
             n.clone().on_event(event).await;
         }
@@ -387,7 +540,7 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
 
     let n = node.clone();
     let mut stop = shutdown_rx.clone();
-    tasks.push(tokio::spawn(async move {
+    tasks.push(supervisor.worker("sync timer", async move {
         let every = Duration::from_secs(n.config.config.sync.interval_secs);
         loop {
             tokio::select! {
@@ -398,25 +551,39 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
                         }
                     }
                 }
-                _ = stop.changed() => break,
+                _ = stop.changed() => {
+                    // Ends like every worker, by waiting for shutdown, so that its return
+                    // means shutdown rather than a failure (see the supervisor).
+                    return;
+                }
             }
         }
     }));
 
+    let mut indexer = None;
     if let (Some(index), Some(jobs)) = (search, index_jobs_rx) {
         let replica = node.replica.clone();
-        std::thread::Builder::new()
-            .name("rix-indexer".into())
-            .spawn(move || {
-                background_priority();
-                run_indexer(index, replica, jobs)
-            })
-            .map_err(|source| NodeError::Io { context: "starting the indexer".into(), source })?;
+        let sup = supervisor.clone();
+        indexer = Some(
+            std::thread::Builder::new()
+                .name("rix-indexer".into())
+                .spawn(move || {
+                    const WORKER: &str = "search indexer";
+                    let mut guard = sup.thread_guard(WORKER);
+                    if sup.fails(WORKER) {
+                        std::thread::sleep(Duration::from_millis(500));
+                        panic!("failpoint {FAILPOINT_ENV}={WORKER:?}");
+                    }
+                    background_priority();
+                    guard.stopping = run_indexer(index, replica, jobs);
+                })
+                .map_err(|source| NodeError::Io { context: "starting the indexer".into(), source })?,
+        );
     }
 
     let n = node.clone();
     let mut stop = shutdown_rx.clone();
-    tasks.push(tokio::spawn(async move {
+    tasks.push(supervisor.worker("local API", async move {
         let app = crate::api::router(n);
         let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
             let _ = stop.changed().await;
@@ -426,7 +593,7 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
         }
     }));
     tracing::info!(peer_id = %node.net.local_peer_id(), api = %api_addr, member = ?node.config.config.member, "node started");
-    Ok(RunningNode { node, shutdown, tasks })
+    Ok(RunningNode { node, shutdown, tasks, indexer, failures })
 }
 
 /// Opens the replica, waiting up to ten seconds while another process (typically a `rix` query
@@ -445,12 +612,10 @@ async fn open_replica(dir: std::path::PathBuf, options: ReplicaOptions) -> Resul
     }
 }
 
-/// Runs a node until `shutdown` resolves (SIGINT/SIGTERM for `rix daemon`), then stops it.
+/// Runs a node until `shutdown` resolves (SIGINT/SIGTERM for `rix daemon`) or a worker fails
+/// ([`RunningNode::run_until`]).
 pub async fn run(config: LoadedConfig, shutdown: impl std::future::Future<Output = ()>) -> Result<(), NodeError> {
-    let running = start(config).await?;
-    shutdown.await;
-    tracing::info!("shutting down");
-    running.stop().await
+    start(config).await?.run_until(shutdown).await
 }
 
 impl Node {
@@ -658,7 +823,7 @@ impl Node {
     ) {
         let hold = Duration::from_millis(self.config.config.network.forward_hold_ms);
         let (held_tx, held_rx) = tokio::sync::mpsc::channel(GOSSIP_QUEUE);
-        tokio::spawn(release_held(self.net.clone(), held_rx));
+        self.supervisor.worker("forward hold", release_held(self.net.clone(), held_rx));
         loop {
             let first = tokio::select! {
                 arrival = arrivals.recv() => match arrival {
@@ -736,7 +901,8 @@ impl Node {
             NetworkEvent::SyncRequest { peer, request, channel } => {
                 // Answered off the event path, so a large fetch never delays gossip; how many
                 // run at once per peer is bounded by the serving limits.
-                tokio::spawn(async move {
+                let supervisor = self.supervisor.clone();
+                supervisor.task("sync server", async move {
                     let node = self.clone();
                     let response = tokio::task::spawn_blocking(move || node.answer(&request)).await.expect("no panic");
                     self.metrics.sync_requests_served.inc();
@@ -836,7 +1002,8 @@ impl Node {
         if !self.state().syncing.insert(peer) {
             return;
         }
-        tokio::spawn(async move {
+        let supervisor = self.supervisor.clone();
+        supervisor.task("sync client", async move {
             let result = self.sync_with(peer).await;
             let ok = result.is_ok();
             self.metrics.sync_round(ok);

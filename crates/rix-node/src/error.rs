@@ -52,6 +52,14 @@ pub enum NodeError {
     /// A signed export (`rix import`) that cannot be read.
     #[error("{0}")]
     Pack(String),
+    /// A worker of the daemon failed; the daemon stopped so that its supervisor restarts it.
+    #[error("the daemon's {worker} worker failed ({reason}); the daemon stopped so that its supervisor can restart it")]
+    WorkerFailed {
+        /// Which worker.
+        worker: &'static str,
+        /// What happened to it.
+        reason: String,
+    },
     /// The daemon's API answered with an error.
     #[error("{0}")]
     Api(String),

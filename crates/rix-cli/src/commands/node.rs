@@ -141,8 +141,7 @@ pub fn daemon(ctx: &Context) -> Result<()> {
                 node.api_addr()
             );
         }
-        shutdown_signal().await;
-        running.stop().await?;
+        running.run_until(shutdown_signal()).await?;
         anyhow::Ok(())
     })?;
     Ok(())
