@@ -101,10 +101,10 @@ pub fn record_table(records: &[RecordView], out: &mut impl Write) -> std::io::Re
             title = format!("[superseded] {title}");
         }
         t.row(vec![
-            r.id[..12].to_owned(),
+            crate::render::short(&r.id).to_owned(),
             r.author.clone(),
             r.kind.clone(),
-            r.created_at[..10].to_owned(),
+            crate::render::day(&r.created_at).to_owned(),
             r.language.clone(),
             r.factors.join(","),
             title,
@@ -141,10 +141,20 @@ pub fn record_detail(r: &RecordView, out: &mut impl Write) -> std::io::Result<()
     field(out, "withdraws", r.withdraws.as_deref().unwrap_or(""))?;
     field(out, "related", &r.related.join(", "))?;
     if let Some(newer) = &r.superseded_by {
-        writeln!(out, "\nThis version is superseded by {newer}; `rix show {}` for the current one.", &newer[..12])?;
+        writeln!(
+            out,
+            "\nThis version is superseded by {newer}; `rix show {}` for the current one.",
+            crate::render::short(newer)
+        )?;
     }
     if let Some(w) = &r.withdrawal {
-        writeln!(out, "\nWITHDRAWN on {} ({}): {}", &w.created_at[..10], &w.id[..12], w.reason)?;
+        writeln!(
+            out,
+            "\nWITHDRAWN on {} ({}): {}",
+            crate::render::day(&w.created_at),
+            crate::render::short(&w.id),
+            w.reason
+        )?;
     }
     if !r.summary.is_empty() {
         writeln!(out, "\n{}", r.summary)?;
@@ -173,9 +183,9 @@ pub fn search_results(results: &rix_search::SearchResults, out: &mut impl Write)
             "    {} · {} · {} · {} · {} (score {:.2})",
             r.author,
             r.kind,
-            &r.created_at[..10],
+            crate::render::day(&r.created_at),
             r.language,
-            &r.id[..12],
+            crate::render::short(&r.id),
             hit.score
         )?;
         let mut snippet = String::new();
@@ -267,8 +277,8 @@ pub fn stats(report: &StatsReport, out: &mut impl Write) -> std::io::Result<()> 
         match &m.newest {
             Some(n) => t.row(vec![
                 format!("  {}", m.member),
-                n.created_at[..10].to_owned(),
-                n.id[..12].to_owned(),
+                crate::render::day(&n.created_at).to_owned(),
+                crate::render::short(&n.id).to_owned(),
                 n.title.clone(),
             ]),
             None => t.row(vec![format!("  {}", m.member), "-".into(), "-".into(), "(nothing published)".into()]),
@@ -286,6 +296,17 @@ pub fn stats(report: &StatsReport, out: &mut impl Write) -> std::io::Result<()> 
         }
     }
     Ok(())
+}
+
+/// The 12-character short form of a record id, or the whole text if it is shorter (what comes
+/// from a daemon is shown, never sliced blindly).
+pub fn short(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}
+
+/// The date part (`YYYY-MM-DD`) of an RFC 3339 timestamp, or the whole text if it is shorter.
+pub fn day(timestamp: &str) -> &str {
+    timestamp.get(..10).unwrap_or(timestamp)
 }
 
 #[cfg(test)]

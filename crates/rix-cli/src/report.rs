@@ -22,7 +22,8 @@ fn by_factor(views: &[RecordView]) -> BTreeMap<usize, Vec<&RecordView>> {
 }
 
 fn meta_line(v: &RecordView) -> String {
-    let mut parts = vec![v.author.clone(), v.kind.clone(), v.created_at[..10].to_owned(), v.language.clone()];
+    let mut parts =
+        vec![v.author.clone(), v.kind.clone(), crate::render::day(&v.created_at).to_owned(), v.language.clone()];
     if v.withdrawn {
         parts.push("withdrawn".into());
     } else if v.superseded_by.is_some() {
@@ -46,7 +47,7 @@ pub fn markdown(views: &[RecordView], out: &mut dyn Write) -> std::io::Result<()
         writeln!(out, "\n<a id=\"{}\"></a>\n## {}\n", f.slug(), f.label())?;
         for v in records {
             writeln!(out, "### {}\n", v.title)?;
-            writeln!(out, "*{}* — `{}`\n", meta_line(v), &v.id[..12])?;
+            writeln!(out, "*{}* — `{}`\n", meta_line(v), crate::render::short(&v.id))?;
             if !v.summary.is_empty() {
                 writeln!(out, "{}\n", v.summary)?;
             }
@@ -131,7 +132,12 @@ pub fn html(views: &[RecordView], out: &mut dyn Write) -> std::io::Result<()> {
             writeln!(out, "<article class=\"{class}\" lang=\"{}\">", esc(&v.language))?;
             let badge = if v.withdrawn { " <span class=\"badge\">withdrawn</span>" } else { "" };
             writeln!(out, "<h3>{}{badge}</h3>", esc(&v.title))?;
-            writeln!(out, "<p class=\"meta\">{} — <code>{}</code></p>", esc(&meta_line(v)), &v.id[..12])?;
+            writeln!(
+                out,
+                "<p class=\"meta\">{} — <code>{}</code></p>",
+                esc(&meta_line(v)),
+                crate::render::short(&v.id)
+            )?;
             if !v.summary.is_empty() {
                 writeln!(out, "<p><strong>{}</strong></p>", esc(&v.summary))?;
             }

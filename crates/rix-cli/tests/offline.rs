@@ -378,3 +378,41 @@ fn new_writes_a_template_that_dry_runs_and_refuses_to_overwrite() {
         assert!(rix.ok(&["new", kind]).contains(&format!("kind = \"{kind}\"")));
     }
 }
+
+/// `rix status | head -1`: a reader that closes the pipe early is a normal end, exit 0 and no
+/// panic, whatever the command and the output format.
+#[test]
+fn a_closed_stdout_is_a_normal_exit_on_every_command() {
+    let rix = rix();
+    let net = TestNet::init(&rix, &["KZ"]);
+    let kz = net.node("KZ").config_arg();
+    for f in sample_files("KZ") {
+        rix.ok(&["--config", kz, "publish", f.to_str().unwrap()]);
+    }
+    let commands: [&[&str]; 9] = [
+        &["status"],
+        &["--json", "status"],
+        &["list"],
+        &["--json", "list"],
+        &["stats"],
+        &["peers"],
+        &["export", "--format", "md"],
+        &["export", "--format", "csv"],
+        &["charter", "show"],
+    ];
+    for args in commands {
+        let mut child = rix
+            .command()
+            .args(["--config", kz])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader goes away before reading anything.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "rix {args:?}: {} {}", out.status, String::from_utf8_lossy(&out.stderr));
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"), "rix {args:?} panicked");
+    }
+}

@@ -82,12 +82,12 @@ pub fn run(ctx: &Context, args: &DevnetArgs) -> Result<()> {
         configs.iter().map(|(c, _)| c.clone()).zip(running.iter().map(|r| r.node().clone())).collect();
 
     if !ctx.json {
-        println!("rix devnet: {} nodes on 127.0.0.1, network \"rix-devnet\", in {}", nodes.len(), dir.display());
-        println!("Query any node from another terminal while this runs, e.g.:");
+        outln!("rix devnet: {} nodes on 127.0.0.1, network \"rix-devnet\", in {}", nodes.len(), dir.display());
+        outln!("Query any node from another terminal while this runs, e.g.:");
         for (code, config) in &configs {
-            println!("  rix --config {} list      # {code}", config.display());
+            outln!("  rix --config {} list      # {code}", config.display());
         }
-        println!();
+        outln!();
     }
 
     let total = if args.no_samples { 0 } else { samples.iter().map(|(_, files)| files.len()).sum() };
@@ -102,7 +102,8 @@ pub fn run(ctx: &Context, args: &DevnetArgs) -> Result<()> {
     let tty = std::io::stdout().is_terminal() && !ctx.json;
     let started = Instant::now();
     let deadline = args.duration.map(|s| started + Duration::from_secs(s));
-    runtime.block_on(async {
+    // What the display loop met (a closed stdout): reported once the nodes are stopped.
+    let shown = runtime.block_on(async {
         let mut shown_lines = 0;
         let mut converged_at: Option<Duration> = None;
         let mut last_plain = Instant::now() - Duration::from_secs(60);
@@ -127,7 +128,7 @@ pub fn run(ctx: &Context, args: &DevnetArgs) -> Result<()> {
             {
                 last_plain = Instant::now();
                 let cells: Vec<String> = rows.iter().map(|(c, h, p)| format!("{c}:{h}/{p}p")).collect();
-                println!(
+                outln!(
                     "t={:>3}s published {done}/{total}  held/peers  {}",
                     started.elapsed().as_secs(),
                     cells.join(" ")
@@ -142,14 +143,15 @@ pub fn run(ctx: &Context, args: &DevnetArgs) -> Result<()> {
             }
         }
         if let Some(t) = converged_at.filter(|_| !ctx.json) {
-            println!("\nall {} nodes held all {total} records {:.1}s after start", nodes.len(), t.as_secs_f64());
+            outln!("\nall {} nodes held all {total} records {:.1}s after start", nodes.len(), t.as_secs_f64());
         }
+        anyhow::Ok(())
     });
     if let Some(p) = publisher {
         let _ = p.join();
     }
-    if !ctx.json {
-        println!("stopping {} nodes...", running.len());
+    if !ctx.json && shown.is_ok() {
+        outln!("stopping {} nodes...", running.len());
     }
     let held: Vec<(String, u64)> = nodes.iter().map(|(c, n)| (c.clone(), n.replica().len().unwrap_or(0))).collect();
     runtime.block_on(async {
@@ -158,6 +160,7 @@ pub fn run(ctx: &Context, args: &DevnetArgs) -> Result<()> {
         }
         anyhow::Ok(())
     })?;
+    shown?;
     if ctx.json {
         let nodes: Vec<_> = held
             .iter()

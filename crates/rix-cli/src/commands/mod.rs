@@ -1,6 +1,15 @@
 //! One module per group of commands; each takes parsed arguments and a [`Context`] and
 //! writes its output. Errors bubble up to `main`, which prints them once.
 
+/// `println!` that returns the write error (a closed stdout, `rix status | head -1`) with `?`
+/// instead of panicking, so that `main` can treat a broken pipe as a normal exit.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)?
+    }};
+}
+
 pub mod devnet;
 pub mod node;
 pub mod records;

@@ -23,27 +23,23 @@ pub fn init(ctx: &Context, args: &InitArgs) -> Result<()> {
         return ctx.print_json(&outcome);
     }
     match &outcome.member {
-        Some(m) => println!("Created node {m} for network {:?}", outcome.network),
-        None => println!("Created an observer node for network {:?}", outcome.network),
+        Some(m) => outln!("Created node {m} for network {:?}", outcome.network),
+        None => outln!("Created an observer node for network {:?}", outcome.network),
     }
-    println!("  config      {}", outcome.config.display());
-    println!("  charter     {}", outcome.charter.display());
+    outln!("  config      {}", outcome.config.display());
+    outln!("  charter     {}", outcome.charter.display());
     if let Some(key) = &outcome.public_key {
-        println!("  public key  {key}");
+        outln!("  public key  {key}");
     }
-    println!("  peer id     {}", outcome.peer_id);
+    outln!("  peer id     {}", outcome.peer_id);
     if outcome.member.is_none() {
-        println!(
+        outln!(
             "\nAsk the members to run `rix charter add-observer --charter FILE --peer-id {} --name TEXT`\nand to send you the updated charter for {}.",
             outcome.peer_id,
             outcome.charter.display()
         );
     }
-    println!(
-        "\nBack up {}/keys/ offline. Next: `rix --config {} daemon`.",
-        args.dir.display(),
-        outcome.config.display()
-    );
+    outln!("\nBack up {}/keys/ offline. Next: `rix --config {} daemon`.", args.dir.display(), outcome.config.display());
     Ok(())
 }
 
@@ -52,21 +48,21 @@ pub fn status(ctx: &Context) -> Result<()> {
     if ctx.json {
         return ctx.print_json(&status);
     }
-    println!("network     {}", status.network);
-    println!("member      {}", status.member.as_deref().unwrap_or("(observer)"));
-    println!("peer id     {}", status.peer_id);
-    println!(
+    outln!("network     {}", status.network);
+    outln!("member      {}", status.member.as_deref().unwrap_or("(observer)"));
+    outln!("peer id     {}", status.peer_id);
+    outln!(
         "daemon      {}",
         if status.daemon_running { "running" } else { "not running (reading the replica directly)" }
     );
     for a in &status.listen_addresses {
-        println!("listening   {a}");
+        outln!("listening   {a}");
     }
-    println!("peers       {}", status.connected_peers.len());
-    println!("records     {}", status.records);
-    println!("can publish {}", if status.can_publish { "yes" } else { "no (signing history not yet known)" });
+    outln!("peers       {}", status.connected_peers.len());
+    outln!("records     {}", status.records);
+    outln!("can publish {}", if status.can_publish { "yes" } else { "no (signing history not yet known)" });
     if !status.members.is_empty() {
-        println!();
+        outln!();
         let mut t = Table::new(&["MEMBER", "RECORDS", "HIGHEST", "CONTIGUOUS", "MISSING"], 4);
         for m in &status.members {
             let missing: u64 = m.missing.iter().map(|(a, b)| b - a + 1).sum();
@@ -81,7 +77,7 @@ pub fn status(ctx: &Context) -> Result<()> {
         t.print(&mut std::io::stdout().lock())?;
     }
     for e in &status.equivocations {
-        println!("EQUIVOCATION: {} signed {} records with seq {}", e.member, e.ids.len(), e.seq);
+        outln!("EQUIVOCATION: {} signed {} records with seq {}", e.member, e.ids.len(), e.seq);
     }
     Ok(())
 }
@@ -92,7 +88,7 @@ pub fn peers(ctx: &Context) -> Result<()> {
         if ctx.json {
             return ctx.print_json(&serde_json::json!({ "daemon_running": false, "peers": [] }));
         }
-        println!("The daemon is not running, so there are no peers. Start it with `rix daemon`.");
+        outln!("The daemon is not running, so there are no peers. Start it with `rix daemon`.");
         return Ok(());
     };
     let peers = api.peers()?;
@@ -100,7 +96,7 @@ pub fn peers(ctx: &Context) -> Result<()> {
         return ctx.print_json(&serde_json::json!({ "daemon_running": true, "peers": peers }));
     }
     if peers.is_empty() {
-        println!("No peers connected.");
+        outln!("No peers connected.");
         return Ok(());
     }
     let mut t = Table::new(&["MEMBER", "PEER ID", "ADDRESS", "LAST SYNC", "FETCHED", "GOSSIP"], 1);
@@ -176,7 +172,7 @@ pub fn charter(ctx: &Context, command: &CharterCommand) -> Result<()> {
             if ctx.json {
                 return ctx.print_json(&c);
             }
-            println!(
+            outln!(
                 "network {:?}: {} members, {} observers ({})",
                 c.network,
                 c.members.len(),
@@ -202,7 +198,7 @@ pub fn charter(ctx: &Context, command: &CharterCommand) -> Result<()> {
             if ctx.json {
                 return ctx.print_json(&c);
             }
-            println!("{name} ({peer_id}) is now an observer in {}; copy the charter to every node.", charter.display());
+            outln!("{name} ({peer_id}) is now an observer in {}; copy the charter to every node.", charter.display());
         }
     }
     Ok(())

@@ -32,7 +32,7 @@ pub fn publish(ctx: &Context, args: &PublishArgs) -> Result<()> {
             return ctx.print_json(&serde_json::json!({ "dry_run": shown }));
         }
         for s in &shown {
-            println!(
+            outln!(
                 "{}: valid; would sign:\n{}",
                 s["file"].as_str().unwrap_or(""),
                 serde_json::to_string_pretty(&s["content"])?
@@ -47,9 +47,18 @@ pub fn publish(ctx: &Context, args: &PublishArgs) -> Result<()> {
     for draft in &drafts {
         let content = resolver.content(draft).with_context(|| format!("{}", draft.path.display()))?;
         let view = backend.publish(content).with_context(|| format!("publishing {}", draft.path.display()))?;
-        resolver.note_published(&draft.path, view.id.parse().expect("views carry valid ids"));
+        resolver.note_published(
+            &draft.path,
+            view.id.parse().map_err(|_| anyhow::anyhow!("the node returned a malformed record id {:?}", view.id))?,
+        );
         if !ctx.json {
-            println!("published {} as {} #{} ({})", draft.path.display(), view.author, view.seq, &view.id[..12]);
+            outln!(
+                "published {} as {} #{} ({})",
+                draft.path.display(),
+                view.author,
+                view.seq,
+                crate::render::short(&view.id)
+            );
         }
         published.push(view);
     }
@@ -67,23 +76,30 @@ pub fn withdraw(ctx: &Context, args: &WithdrawArgs) -> Result<()> {
     let target = backend.show(&args.id)?;
     let config = ctx.load_config()?;
     if config.config.member.as_ref().is_some_and(|m| m.as_str() != target.author) {
-        anyhow::bail!("record {} is {}'s; only its author can withdraw it", &target.id[..12], target.author);
+        anyhow::bail!(
+            "record {} is {}'s; only its author can withdraw it",
+            crate::render::short(&target.id),
+            target.author
+        );
     }
     let content = Content::Withdrawal(rix_record::Withdrawal {
-        withdraws: target.id.parse().expect("valid id"),
+        withdraws: target
+            .id
+            .parse()
+            .map_err(|_| anyhow::anyhow!("the node returned a malformed record id {:?}", target.id))?,
         reason: args.reason.clone(),
     });
     let view = backend.publish(content)?;
     if ctx.json {
         return ctx.print_json(&view);
     }
-    println!(
+    outln!(
         "withdrew {} ({}) with record {} #{} ({})",
-        &target.id[..12],
+        crate::render::short(&target.id),
         target.title,
         view.author,
         view.seq,
-        &view.id[..12]
+        crate::render::short(&view.id)
     );
     Ok(())
 }
@@ -146,8 +162,8 @@ pub fn history(ctx: &Context, args: &ShowArgs) -> Result<()> {
         };
         t.row(vec![
             (i + 1).to_string(),
-            v.created_at[..10].to_owned(),
-            v.id[..12].to_owned(),
+            crate::render::day(&v.created_at).to_owned(),
+            crate::render::short(&v.id).to_owned(),
             status.into(),
             v.title.clone(),
         ]);

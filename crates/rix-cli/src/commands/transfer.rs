@@ -189,7 +189,7 @@ pub fn import(ctx: &Context, args: &ImportArgs) -> Result<()> {
     if ctx.json {
         ctx.print_json(&report)?;
     } else {
-        println!(
+        outln!(
             "read {}: {} stored, {} already held, {} equivocations kept as evidence, {} rejected",
             report.read,
             report.stored,
@@ -198,7 +198,7 @@ pub fn import(ctx: &Context, args: &ImportArgs) -> Result<()> {
             report.rejected.len()
         );
         for r in &report.rejected {
-            println!("  rejected #{} ({}): {}", r.index, &r.id[..12], r.error);
+            outln!("  rejected #{} ({}): {}", r.index, crate::render::short(&r.id), r.error);
         }
     }
     if !report.rejected.is_empty() {
@@ -214,9 +214,9 @@ pub fn verify(ctx: &Context) -> Result<()> {
     if ctx.json {
         ctx.print_json(&report)?;
     } else {
-        println!("checked {} records: {} valid, {} failed", report.checked, report.valid, report.failures.len());
+        outln!("checked {} records: {} valid, {} failed", report.checked, report.valid, report.failures.len());
         for f in &report.failures {
-            println!("  FAILED {}: {}", &f.id[..12], f.error);
+            outln!("  FAILED {}: {}", crate::render::short(&f.id), f.error);
         }
         for c in &report.chains {
             let mut line = format!(
@@ -232,17 +232,17 @@ pub fn verify(ctx: &Context) -> Result<()> {
                 line.push_str(&format!("; missing {}", gaps.join(", ")));
             }
             for (seq, id) in &c.broken_links {
-                line.push_str(&format!("; #{seq} ({}) links to a record not held", &id[..12]));
+                line.push_str(&format!("; #{seq} ({}) links to a record not held", crate::render::short(id)));
             }
-            println!("{line}");
+            outln!("{line}");
         }
         for e in &report.equivocations {
-            println!(
+            outln!(
                 "  EQUIVOCATION: {} signed {} different records with seq {}: {}",
                 e.member,
                 e.ids.len(),
                 e.seq,
-                e.ids.iter().map(|i| &i[..12]).collect::<Vec<_>>().join(", ")
+                e.ids.iter().map(|i| crate::render::short(i)).collect::<Vec<_>>().join(", ")
             );
         }
     }
@@ -259,7 +259,7 @@ pub fn reindex(ctx: &Context) -> Result<()> {
     if ctx.json {
         return ctx.print_json(&report);
     }
-    println!(
+    outln!(
         "indexed {} publications of {} records in {:.1}s; index size {:.1} MiB",
         report.indexed,
         report.records,
