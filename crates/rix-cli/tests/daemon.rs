@@ -255,3 +255,25 @@ fn a_failed_worker_stops_the_daemon_with_a_nonzero_exit_naming_it() {
     let mut daemon = daemon;
     assert!(daemon.wait().unwrap().success());
 }
+
+/// A node that lost its signing journal and reaches no peer says so in its log after
+/// `sync.recovery_timeout_secs` (and keeps refusing to publish), instead of waiting silently.
+#[test]
+fn a_node_stuck_recovering_its_history_says_so_after_the_recovery_timeout() {
+    let rix = rix();
+    let net = TestNet::init(&rix, &["KZ", "JP"]);
+    let kz = net.node("KZ");
+    std::fs::remove_file(kz.dir.join("keys/last-signed.rix")).ok();
+    let config = kz.dir.join("config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains("recovery_timeout_secs = 5"), "the test config sets a short timeout");
+    std::fs::write(&config, text.replace("recovery_timeout_secs = 5", "recovery_timeout_secs = 1")).unwrap();
+    let daemon = spawn_daemon(&rix, kz);
+    let log = || std::fs::read_to_string(kz.dir.join("daemon.log")).unwrap_or_default();
+    wait_for("KZ warns that its history is still unknown", || log().contains("signing history still unknown"));
+    let refused = rix.run(&["--config", kz.config_arg(), "publish", sample_files("KZ")[0].to_str().unwrap()]);
+    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("recovering"));
+    signal(&daemon, Signal::SIGTERM);
+    let mut daemon = daemon;
+    assert!(daemon.wait().unwrap().success());
+}

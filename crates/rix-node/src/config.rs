@@ -150,8 +150,9 @@ pub struct SyncConfig {
     pub batch_records: u32,
     /// Seconds before an unanswered sync request fails. Default 30.
     pub request_timeout_secs: u64,
-    /// Seconds a node whose signing history is unknown waits for peers before it gives up
-    /// recovering it (publishing stays refused until it succeeds). Default 30.
+    /// Seconds a node whose signing history is unknown (journal missing) waits for a peer to
+    /// supply it before it warns in its log that recovery is stuck and what to do, then again
+    /// every as many seconds; publishing stays refused until it succeeds. Default 30.
     pub recovery_timeout_secs: u64,
     /// Sync requests one peer may have in flight at this node. Default 4.
     pub serve_inflight_per_peer: u32,

@@ -560,6 +560,33 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
         }
     }));
 
+    if !history_known {
+        // `sync.recovery_timeout_secs`: how long to wait for peers before telling the operator
+        // that recovery is stuck, and what to do; publishing stays refused until it succeeds.
+        let n = node.clone();
+        let mut stop = shutdown_rx.clone();
+        tasks.push(supervisor.worker("history recovery watch", async move {
+            let every = Duration::from_secs(n.config.config.sync.recovery_timeout_secs.max(1));
+            let mut waited = Duration::ZERO;
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = stop.changed() => return,
+                }
+                if n.state().history_known {
+                    // Recovered: nothing to watch, but a worker ends only at shutdown.
+                    let _ = stop.changed().await;
+                    return;
+                }
+                waited += every;
+                tracing::warn!(
+                    waited_secs = waited.as_secs(),
+                    "signing history still unknown: no peer has completed a sync round; publishing stays refused. Check that this node reaches a member's node (`rix peers`), or restore data/journal from a backup"
+                );
+            }
+        }));
+    }
+
     let mut indexer = None;
     if let (Some(index), Some(jobs)) = (search, index_jobs_rx) {
         let replica = node.replica.clone();
