@@ -277,3 +277,53 @@ fn a_node_stuck_recovering_its_history_says_so_after_the_recovery_timeout() {
     let mut daemon = daemon;
     assert!(daemon.wait().unwrap().success());
 }
+
+/// An import through a running daemon goes through the same ingest pipeline as gossip and
+/// sync: what it stores is indexed at once (searchable without `rix reindex`) and counted
+/// under `source="import"`.
+#[test]
+fn an_import_through_the_daemon_is_indexed_and_counted_like_gossip() {
+    let rix = rix();
+    let net = TestNet::init(&rix, &["KZ", "JP"]);
+    let (kz, jp) = (net.node("KZ"), net.node("JP"));
+    let files = sample_files("JP");
+    for f in &files {
+        rix.ok(&["--config", jp.config_arg(), "publish", f.to_str().unwrap()]);
+    }
+    let pack = net.root.path().join("jp.rixpack");
+    rix.ok(&["--config", jp.config_arg(), "export", "--format", "signed", "--out", pack.to_str().unwrap()]);
+    let daemon = spawn_daemon(&rix, kz);
+    wait_for("KZ's daemon answers", || status(&rix, kz)["daemon_running"] == true);
+    let report = rix.json(&["--config", kz.config_arg(), "import", pack.to_str().unwrap()]);
+    assert_eq!(report["stored"].as_u64(), Some(files.len() as u64), "{report}");
+    let found = rix.json(&["--config", kz.config_arg(), "search", "--member", "JP", "税関職員倫理規程"]);
+    assert!(found["total"].as_u64().unwrap_or(0) >= 1, "the imported record is searchable at once: {found}");
+    let api = std::fs::read_to_string(kz.dir.join("config.toml"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("listen = \"").map(|a| a.trim_end_matches('"').to_owned()))
+        .filter(|a| !a.starts_with('/'))
+        .expect("the API address");
+    let metrics = http_get(&format!("http://{api}/metrics"));
+    let imported: f64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("rix_records_received_total{source=\"import\"}"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(imported as usize, files.len(), "{metrics}");
+    signal(&daemon, Signal::SIGTERM);
+    let mut daemon = daemon;
+    assert!(daemon.wait().unwrap().success());
+}
+
+/// A plain HTTP GET over a TCP socket (the metrics endpoint needs no token).
+fn http_get(url: &str) -> String {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap();
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
+    let mut body = String::new();
+    stream.read_to_string(&mut body).unwrap();
+    body
+}

@@ -258,10 +258,7 @@ async fn import(State(node): State<Arc<Node>>, body: axum::body::Body) -> ApiRes
         }
     });
     let report = blocking(move || {
-        let report = ops::import_pack(node.replica(), node.charter(), ChannelReader::new(receiver), |_| {})?;
-        node.metrics().records_stored.set(node.replica().len()? as i64);
-        node.index_imported()?;
-        Ok(report)
+        ops::import_pack_into(ChannelReader::new(receiver), |_| {}, &mut |batch| node.import_batch(batch))
     })
     .await;
     forward.abort();

@@ -723,14 +723,6 @@ impl Node {
         Ok(index.search(&self.replica, query)?)
     }
 
-    /// Indexes records an import stored.
-    pub fn index_imported(&self) -> Result<(), NodeError> {
-        if let Some(index) = &self.search {
-            index.catch_up(&self.replica, true)?;
-        }
-        Ok(())
-    }
-
     /// Whether this node may publish now.
     pub fn can_publish(&self) -> bool {
         self.publisher.is_some() && self.state().history_known
@@ -772,60 +764,16 @@ impl Node {
         Ok(view)
     }
 
-    /// Verifies and stores records that arrived from outside; returns the outcome per record
-    /// (or the rejection reason), or the replica's error if storing failed, which is this
-    /// node's fault, not the sender's.
+    /// The one ingest pipeline, for gossip, sync and import alike: verifies and stores records
+    /// that arrived from outside, indexes and announces the new ones, and counts each outcome
+    /// by source. Returns the outcome per record (or the rejection reason), or the replica's
+    /// error if storing failed, which is this node's fault, not the sender's.
     pub fn accept(
         &self,
         records: Vec<SignedRecord>,
         source: Source,
     ) -> Result<Vec<Result<Accepted, rix_record::VerifyError>>, rix_store::StoreError> {
-        let mut verified: Vec<VerifiedRecord> = Vec::with_capacity(records.len());
-        let mut slots: Vec<Result<usize, rix_record::VerifyError>> = Vec::with_capacity(records.len());
-        for r in rix_record::verify_batch(&records, &self.charter) {
-            match r {
-                Ok(v) => {
-                    slots.push(Ok(verified.len()));
-                    verified.push(v);
-                }
-                Err(e) => {
-                    tracing::warn!(source = source.label(), reason = e.reason(), error = %e, "rejected a record");
-                    self.metrics.rejected(source.label(), e.reason());
-                    slots.push(Err(e));
-                }
-            }
-        }
-        // Records from peers are also held by peers, so they need not wait for an fdatasync (a
-        // power cut loses at most sled's last half second of them, and sync brings those
-        // back); what a user imports is acknowledged to them, so it does.
-        let durability = match source {
-            Source::Gossip | Source::Sync => Durability::Flushed,
-            Source::Import => Durability::Synced,
-        };
-        let outcomes = if verified.is_empty() {
-            Vec::new()
-        } else {
-            self.replica.insert_batch_with(&verified, durability).inspect_err(|e| {
-                tracing::error!(error = %e, "replica write failed");
-            })?
-        };
-        for (o, record) in outcomes.iter().zip(&verified) {
-            if *o == Inserted::New {
-                self.index(record);
-            }
-        }
-        for o in &outcomes {
-            match o {
-                Inserted::New => self.metrics.received(source.label()),
-                Inserted::Duplicate => self.metrics.duplicate(source.label()),
-                Inserted::Equivocation { .. } => {
-                    self.metrics.equivocations.inc();
-                }
-            }
-        }
-        if let Ok(n) = self.replica.len() {
-            self.metrics.records_stored.set(n as i64);
-        }
+        let crate::ops::StoredBatch { verified, slots, outcomes } = self.ingest(&records, source)?;
         Ok(slots
             .into_iter()
             .map(|s| {
@@ -836,6 +784,49 @@ impl Node {
                 })
             })
             .collect())
+    }
+
+    /// One batch of a user's import through the ingest pipeline (call from a blocking thread).
+    pub fn import_batch(&self, records: Vec<SignedRecord>) -> Result<crate::ops::StoredBatch, NodeError> {
+        Ok(self.ingest(&records, Source::Import)?)
+    }
+
+    /// See [`Node::accept`].
+    fn ingest(
+        &self,
+        records: &[SignedRecord],
+        source: Source,
+    ) -> Result<crate::ops::StoredBatch, rix_store::StoreError> {
+        // Records from peers are also held by peers, so they need not wait for an fdatasync (a
+        // power cut loses at most sled's last half second of them, and sync brings those
+        // back); what a user imports is acknowledged to them, so it does.
+        let durability = match source {
+            Source::Gossip | Source::Sync => Durability::Flushed,
+            Source::Import => Durability::Synced,
+        };
+        let stored = crate::ops::verify_and_store(&self.replica, &self.charter, records, durability)
+            .inspect_err(|e| tracing::error!(error = %e, "replica write failed"))?;
+        for e in stored.slots.iter().filter_map(|s| s.as_ref().err()) {
+            tracing::warn!(source = source.label(), reason = e.reason(), error = %e, "rejected a record");
+            self.metrics.rejected(source.label(), e.reason());
+        }
+        for (o, record) in stored.outcomes.iter().zip(&stored.verified) {
+            match o {
+                Inserted::New => {
+                    // Indexing costs what was stored, never a pass over the replica.
+                    self.index(record);
+                    self.metrics.received(source.label());
+                }
+                Inserted::Duplicate => self.metrics.duplicate(source.label()),
+                Inserted::Equivocation { .. } => {
+                    self.metrics.equivocations.inc();
+                }
+            }
+        }
+        if let Ok(n) = self.replica.len() {
+            self.metrics.records_stored.set(n as i64);
+        }
+        Ok(stored)
     }
 
     /// Validates and stores gossip in batches: whatever queued while the previous batch was

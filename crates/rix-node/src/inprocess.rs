@@ -61,9 +61,7 @@ impl Backend for InProcessBackend {
         total: u64,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<ImportReport, NodeError> {
-        let report = ops::import_pack(self.node.replica(), self.node.charter(), pack, |n| progress(n as u64, total))?;
-        self.node.index_imported()?;
-        Ok(report)
+        ops::import_pack_into(pack, |n| progress(n as u64, total), &mut |batch| self.node.import_batch(batch))
     }
 
     fn verify(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<VerifyReport, NodeError> {

@@ -3,8 +3,8 @@
 //! scripts read.
 
 use rix_record::pack::{PackError, PackReader};
-use rix_record::{Charter, SignedRecord, VerifiedRecord};
-use rix_store::{Inserted, Replica, StoreError};
+use rix_record::{Charter, SignedRecord, VerifiedRecord, VerifyError};
+use rix_store::{Durability, Inserted, Replica, StoreError};
 use serde::{Deserialize, Serialize};
 
 /// Records per replica batch during import (one atomic write and one flush each).
@@ -67,34 +67,101 @@ pub fn export_envelopes(
     Ok(done)
 }
 
-/// Reads a signed export (`record-format.md` §6) as a stream, verifies each envelope against
-/// the charter and stores the valid ones in batches: a pack of any size is imported in bounded
-/// memory. A pack found damaged part-way fails the import; the records before the damage are
-/// kept (each was verified), and the error says how many.
+/// What verifying and storing one batch gave: the valid records, each input's slot (its index
+/// among them, or why it was rejected), and what the replica did with each valid one.
+#[derive(Debug)]
+pub struct StoredBatch {
+    /// The records that verified, in input order.
+    pub verified: Vec<VerifiedRecord>,
+    /// Per input record: its index in `verified`, or its rejection.
+    pub slots: Vec<Result<usize, VerifyError>>,
+    /// Per verified record: what the replica did.
+    pub outcomes: Vec<Inserted>,
+}
+
+impl StoredBatch {
+    /// Per input record: what the replica did, or why it was rejected.
+    pub fn results(&self) -> impl Iterator<Item = Result<Inserted, &VerifyError>> + '_ {
+        self.slots.iter().map(|s| s.as_ref().map(|i| self.outcomes[*i]))
+    }
+}
+
+/// Verifies records against the charter (one batch verification) and stores the valid ones
+/// in one write: the step every path that takes records from outside shares (gossip, sync,
+/// import, online or offline).
+pub fn verify_and_store(
+    replica: &Replica,
+    charter: &Charter,
+    records: &[SignedRecord],
+    durability: Durability,
+) -> Result<StoredBatch, StoreError> {
+    let mut verified: Vec<VerifiedRecord> = Vec::with_capacity(records.len());
+    let mut slots = Vec::with_capacity(records.len());
+    for r in rix_record::verify_batch(records, charter) {
+        match r {
+            Ok(v) => {
+                slots.push(Ok(verified.len()));
+                verified.push(v);
+            }
+            Err(e) => slots.push(Err(e)),
+        }
+    }
+    let outcomes = if verified.is_empty() { Vec::new() } else { replica.insert_batch_with(&verified, durability)? };
+    Ok(StoredBatch { verified, slots, outcomes })
+}
+
+/// Reads a signed export (`record-format.md` §6) into an offline replica; see
+/// [`import_pack_into`].
 pub fn import_pack(
     replica: &Replica,
     charter: &Charter,
     pack: impl std::io::Read,
+    progress: impl FnMut(usize),
+) -> Result<ImportReport, crate::NodeError> {
+    import_pack_into(pack, progress, &mut |records| {
+        Ok(verify_and_store(replica, charter, &records, Durability::Synced)?)
+    })
+}
+
+/// Reads a signed export as a stream and hands its records, in batches, to `store` (which
+/// verifies and stores them: [`verify_and_store`] offline, the daemon's ingest pipeline when it
+/// runs, which also indexes what is new): a pack of any size is imported in bounded memory. A
+/// pack found damaged part-way fails the import; the records before the damage are kept (each
+/// was verified), and the error says how many.
+pub fn import_pack_into(
+    pack: impl std::io::Read,
     mut progress: impl FnMut(usize),
+    store: &mut dyn FnMut(Vec<SignedRecord>) -> Result<StoredBatch, crate::NodeError>,
 ) -> Result<ImportReport, crate::NodeError> {
     let damaged = |e: PackError, read: usize| match read {
         0 => crate::NodeError::Pack(e.to_string()),
         n => crate::NodeError::Pack(format!("{e} (the {n} records before it were read and imported)")),
     };
     let mut report = ImportReport::default();
-    let mut batch: Vec<VerifiedRecord> = Vec::with_capacity(IMPORT_BATCH);
-    let flush = |batch: &mut Vec<VerifiedRecord>, report: &mut ImportReport| -> Result<(), StoreError> {
-        for outcome in replica.insert_batch(batch)? {
-            match outcome {
-                Inserted::New => report.stored += 1,
-                Inserted::Duplicate => report.duplicates += 1,
-                Inserted::Equivocation { .. } => report.equivocations += 1,
+    let mut batch: Vec<SignedRecord> = Vec::with_capacity(IMPORT_BATCH);
+    let mut flush = |batch: &mut Vec<SignedRecord>, report: &mut ImportReport| -> Result<(), crate::NodeError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let first = report.read - batch.len();
+        let ids: Vec<String> = batch.iter().map(|r| r.id().to_hex()).collect();
+        let stored = store(std::mem::take(batch))?;
+        for (i, result) in stored.results().enumerate() {
+            match result {
+                Ok(Inserted::New) => report.stored += 1,
+                Ok(Inserted::Duplicate) => report.duplicates += 1,
+                Ok(Inserted::Equivocation { .. }) => report.equivocations += 1,
+                Err(e) => report.rejected.push(Rejection {
+                    index: first + i,
+                    id: ids[i].clone(),
+                    reason: e.reason().to_owned(),
+                    error: e.to_string(),
+                }),
             }
         }
-        batch.clear();
         Ok(())
     };
-    for (index, bytes) in PackReader::new(pack).map_err(|e| damaged(e, 0))?.enumerate() {
+    for bytes in PackReader::new(pack).map_err(|e| damaged(e, 0))? {
         let bytes = match bytes {
             Ok(bytes) => bytes,
             Err(e) => {
@@ -103,16 +170,7 @@ pub fn import_pack(
             }
         };
         report.read += 1;
-        let signed = SignedRecord::from_bytes(bytes);
-        match signed.verify(charter) {
-            Ok(record) => batch.push(record),
-            Err(e) => report.rejected.push(Rejection {
-                index,
-                id: signed.id().to_hex(),
-                reason: e.reason().to_owned(),
-                error: e.to_string(),
-            }),
-        }
+        batch.push(SignedRecord::from_bytes(bytes));
         if batch.len() == IMPORT_BATCH {
             flush(&mut batch, &mut report)?;
         }
