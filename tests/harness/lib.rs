@@ -148,10 +148,15 @@ impl Rix {
 
     /// [`Rix::spawn_daemon`] with `RUST_LOG=filter`.
     pub fn spawn_daemon_logging(&self, node: &NodeDir, filter: &str) -> Daemon {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(node.dir.join("daemon.log")).expect("log");
+        self.spawn_daemon_with(node, &[("RUST_LOG", filter)], &node.dir.join("daemon.log"))
+    }
+
+    /// [`Rix::spawn_daemon`] with more environment (such as `RIX_FAILPOINT`), its log in `log`.
+    pub fn spawn_daemon_with(&self, node: &NodeDir, env: &[(&str, &str)], log: &Path) -> Daemon {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log");
         Daemon(
             self.command()
-                .env("RUST_LOG", filter)
+                .envs(env.iter().copied())
                 .args(["--config", node.config_arg(), "daemon"])
                 .stdin(std::process::Stdio::null())
                 .stdout(std::process::Stdio::null())
