@@ -760,8 +760,7 @@ impl<T: Types> Engine<T> {
             *max = (*max).max(h.max_seq);
         }
         for c in chains {
-            let contiguous = c.missing.first().map_or(c.max_seq, |(from, _)| from - 1);
-            let lag = self.remote_max.get(&c.author).copied().unwrap_or(0).saturating_sub(contiguous);
+            let lag = self.remote_max.get(&c.author).copied().unwrap_or(0).saturating_sub(c.contiguous());
             self.out.push(Output::Lag { author: c.author.clone(), lag });
         }
         let ranges = plan(chains, &heads, |a| members.contains(a));

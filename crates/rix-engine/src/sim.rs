@@ -614,8 +614,7 @@ impl World {
             .into_iter()
             .map(|c| {
                 let held = self.nodes[n as usize].store.keys().filter(|(a, _)| code(*a) == c.author).count() as u64;
-                let contiguous = c.missing.first().map_or(c.max_seq, |(from, _)| from - 1);
-                AuthorHead { author: c.author, contiguous, max_seq: c.max_seq, held }
+                AuthorHead { contiguous: c.contiguous(), max_seq: c.max_seq, held, author: c.author }
             })
             .collect();
         SyncResponse::Summary { network: self.cfg.engine.network.clone(), heads }

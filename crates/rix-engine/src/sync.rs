@@ -18,6 +18,13 @@ pub struct LocalChain {
     pub missing: Vec<(u64, u64)>,
 }
 
+impl LocalChain {
+    /// Every sequence number up to this one is held.
+    pub fn contiguous(&self) -> u64 {
+        self.missing.first().map_or(self.max_seq, |(from, _)| from - 1)
+    }
+}
+
 /// A range of one author's sequence numbers to fetch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchRange {

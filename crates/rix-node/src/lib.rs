@@ -11,12 +11,14 @@ pub mod client;
 pub mod config;
 pub mod daemon;
 pub mod error;
+mod indexer;
 pub mod init;
 pub mod inprocess;
 pub mod journal;
 pub mod metrics;
 pub mod ops;
 pub mod publish;
+mod supervisor;
 
 pub use config::{LoadedConfig, NodeConfig};
 pub use error::NodeError;
