@@ -230,16 +230,19 @@ async fn outsiders_are_refused_and_forged_gossip_is_rejected_and_not_forwarded()
         charter: ev_charter,
         mdns: false,
         idle_timeout: Duration::from_secs(60),
-        redial_min: Duration::from_secs(1),
-        redial_max: Duration::from_secs(2),
         request_timeout: Duration::from_secs(5),
         max_connections: 8,
         max_memory_bytes: 0,
-        serve: Default::default(),
     };
     let (ev, _ev_events, ev_loop) = service::new(&ev_identity, settings.clone()).unwrap();
     tokio::spawn(ev_loop.run());
-    wait_until(WAIT, "EV connects to A", async || ev.peers().await.map(|p| p.len()).unwrap_or(0) == 1).await;
+    // A bare network service has no engine to decide when to dial: the test does.
+    let a_peer = a.node().net().local_peer_id();
+    wait_until(WAIT, "EV connects to A", async || {
+        let _ = ev.dial(a_peer).await;
+        ev.peers().await.map(|p| p.len()).unwrap_or(0) == 1
+    })
+    .await;
 
     // Forgeries: a record with a broken signature, and one claiming A1's authorship.
     let ev_key = MemberKey::load(&ev_dir.dir.join("keys/signing.key")).unwrap();
@@ -287,8 +290,11 @@ async fn outsiders_are_refused_and_forged_gossip_is_rejected_and_not_forwarded()
     let (outsider_identity, _) = NodeIdentity::generate().unwrap();
     let (outsider, _events, outsider_loop) = service::new(&outsider_identity, settings).unwrap();
     tokio::spawn(outsider_loop.run());
-    wait_until(WAIT, "A refuses the outsider", async || a.metric("rix_connections_refused_total") >= 1).await;
-    let a_peer = a.node().net().local_peer_id();
+    wait_until(WAIT, "A refuses the outsider", async || {
+        let _ = outsider.dial(a_peer).await;
+        a.metric("rix_connections_refused_total") >= 1
+    })
+    .await;
     let asked = outsider.request(a_peer, rix_net::protocol::SyncRequest::Summary).await;
     assert!(asked.is_err(), "the outsider got an answer: {asked:?}");
     assert!(outsider.peers().await.unwrap().is_empty(), "the outsider is not kept connected");

@@ -223,7 +223,7 @@ fn a_failed_worker_stops_the_daemon_with_a_nonzero_exit_naming_it() {
     let net = TestNet::init(&rix, &["KZ", "JP"]);
     let (kz, jp) = (net.node("KZ"), net.node("JP"));
     let _jp = spawn_daemon(&rix, jp);
-    for worker in ["gossip ingest", "search indexer", "network events", "sync timer", "local API", "forward hold"] {
+    for worker in ["protocol engine", "search indexer", "network", "local API", "sync client"] {
         let log_path = kz.dir.join(format!("failpoint-{}.log", worker.replace(' ', "-")));
         let env = [("RUST_LOG", "warn"), ("RIX_FAILPOINT", worker)];
         let mut daemon = rix.spawn_daemon_with(kz, &env, &log_path);

@@ -22,8 +22,8 @@ use rix_search::{SearchQuery, SearchResults};
 use rix_store::StoreError;
 use rix_store::query::{RecordFilter, RecordList, RecordView};
 
-use crate::daemon::Node;
 use crate::error::NodeError;
+use crate::node::Node;
 use crate::ops;
 use crate::publish::PublishError;
 

@@ -124,6 +124,7 @@ pub struct NetworkConfig {
 
 impl Default for NetworkConfig {
     fn default() -> Self {
+        let scoring = rix_engine::ScoringConfig::default();
         Self {
             listen: vec!["/ip4/0.0.0.0/tcp/4001".into()],
             mdns: false,
@@ -132,8 +133,8 @@ impl Default for NetworkConfig {
             idle_timeout_secs: 3600,
             max_connections: 64,
             max_memory_mb: 1024,
-            ban_threshold: 100,
-            ban_secs: 600,
+            ban_threshold: scoring.threshold as u32,
+            ban_secs: scoring.ban.as_secs(),
             forward_hold_ms: 15,
         }
     }
@@ -164,14 +165,38 @@ pub struct SyncConfig {
 
 impl Default for SyncConfig {
     fn default() -> Self {
+        let serve = rix_engine::ServeLimits::default();
         Self {
             interval_secs: 30,
             batch_records: 512,
             request_timeout_secs: 30,
             recovery_timeout_secs: 30,
-            serve_inflight_per_peer: 4,
-            serve_requests_per_sec: 50,
-            serve_burst: 100,
+            // The engine's defaults, written once there.
+            serve_inflight_per_peer: serve.inflight_per_peer as u32,
+            serve_requests_per_sec: serve.requests_per_sec as u32,
+            serve_burst: serve.burst as u32,
+        }
+    }
+}
+
+impl NetworkConfig {
+    /// The engine's misbehaviour accounting these settings mean.
+    pub fn scoring(&self) -> rix_engine::ScoringConfig {
+        rix_engine::ScoringConfig {
+            threshold: f64::from(self.ban_threshold.max(1)),
+            ban: std::time::Duration::from_secs(self.ban_secs),
+            ..rix_engine::ScoringConfig::default()
+        }
+    }
+}
+
+impl SyncConfig {
+    /// What one peer may ask of this node, as the engine's serve budget.
+    pub fn serve_limits(&self) -> rix_engine::ServeLimits {
+        rix_engine::ServeLimits {
+            inflight_per_peer: self.serve_inflight_per_peer.max(1) as usize,
+            requests_per_sec: f64::from(self.serve_requests_per_sec.max(1)),
+            burst: f64::from(self.serve_burst.max(1)),
         }
     }
 }

@@ -7,8 +7,8 @@ use rix_record::{Content, MemberCode, RecordId};
 use rix_store::query::{RecordFilter, RecordList, RecordView, StatsReport};
 
 use crate::backend::{Backend, ReindexReport};
-use crate::daemon::Node;
 use crate::error::NodeError;
+use crate::node::Node;
 use crate::ops::{self, ImportReport, StatusView, VerifyReport};
 use rix_search::{SearchQuery, SearchResults};
 

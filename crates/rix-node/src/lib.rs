@@ -5,6 +5,7 @@
 //! `rix-store` owns sled, and this crate is the only place they meet.
 #![deny(missing_docs)]
 
+mod actor;
 pub mod api;
 pub mod backend;
 pub mod client;
@@ -16,6 +17,7 @@ pub mod init;
 pub mod inprocess;
 pub mod journal;
 pub mod metrics;
+mod node;
 pub mod ops;
 pub mod publish;
 mod supervisor;

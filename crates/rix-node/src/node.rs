@@ -1,0 +1,380 @@
+//! [`Node`]: what a running node shares with its API handlers, benchmarks and tests. It holds
+//! no protocol state, and no lock around any: the replica (sled), the search index (tantivy)
+//! and the signing journal are safe to share; the protocol state (sessions, scores, bans,
+//! what each peer synced) belongs to the actor (`actor.rs`), which this handle asks through a
+//! channel; whether the signing history is known is the actor's, published on a watch channel.
+//!
+//! Everything that reaches the replica from outside, gossip, sync and import alike, goes
+//! through one pipeline, [`Node::accept`] (one batch verification, one write, indexing and
+//! metrics of exactly what was new).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rix_engine::Serve;
+use rix_engine::serve::page;
+use rix_net::protocol::{AuthorHead, MAX_RESPONSE_RECORD_BYTES, SyncResponse};
+use rix_net::{NetworkHandle, PeerId};
+use rix_record::{Charter, Content, SignedRecord, Timestamp, VerifiedRecord};
+use rix_search::{SearchIndex, SearchQuery, SearchResults};
+use rix_store::query::{Detail, RecordView, view_of};
+use rix_store::{Durability, Inserted, Replica};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::actor::{PeerSyncs, Query};
+use crate::backend::offline_status;
+use crate::config::LoadedConfig;
+use crate::error::NodeError;
+use crate::indexer::IndexJob;
+use crate::metrics::Metrics;
+use crate::ops::{PeerView, StatusView, StoredBatch};
+use crate::publish::Publisher;
+use crate::supervisor::Supervisor;
+
+pub use rix_engine::Source;
+
+/// What became of one record accepted from outside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    /// What the replica did with it.
+    pub outcome: Inserted,
+    /// Its author.
+    pub author: String,
+    /// Its sequence number.
+    pub seq: u64,
+}
+
+/// Notices of newly stored records kept for slow subscribers (they then miss some).
+const STORED_NOTICES: usize = 4096;
+
+/// A running node, as its API handlers, benchmarks and tests see it.
+pub struct Node {
+    pub(crate) config: LoadedConfig,
+    pub(crate) charter: Charter,
+    pub(crate) replica: Arc<Replica>,
+    pub(crate) publisher: Option<Publisher>,
+    pub(crate) net: NetworkHandle,
+    pub(crate) metrics: Metrics,
+    pub(crate) api_addr: SocketAddr,
+    pub(crate) token: String,
+    pub(crate) search: Option<Arc<SearchIndex>>,
+    pub(crate) index_jobs: Option<std::sync::mpsc::SyncSender<IndexJob>>,
+    stored: tokio::sync::broadcast::Sender<rix_record::RecordId>,
+    /// Whether this member's signing history is known (publishing allowed); the actor sets it.
+    pub(crate) history_known: watch::Receiver<bool>,
+    /// Questions for the actor.
+    pub(crate) queries: mpsc::Sender<Query>,
+    /// Where workers and tasks report that they failed.
+    pub(crate) supervisor: Supervisor,
+}
+
+/// The parts [`Node::new`] takes.
+pub(crate) struct NodeParts {
+    pub(crate) config: LoadedConfig,
+    pub(crate) charter: Charter,
+    pub(crate) replica: Arc<Replica>,
+    pub(crate) publisher: Option<Publisher>,
+    pub(crate) net: NetworkHandle,
+    pub(crate) api_addr: SocketAddr,
+    pub(crate) token: String,
+    pub(crate) search: Option<Arc<SearchIndex>>,
+    pub(crate) index_jobs: Option<std::sync::mpsc::SyncSender<IndexJob>>,
+    pub(crate) history_known: watch::Receiver<bool>,
+    pub(crate) queries: mpsc::Sender<Query>,
+    pub(crate) supervisor: Supervisor,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Node({})", self.net.local_peer_id())
+    }
+}
+
+impl Node {
+    pub(crate) fn new(p: NodeParts) -> Self {
+        Self {
+            config: p.config,
+            charter: p.charter,
+            replica: p.replica,
+            publisher: p.publisher,
+            net: p.net,
+            metrics: Metrics::new(),
+            api_addr: p.api_addr,
+            token: p.token,
+            search: p.search,
+            index_jobs: p.index_jobs,
+            stored: tokio::sync::broadcast::channel(STORED_NOTICES).0,
+            history_known: p.history_known,
+            queries: p.queries,
+            supervisor: p.supervisor,
+        }
+    }
+
+    /// The replica.
+    pub fn replica(&self) -> &Arc<Replica> {
+        &self.replica
+    }
+
+    /// The charter.
+    pub fn charter(&self) -> &Charter {
+        &self.charter
+    }
+
+    /// The config.
+    pub fn config(&self) -> &LoadedConfig {
+        &self.config
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The network handle.
+    pub fn net(&self) -> &NetworkHandle {
+        &self.net
+    }
+
+    /// The API's bound address.
+    pub fn api_addr(&self) -> SocketAddr {
+        self.api_addr
+    }
+
+    /// The API token.
+    pub(crate) fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// Notices of every record newly stored from now on (published here or received), for
+    /// watchers such as the benchmarks. A subscriber that falls 4096 behind misses some.
+    pub fn subscribe_stored(&self) -> tokio::sync::broadcast::Receiver<rix_record::RecordId> {
+        self.stored.subscribe()
+    }
+
+    /// Queues a newly stored record for the search index (call from a blocking thread: a full
+    /// queue waits for the indexer) and announces it to subscribers.
+    fn index(&self, record: &VerifiedRecord) {
+        // Its own target, so `RUST_LOG=warn,rix_stored=debug` traces arrivals alone (the
+        // multi-process propagation benchmark times them from these lines).
+        tracing::debug!(target: "rix_stored", id = %record.id(), "record stored");
+        let _ = self.stored.send(record.id());
+        if let Some(jobs) = &self.index_jobs {
+            let _ = jobs.send(IndexJob::Add(record.clone()));
+        }
+    }
+
+    /// The search index, if it could be opened.
+    pub fn search_index(&self) -> Result<&SearchIndex, NodeError> {
+        self.search
+            .as_deref()
+            .ok_or_else(|| NodeError::Api("the search index could not be opened; see the daemon's log".into()))
+    }
+
+    /// `rix search` through the daemon.
+    pub fn search(&self, query: &SearchQuery) -> Result<SearchResults, NodeError> {
+        let index = self.search_index()?;
+        // Commit what is queued first, so a search sees every record stored before it.
+        if let Some(jobs) = &self.index_jobs {
+            let (ack, done) = std::sync::mpsc::channel();
+            if jobs.send(IndexJob::Flush(ack)).is_ok() && done.recv_timeout(Duration::from_secs(30)).is_err() {
+                tracing::warn!("the search index did not commit within 30 s; searching what it has");
+            }
+        }
+        Ok(index.search(&self.replica, query)?)
+    }
+
+    /// Whether this node may publish now.
+    pub fn can_publish(&self) -> bool {
+        self.publisher.is_some() && *self.history_known.borrow()
+    }
+
+    /// Signs, stores and gossips a record as this node's member.
+    pub async fn publish(self: &Arc<Self>, content: Content) -> Result<RecordView, NodeError> {
+        if self.publisher.is_none() {
+            return Err(NodeError::NotAMember);
+        }
+        if !*self.history_known.borrow() {
+            return Err(NodeError::Api(
+                "this node is still recovering its member's signing history from peers; publishing would risk signing two records with one sequence number. Try again once a peer is connected and synced".into(),
+            ));
+        }
+        let node = self.clone();
+        let record =
+            blocking(move || node.publisher.as_ref().expect("checked").sign(&node.replica, content, Timestamp::now()))
+                .await??;
+        // Signed and journaled, the record is durable: gossip it while the replica stores it,
+        // so its fdatasync is not on the path to the other members.
+        let node = self.clone();
+        let stored = record.clone();
+        let store = blocking(move || -> Result<_, NodeError> {
+            // Not new: a peer synced it back first, and that path indexed and announced it.
+            if node.publisher.as_ref().expect("checked").store(&node.replica, &stored)? {
+                node.index(&stored);
+            }
+            Ok(view_of(&node.replica, stored, Detail::Summary)?)
+        });
+        let (outcome, view) = tokio::join!(self.net.publish(record.signed()), store);
+        let view = view??;
+        self.metrics.received("publish");
+        self.metrics.records_stored.set(self.replica.len()? as i64);
+        let outcome = outcome.map_err(|e| NodeError::Api(e.to_string()))?;
+        tracing::info!(id = %record.id().short(), seq = record.record().seq, ?outcome, "published");
+        Ok(view)
+    }
+
+    /// The one ingest pipeline, for gossip, sync and import alike: verifies and stores records
+    /// that arrived from outside, indexes and announces the new ones, and counts each outcome
+    /// by source. Returns the outcome per record (or the rejection reason), or the replica's
+    /// error if storing failed, which is this node's fault, not the sender's. Call from a
+    /// blocking thread.
+    pub fn accept(
+        &self,
+        records: Vec<SignedRecord>,
+        source: Source,
+    ) -> Result<Vec<Result<Accepted, rix_record::VerifyError>>, rix_store::StoreError> {
+        let StoredBatch { verified, slots, outcomes } = self.ingest(&records, source)?;
+        Ok(slots
+            .into_iter()
+            .map(|s| {
+                s.map(|i| Accepted {
+                    outcome: outcomes[i],
+                    seq: verified[i].record().seq,
+                    author: verified[i].record().author.to_string(),
+                })
+            })
+            .collect())
+    }
+
+    /// One batch of a user's import through the ingest pipeline (call from a blocking thread).
+    pub fn import_batch(&self, records: Vec<SignedRecord>) -> Result<StoredBatch, NodeError> {
+        Ok(self.ingest(&records, Source::Import)?)
+    }
+
+    /// See [`Node::accept`].
+    fn ingest(&self, records: &[SignedRecord], source: Source) -> Result<StoredBatch, rix_store::StoreError> {
+        // Records from peers are also held by peers, so they need not wait for an fdatasync (a
+        // power cut loses at most sled's last half second of them, and sync brings those
+        // back); what a user imports is acknowledged to them, so it does.
+        let durability = match source {
+            Source::Gossip | Source::Sync => Durability::Flushed,
+            Source::Import => Durability::Synced,
+        };
+        let stored = crate::ops::verify_and_store(&self.replica, &self.charter, records, durability)
+            .inspect_err(|e| tracing::error!(error = %e, "replica write failed"))?;
+        for e in stored.slots.iter().filter_map(|s| s.as_ref().err()) {
+            tracing::warn!(source = source.label(), reason = e.reason(), error = %e, "rejected a record");
+            self.metrics.rejected(source.label(), e.reason());
+        }
+        for (o, record) in stored.outcomes.iter().zip(&stored.verified) {
+            match o {
+                Inserted::New => {
+                    // Indexing costs what was stored, never a pass over the replica.
+                    self.index(record);
+                    self.metrics.received(source.label());
+                }
+                Inserted::Duplicate => self.metrics.duplicate(source.label()),
+                Inserted::Equivocation { .. } => {
+                    self.metrics.equivocations.inc();
+                }
+            }
+        }
+        if let Ok(n) = self.replica.len() {
+            self.metrics.records_stored.set(n as i64);
+        }
+        Ok(stored)
+    }
+
+    /// Answers a sync request the engine admitted and checked, from the replica (call from a
+    /// blocking thread).
+    pub(crate) fn serve(&self, serve: &Serve) -> SyncResponse {
+        let result = match serve {
+            Serve::Summary => self.replica.chain_heads().map(|chains| SyncResponse::Summary {
+                network: self.charter.network.clone(),
+                heads: chains
+                    .iter()
+                    .map(|c| AuthorHead {
+                        author: c.author.to_string(),
+                        contiguous: c.contiguous,
+                        max_seq: c.max_seq,
+                        held: c.held,
+                    })
+                    .collect(),
+            }),
+            Serve::Fetch(fetch) => {
+                let Ok(author) = fetch.author.parse() else {
+                    return SyncResponse::Error { message: format!("not a member code: {}", fetch.author) };
+                };
+                // One record past the limit is read, so `more` says exactly whether any is left.
+                self.replica.range(&author, fetch.from, fetch.to, fetch.limit + 1).map(|records| {
+                    let p = page(records.iter().map(|r| r.bytes().len()), fetch.limit, MAX_RESPONSE_RECORD_BYTES);
+                    SyncResponse::records(records[..p.take].iter().map(|r| r.bytes().to_vec()).collect(), p.more)
+                })
+            }
+        };
+        result.unwrap_or_else(|e| SyncResponse::Error { message: e.to_string() })
+    }
+
+    /// `rix status` from the running daemon.
+    pub async fn status(self: &Arc<Self>) -> Result<StatusView, NodeError> {
+        let node = self.clone();
+        let mut status = blocking(move || offline_status(&node.config, &node.charter, &node.replica)).await??;
+        status.daemon_running = true;
+        status.peer_id = self.net.local_peer_id().to_string();
+        status.listen_addresses = self
+            .net
+            .listen_addrs()
+            .await
+            .map_err(|e| NodeError::Api(e.to_string()))?
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        status.connected_peers = self.peers().await?;
+        status.can_publish = self.can_publish();
+        Ok(status)
+    }
+
+    /// What the actor knows of each connected peer's sync.
+    async fn peer_syncs(&self) -> Result<PeerSyncs, NodeError> {
+        let (reply, answer) = oneshot::channel();
+        let stopped = || NodeError::Api("the node is stopping".into());
+        self.queries.send(Query::PeerSyncs { reply }).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())
+    }
+
+    /// `rix peers`.
+    pub async fn peers(&self) -> Result<Vec<PeerView>, NodeError> {
+        let connected = self.net.peers().await.map_err(|e| NodeError::Api(e.to_string()))?;
+        let syncs = self.peer_syncs().await?;
+        let mut out: Vec<PeerView> = connected
+            .into_iter()
+            .map(|p| {
+                let sync = syncs.get(&p.peer_id).cloned().unwrap_or_default();
+                PeerView {
+                    peer_id: p.peer_id.to_string(),
+                    member: Some(p.role),
+                    address: Some(p.address.to_string()),
+                    last_sync: sync.last_sync.map(|t| t.to_string()),
+                    records_fetched: sync.records_fetched,
+                    gossip_protocol: Some(p.gossip_protocol),
+                    in_mesh: p.in_mesh,
+                    gossip_subscribed: p.subscribed,
+                    gossip_score: p.score,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.member.cmp(&b.member));
+        Ok(out)
+    }
+
+    /// The local peer id.
+    pub fn peer_id(&self) -> PeerId {
+        self.net.local_peer_id()
+    }
+}
+
+/// Runs `work` on the blocking pool; its panic is this node's bug, reported as an error to
+/// the caller instead of unwinding through an API handler.
+pub(crate) async fn blocking<R: Send + 'static>(work: impl FnOnce() -> R + Send + 'static) -> Result<R, NodeError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| NodeError::Api(format!("an internal task failed: {e}")))
+}
