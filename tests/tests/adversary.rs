@@ -77,8 +77,8 @@ impl Tally {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hostile_members_are_rejected_counted_and_banned_while_honest_records_flow() {
-    let net = TestNet::create(&["A1", "B1", "C1", "X1", "X2", "X3", "X4", "X5"]);
-    let (a_dir, x) = (net.node("A1"), ["X1", "X2", "X3", "X4", "X5"].map(|m| net.node(m)));
+    let net = TestNet::create(&["A1", "B1", "C1", "X1", "X2", "X3", "X4", "X5", "X6", "X7"]);
+    let (a_dir, x) = (net.node("A1"), ["X1", "X2", "X3", "X4", "X5", "X6", "X7"].map(|m| net.node(m)));
     let mut honest: Vec<TestNode> = ["A1", "B1", "C1"].iter().map(|m| TestNode::new(net.node(m))).collect();
     for n in &mut honest {
         n.start().await;
@@ -176,29 +176,41 @@ async fn hostile_members_are_rejected_counted_and_banned_while_honest_records_fl
     assert!(sync_growth < 48.0, "the slow reader pinned {sync_growth:.1} MiB");
     rows.push(("X4 huge-range fetches never read", Tally { tried: 301, sent: 301, bytes: 0 }));
 
-    // X1: a flood of valid-looking invalid records: broken signatures, unknown authors, and
-    // records claiming another member's authorship.
-    let x1 = hostile(x[0], a_dir);
-    ready(&x1).await;
+    // X1, X6, X7: floods of valid-looking invalid records, one kind of forgery each: broken
+    // signatures, unknown authors, and records claiming another member's authorship. Each
+    // kind has a sender of its own because the second invalid record bans its sender and what
+    // a banned peer still had queued is dropped unread: one sender of all three kinds would
+    // have only the first two judged.
     let x1_author = author_of(x[0]);
     let outsider = Author::new("rix-test", "ZZ".parse().unwrap(), MemberKey::generate().unwrap());
     let impostor = Author::new("rix-test", "A1".parse().unwrap(), MemberKey::from_seed(&x1_author.key().seed()));
-    let mut t = Tally::default();
-    for i in 0..1000u64 {
-        let title = format!("flood {i}");
-        let bytes = match i % 3 {
-            0 => {
-                let mut b = x1_author.sign_next(None, content(&title), Timestamp::now()).unwrap().bytes().to_vec();
-                b[10] ^= 0x40;
-                b
-            }
-            1 => outsider.sign_next(None, content(&title), Timestamp::now()).unwrap().bytes().to_vec(),
-            _ => impostor.sign_next(None, content(&title), Timestamp::now()).unwrap().bytes().to_vec(),
-        };
-        t.gossip(&x1, bytes).await;
+    let forgeries: [(&str, &NodeDir, u64); 3] = [
+        ("X1 broken signatures", x[0], 3),
+        ("X6 unknown authors", x[5], 4),
+        ("X7 another member's authorship", x[6], 5),
+    ];
+    let mut forgers = Vec::new();
+    for (kind, (name, dir, bans)) in forgeries.into_iter().enumerate() {
+        let h = hostile(dir, a_dir);
+        ready(&h).await;
+        let mut t = Tally::default();
+        for i in 0..333u64 {
+            let title = format!("flood {i}");
+            let bytes = match kind {
+                0 => {
+                    let mut b = x1_author.sign_next(None, content(&title), Timestamp::now()).unwrap().bytes().to_vec();
+                    b[10] ^= 0x40;
+                    b
+                }
+                1 => outsider.sign_next(None, content(&title), Timestamp::now()).unwrap().bytes().to_vec(),
+                _ => impostor.sign_next(None, content(&title), Timestamp::now()).unwrap().bytes().to_vec(),
+            };
+            t.gossip(&h, bytes).await;
+        }
+        rows.push((name, t));
+        banned(a, bans, name).await;
+        forgers.push(h);
     }
-    rows.push(("X1 invalid records (sig/author/key)", t));
-    banned(a, 3, "X1 for its invalid records").await;
 
     // X2: gossip frames far over the transport limit. gossipsub's codec drops them unread
     // (so nothing scores them); X2 gets nothing through by them.
@@ -222,7 +234,7 @@ async fn hostile_members_are_rejected_counted_and_banned_while_honest_records_fl
         t.gossip(&x5, b).await;
     }
     rows.push(("X5 records over 256 KiB", t));
-    banned(a, 4, "X5 for its oversized records").await;
+    banned(a, 6, "X5 for its oversized records").await;
     let attack_secs = attack_start.elapsed().as_secs_f64();
 
     // Honest records published during the attacks reached everyone during the attacks.
@@ -246,7 +258,7 @@ async fn hostile_members_are_rejected_counted_and_banned_while_honest_records_fl
     let rejected =
         |reason: &str| a.metric(&format!("rix_records_rejected_total{{source=\"gossip\",reason=\"{reason}\"}}"));
     eprintln!(
-        "A rejected: bad_signature {}, unknown_author {}, key_mismatch {}, too_large {}; duplicates {}; sync busy {}; banned {}",
+        "A rejected: bad_signature {}, unknown_author {}, key_mismatch {}, too_large {}; duplicates {}; sync busy {}; banned {}; dropped from banned senders {}",
         rejected("bad_signature"),
         rejected("unknown_author"),
         rejected("key_mismatch"),
@@ -254,6 +266,7 @@ async fn hostile_members_are_rejected_counted_and_banned_while_honest_records_fl
         a.metric("rix_records_duplicate_total"),
         a.metric("rix_sync_refused_total"),
         a.metric("rix_peers_banned_total"),
+        a.metric("rix_gossip_dropped_total"),
     );
     eprintln!(
         "honest: {} published by B in {attack_secs:.1} s of attacks; {on_a} on A and {on_c} on C when the attacks ended",
@@ -270,11 +283,14 @@ async fn hostile_members_are_rejected_counted_and_banned_while_honest_records_fl
     assert!(rejected("bad_signature") >= 1 && rejected("unknown_author") >= 1 && rejected("key_mismatch") >= 1);
     assert!(rejected("too_large") >= 1, "oversized records are rejected as too large");
     assert!(a.metric("rix_sync_refused_total") >= 40);
-    assert_eq!(a.metric("rix_peers_banned_total"), 4, "X1, X3, X4 and X5 are banned");
+    assert_eq!(a.metric("rix_peers_banned_total"), 6, "X1, X3, X4, X5, X6 and X7 are banned");
     let peers = a.node().net().peers().await.unwrap();
     let attackers: Vec<&str> = peers.iter().map(|p| p.role.as_str()).filter(|r| r.starts_with('X')).collect();
     assert!(attackers.iter().all(|r| *r == "X2"), "no banned attacker is still connected: {attackers:?}");
-    assert!(!x1.connected().await && !x3.connected().await && !x4.connected().await && !x5.connected().await);
+    assert!(!x3.connected().await && !x4.connected().await && !x5.connected().await);
+    for f in &forgers {
+        assert!(!f.connected().await, "a forger is disconnected");
+    }
 
     // Honest traffic flowed during the attacks; nothing invalid was stored anywhere, and the
     // equivocation is kept as evidence that `rix verify` and `rix status` report.

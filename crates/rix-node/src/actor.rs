@@ -252,8 +252,13 @@ impl Actor {
             Output::ReadHeads { peer, tag } => {
                 let (n, done) = (node.clone(), self.done.clone());
                 node.supervisor.task("sync client", async move {
-                    let event = match blocking(move || n.replica.chain_heads()).await {
-                        Ok(Ok(heads)) => {
+                    let heads = match blocking(move || n.replica.chain_heads()).await {
+                        Ok(Ok(heads)) => Ok(heads),
+                        Ok(Err(e)) => Err(format!("reading this node's replica: {e}")),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    let event = match heads {
+                        Ok(heads) => {
                             let chains = heads
                                 .iter()
                                 .map(|c| LocalChain {
@@ -265,12 +270,7 @@ impl Actor {
                             Event::LocalHeads { peer, tag, chains }
                         }
                         // The round ends; the next one tries again.
-                        failed => {
-                            let reason = match failed {
-                                Ok(Err(e)) => format!("reading this node's replica: {e}"),
-                                Err(e) => e.to_string(),
-                                Ok(Ok(_)) => unreachable!("matched above"),
-                            };
+                        Err(reason) => {
                             tracing::error!(%reason, "a sync round could not read the replica");
                             Event::Reply { peer, tag, reply: Reply::Failed { reason } }
                         }
@@ -339,6 +339,9 @@ impl Actor {
                 }
             }
             Output::ServeRefused { refusal, .. } => node.metrics.sync_refused(refusal.label()),
+            Output::GossipDropped { .. } => {
+                node.metrics.gossip_dropped.inc();
+            }
             Output::Lag { author, lag } => node.metrics.set_lag(&author, lag),
             Output::SyncDone { peer, result } => {
                 node.metrics.sync_round(result.is_ok());
@@ -371,21 +374,19 @@ impl Actor {
         let node = self.node.clone();
         let known = self.history_known.clone();
         self.node.supervisor.task("history recovery", async move {
-            let Some(publisher_node) = node.publisher.as_ref().map(|_| node.clone()) else {
-                let _ = known.send(true);
-                return;
-            };
-            let adopted = blocking(move || {
-                let publisher = publisher_node.publisher.as_ref().expect("checked");
-                publisher.adopt_replica_history(&publisher_node.replica)
+            // An observer has no signing history to adopt.
+            let adopted = blocking(move || match &node.publisher {
+                Some(p) => p.adopt_replica_history(&node.replica).map_err(|e| e.to_string()),
+                None => Ok(()),
             })
-            .await;
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r);
             match adopted {
-                Ok(Ok(())) => {
+                Ok(()) => {
                     let _ = known.send(true);
                     tracing::info!("signing history recovered from peers; publishing enabled");
                 }
-                Ok(Err(e)) => tracing::error!(error = %e, "could not record the recovered signing history"),
                 Err(e) => tracing::error!(error = %e, "could not record the recovered signing history"),
             }
         });

@@ -24,7 +24,7 @@ use crate::backend::publisher_for;
 use crate::config::LoadedConfig;
 use crate::error::NodeError;
 use crate::indexer::{INDEX_QUEUE, IndexJob, background_priority, run_indexer};
-use crate::node::{NodeParts, blocking};
+use crate::node::blocking;
 use crate::supervisor::{FAILPOINT_ENV, Supervisor};
 
 pub use crate::node::{Accepted, Node, Source};
@@ -189,20 +189,22 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
     let (supervisor, failures) = Supervisor::new();
     let (history_tx, history_known) = watch::channel(history_known);
     let (queries_tx, queries) = mpsc::channel(QUERY_QUEUE);
-    let node = Arc::new(Node::new(NodeParts {
+    let node = Arc::new(Node {
         config,
         charter,
         replica,
         publisher,
         net: net.clone(),
+        metrics: crate::metrics::Metrics::new(),
         api_addr,
         token,
         search: search.clone(),
         index_jobs: index_jobs_tx,
+        stored: Node::stored_notices(),
         history_known,
         queries: queries_tx,
         supervisor: supervisor.clone(),
-    }));
+    });
     node.metrics.records_stored.set(node.replica.len()? as i64);
     let stop = supervisor.stopping();
 

@@ -40,6 +40,8 @@ pub struct Metrics {
     pub penalties: Family<Labels, Counter>,
     /// Peers banned for misbehaviour.
     pub peers_banned: Counter,
+    /// Gossip messages from banned peers dropped unread.
+    pub gossip_dropped: Counter,
 }
 
 impl Default for Metrics {
@@ -67,6 +69,7 @@ impl Metrics {
             sync_refused: Family::default(),
             penalties: Family::default(),
             peers_banned: Counter::default(),
+            gossip_dropped: Counter::default(),
             registry: Registry::default(),
         };
         registry.register("records_stored", "Records in the replica", m.records_stored.clone());
@@ -87,6 +90,7 @@ impl Metrics {
         registry.register("sync_refused", "Sync requests answered busy, by limit", m.sync_refused.clone());
         registry.register("penalties", "Misbehaviour penalties, by offence", m.penalties.clone());
         registry.register("peers_banned", "Peers banned for misbehaviour", m.peers_banned.clone());
+        registry.register("gossip_dropped", "Gossip from banned peers dropped unread", m.gossip_dropped.clone());
         Self { registry, ..m }
     }
 

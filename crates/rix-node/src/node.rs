@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use rix_engine::Serve;
 use rix_engine::serve::page;
+use rix_net::NetworkHandle;
 use rix_net::protocol::{AuthorHead, MAX_RESPONSE_RECORD_BYTES, SyncResponse};
-use rix_net::{NetworkHandle, PeerId};
 use rix_record::{Charter, Content, SignedRecord, Timestamp, VerifiedRecord};
 use rix_search::{SearchIndex, SearchQuery, SearchResults};
 use rix_store::query::{Detail, RecordView, view_of};
@@ -60,28 +60,12 @@ pub struct Node {
     pub(crate) token: String,
     pub(crate) search: Option<Arc<SearchIndex>>,
     pub(crate) index_jobs: Option<std::sync::mpsc::SyncSender<IndexJob>>,
-    stored: tokio::sync::broadcast::Sender<rix_record::RecordId>,
+    pub(crate) stored: tokio::sync::broadcast::Sender<rix_record::RecordId>,
     /// Whether this member's signing history is known (publishing allowed); the actor sets it.
     pub(crate) history_known: watch::Receiver<bool>,
     /// Questions for the actor.
     pub(crate) queries: mpsc::Sender<Query>,
     /// Where workers and tasks report that they failed.
-    pub(crate) supervisor: Supervisor,
-}
-
-/// The parts [`Node::new`] takes.
-pub(crate) struct NodeParts {
-    pub(crate) config: LoadedConfig,
-    pub(crate) charter: Charter,
-    pub(crate) replica: Arc<Replica>,
-    pub(crate) publisher: Option<Publisher>,
-    pub(crate) net: NetworkHandle,
-    pub(crate) api_addr: SocketAddr,
-    pub(crate) token: String,
-    pub(crate) search: Option<Arc<SearchIndex>>,
-    pub(crate) index_jobs: Option<std::sync::mpsc::SyncSender<IndexJob>>,
-    pub(crate) history_known: watch::Receiver<bool>,
-    pub(crate) queries: mpsc::Sender<Query>,
     pub(crate) supervisor: Supervisor,
 }
 
@@ -92,23 +76,9 @@ impl std::fmt::Debug for Node {
 }
 
 impl Node {
-    pub(crate) fn new(p: NodeParts) -> Self {
-        Self {
-            config: p.config,
-            charter: p.charter,
-            replica: p.replica,
-            publisher: p.publisher,
-            net: p.net,
-            metrics: Metrics::new(),
-            api_addr: p.api_addr,
-            token: p.token,
-            search: p.search,
-            index_jobs: p.index_jobs,
-            stored: tokio::sync::broadcast::channel(STORED_NOTICES).0,
-            history_known: p.history_known,
-            queries: p.queries,
-            supervisor: p.supervisor,
-        }
+    /// The channel [`Node::subscribe_stored`] listens to.
+    pub(crate) fn stored_notices() -> tokio::sync::broadcast::Sender<rix_record::RecordId> {
+        tokio::sync::broadcast::channel(STORED_NOTICES).0
     }
 
     /// The replica.
@@ -365,11 +335,6 @@ impl Node {
             .collect();
         out.sort_by(|a, b| a.member.cmp(&b.member));
         Ok(out)
-    }
-
-    /// The local peer id.
-    pub fn peer_id(&self) -> PeerId {
-        self.net.local_peer_id()
     }
 }
 
