@@ -95,7 +95,7 @@ async fn propagation(count: usize, rate: f64) -> Propagation {
         tokio::spawn(async move {
             let t = Instant::now();
             let view = author.publish(content(i)).await.unwrap();
-            let _ = tx.send((view.id.parse::<rix_record::RecordId>().unwrap(), t));
+            let _ = tx.send((view.id, t));
         });
     }
     drop(published_tx);

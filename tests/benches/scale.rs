@@ -103,7 +103,7 @@ fn main() {
             let author = &nodes[rng.next(n)];
             let t = Instant::now();
             let view = author.publish(content(&format!("scale record {i}"))).await.unwrap();
-            let id: RecordId = view.id.parse().unwrap();
+            let id: RecordId = view.id;
             envelope_bytes += author.replica().get(&id).unwrap().unwrap().bytes().len();
             sent.insert(id, t);
         }

@@ -102,3 +102,26 @@ pub fn generate_iter(
         r
     })
 }
+
+/// Signs `count` generated records by `author` (30-word bodies, seed 1) straight into the replica at
+/// `replica_dir`, in batches of 4,096 as sync writes them, with `progress(done)` after each;
+/// returns the last. No daemon may hold the replica.
+pub fn fill_replica(
+    replica_dir: &std::path::Path,
+    author: &Author,
+    count: usize,
+    mut progress: impl FnMut(usize),
+) -> Option<rix_record::VerifiedRecord> {
+    let replica = rix_store::Replica::open(replica_dir, &rix_store::ReplicaOptions::default()).unwrap();
+    let mut records = generate_iter(author, count, 30, 1).peekable();
+    let (mut done, mut last) = (0, None);
+    while records.peek().is_some() {
+        let batch: Vec<_> = records.by_ref().take(4096).collect();
+        replica.insert_batch(&batch).unwrap();
+        done += batch.len();
+        last = batch.last().cloned();
+        progress(done);
+    }
+    replica.flush().unwrap();
+    last
+}

@@ -240,9 +240,8 @@ async fn hostile_members_are_rejected_counted_and_banned_while_honest_records_fl
     // Honest records published during the attacks reached everyone during the attacks.
     stop.store(true, Ordering::Relaxed);
     let honest_ids = publisher.await.unwrap();
-    let delivered_during = |n: &TestNode| {
-        honest_ids.iter().filter(|id| n.node().replica().contains(&id.parse().unwrap()).unwrap()).count()
-    };
+    let delivered_during =
+        |n: &TestNode| honest_ids.iter().filter(|id| n.node().replica().contains(id).unwrap()).count();
     let (on_a, on_c) = (delivered_during(a), delivered_during(c));
     let expected = settled + 1 + honest_ids.len() as u64;
     wait_until(WAIT, "every honest record reaches A and C", async || {

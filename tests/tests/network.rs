@@ -72,7 +72,7 @@ async fn five_nodes_a_record_published_on_one_reaches_all_and_every_store_verifi
     })
     .await;
     for n in &nodes {
-        let shown = n.node().replica().show(&view.id).unwrap();
+        let shown = n.node().replica().show(&view.id.to_hex()).unwrap();
         assert_eq!((shown.author.as_str(), shown.seq), ("KZ", 1));
         no_equivocations(n);
     }

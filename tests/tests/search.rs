@@ -2,8 +2,10 @@
 //! the same backend the CLI uses: each language finds its expected record first, filters
 //! narrow, superseded and withdrawn records behave, and a rebuilt index answers the same.
 
+use rix_api::Backend;
 use rix_node::NodeConfig;
-use rix_node::backend::{Backend, DraftResolver, LocalBackend};
+use rix_node::backend::LocalBackend;
+use rix_node::drafts::DraftResolver;
 use rix_record::file::read_record_file;
 use rix_record::{Author, KeyFactor, Kind, MemberKey};
 use rix_search::{SearchQuery, SearchResults};
@@ -25,7 +27,7 @@ fn corpus() -> (TestNet, LocalBackend) {
         for file in sample_files(member) {
             let draft = read_record_file(&file).unwrap();
             let view = backend.publish(resolver.content(&draft).unwrap()).unwrap();
-            resolver.note_published(&file, view.id.parse().unwrap());
+            resolver.note_published(&file, view.id);
         }
         backend
             .export_signed(&mut |envelope, _| {
@@ -99,14 +101,19 @@ fn searches_in_four_languages_filters_versions_and_reindex() {
         RecordFilter { member: Some("KG".parse().unwrap()), limit: Some(500), ..Default::default() },
     );
     assert!(!by_member.records.is_empty() && by_member.records.len() < everywhere.records.len());
-    assert!(by_member.records.iter().all(|h| h.record.author == "KG"));
+    assert!(by_member.records.iter().all(|h| h.record.author.as_str() == "KG"));
     let events = search(
         &hub,
         "integrity",
         RecordFilter { kind: Some(Kind::Event), factor: Some(KeyFactor::Hrm), limit: Some(500), ..Default::default() },
     );
     assert!(!events.records.is_empty());
-    assert!(events.records.iter().all(|h| h.record.kind == "event" && h.record.factors.contains(&"hrm".to_owned())));
+    assert!(
+        events
+            .records
+            .iter()
+            .all(|h| h.record.kind.publication() == Some(Kind::Event) && h.record.factors.contains(&KeyFactor::Hrm))
+    );
     let japanese =
         search(&hub, "税関", RecordFilter { language: Some("ja".into()), limit: Some(50), ..Default::default() });
     assert!(!japanese.records.is_empty() && japanese.records.iter().all(|h| h.record.language == "ja"));
@@ -136,13 +143,13 @@ fn searches_in_four_languages_filters_versions_and_reindex() {
 
     // A rebuilt index gives the same answers.
     let queries = ["rail crossing prosecutions", "видеонаблюдения", "随机派单", "倫理規程", "integrity", "税関 研修"];
-    let before: Vec<Vec<String>> = queries
+    let before: Vec<Vec<rix_record::RecordId>> = queries
         .iter()
         .map(|q| search(&hub, q, RecordFilter::default()).records.into_iter().map(|h| h.record.id).collect())
         .collect();
     let report = hub.reindex(&mut |_, _| {}).unwrap();
     assert_eq!(report.indexed, 33 + GENERATED as u64, "every publication (not the withdrawal record) is indexed");
-    let after: Vec<Vec<String>> = queries
+    let after: Vec<Vec<rix_record::RecordId>> = queries
         .iter()
         .map(|q| search(&hub, q, RecordFilter::default()).records.into_iter().map(|h| h.record.id).collect())
         .collect();

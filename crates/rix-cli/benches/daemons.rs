@@ -17,9 +17,8 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use rix_node::backend::Backend;
-use rix_node::client::ApiBackend;
-use rix_record::RecordId;
+use rix_api::record::RecordId;
+use rix_api::{ApiClient, Backend};
 use rix_tests::{
     ALMATY_MEMBERS as MEMBERS, Daemon, NodeDir, Rix, TestNet, bench_publication as content, cpu_time, env_usize,
     loopback_bytes, ms, percentile, signal,
@@ -83,11 +82,11 @@ fn arrivals(log: &Path) -> HashMap<RecordId, Duration> {
         .collect()
 }
 
-fn connect(node: &NodeDir) -> ApiBackend {
+fn connect(node: &NodeDir) -> ApiClient {
     let config = rix_node::NodeConfig::load(&node.config).unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if let Ok(Some(api)) = ApiBackend::connect(&config) {
+        if let Ok(Some(api)) = rix_node::client::connect(&config) {
             return api;
         }
         assert!(Instant::now() < deadline, "{}'s daemon did not answer", node.member);
@@ -149,7 +148,7 @@ fn propagation(rix: &Rix, count: usize, rate: f64) -> Propagation {
     let log_filter =
         std::env::var("RIX_BENCH_LOG").map_or("warn,rix_stored=debug".to_owned(), |f| format!("{f},rix_stored=debug"));
     let mut daemons: Vec<Daemon> = net.nodes.iter().map(|n| rix.spawn_daemon_logging(n, &log_filter)).collect();
-    let apis: Vec<ApiBackend> = net.nodes.iter().map(connect).collect();
+    let apis: Vec<ApiClient> = net.nodes.iter().map(connect).collect();
     let deadline = Instant::now() + Duration::from_secs(60);
     while !apis.iter().all(|a| a.status().is_ok_and(|s| s.connected_peers.len() == MEMBERS.len() - 1)) {
         assert!(Instant::now() < deadline, "the nine daemons did not all connect");
@@ -176,7 +175,7 @@ fn propagation(rix: &Rix, count: usize, rate: f64) -> Propagation {
             scope.spawn(move || {
                 let at = now();
                 let view = api.publish(content(i)).expect("publish");
-                tx.send((view.id.parse::<RecordId>().unwrap(), Sent { at, by })).unwrap();
+                tx.send((view.id, Sent { at, by })).unwrap();
             });
         }
     });
@@ -206,7 +205,7 @@ fn propagation(rix: &Rix, count: usize, rate: f64) -> Propagation {
             let links: Vec<String> = peers
                 .iter()
                 .map(|p| {
-                    let member = p.member.clone().unwrap_or_default();
+                    let member = p.member.as_ref().map(ToString::to_string).unwrap_or_default();
                     let member = if p.in_mesh { member } else { member.to_lowercase() };
                     let agreed = p.gossip_protocol.as_deref().is_some_and(|k| k.starts_with("Gossipsub"));
                     let member = if agreed { member } else { format!("{member}?") };

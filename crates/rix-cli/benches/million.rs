@@ -8,9 +8,8 @@
 
 use std::time::{Duration, Instant};
 
-use rix_record::{Author, MemberKey};
-use rix_store::{Replica, ReplicaOptions};
-use rix_tests::corpus::generate_iter;
+use rix_api::record::{Author, MemberKey};
+use rix_tests::corpus::fill_replica;
 use rix_tests::{Rix, TestNet, env_usize, signal};
 
 fn dir_bytes(path: &std::path::Path) -> u64 {
@@ -77,22 +76,11 @@ fn main() {
     let author = Author::new("rix-test", "KZ".parse().unwrap(), key);
     let replica_dir = kz.dir.join("data/replica");
     let t = Instant::now();
-    let mut last = None;
-    {
-        let replica = Replica::open(&replica_dir, &ReplicaOptions::default()).unwrap();
-        let mut records = generate_iter(&author, count, 30, 1).peekable();
-        let mut done = 0;
-        while records.peek().is_some() {
-            let batch: Vec<_> = records.by_ref().take(4096).collect();
-            replica.insert_batch(&batch).unwrap();
-            done += batch.len();
-            last = batch.last().cloned();
-            if done % 102_400 < 4096 {
-                eprintln!("  {done} records stored ({:.0} s)", t.elapsed().as_secs_f64());
-            }
+    let last = fill_replica(&replica_dir, &author, count, |done| {
+        if done % 102_400 < 4096 {
+            eprintln!("  {done} records stored ({:.0} s)", t.elapsed().as_secs_f64());
         }
-        replica.flush().unwrap();
-    }
+    });
     std::fs::write(kz.dir.join("keys/last-signed.rix"), last.unwrap().bytes()).unwrap();
     let build = t.elapsed();
     let replica_bytes = dir_bytes(&replica_dir);
@@ -116,7 +104,7 @@ fn main() {
     // Poll the API's health, not `rix status`: a CLI that finds no daemon opens the replica
     // itself and would hold it while the daemon starts.
     let loaded = rix_node::NodeConfig::load(&kz.config).unwrap();
-    while !matches!(rix_node::client::ApiBackend::connect(&loaded), Ok(Some(_))) {
+    while !matches!(rix_node::client::connect(&loaded), Ok(Some(_))) {
         assert!(daemon.try_wait().unwrap().is_none(), "the daemon exited; see {}", kz.dir.join("daemon.log").display());
         std::thread::sleep(Duration::from_millis(50));
     }

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use rix_record::{KeyFactor, Kind, MemberCode};
+use rix_api::record::{KeyFactor, Kind, MemberCode};
 
 /// rix: the Regional Integrity eXchange.
 ///

@@ -3,8 +3,8 @@
 
 use std::io::{IsTerminal, Write};
 
-use rix_record::KeyFactor;
-use rix_store::query::{RecordView, StatsReport};
+use rix_api::record::KeyFactor;
+use rix_api::{RecordView, StatsReport};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 /// A table whose last flexible column shrinks (with an ellipsis) to fit the terminal.
@@ -101,12 +101,12 @@ pub fn record_table(records: &[RecordView], out: &mut impl Write) -> std::io::Re
             title = format!("[superseded] {title}");
         }
         t.row(vec![
-            crate::render::short(&r.id).to_owned(),
-            r.author.clone(),
-            r.kind.clone(),
-            crate::render::day(&r.created_at).to_owned(),
+            r.id.short(),
+            r.author.to_string(),
+            r.kind.to_string(),
+            r.created_at.date().to_string(),
             r.language.clone(),
-            r.factors.join(","),
+            join(&r.factors, ","),
             title,
         ]);
     }
@@ -121,40 +121,30 @@ pub fn record_detail(r: &RecordView, out: &mut impl Write) -> std::io::Result<()
     let field = |out: &mut dyn Write, name: &str, value: &str| -> std::io::Result<()> {
         if value.is_empty() { Ok(()) } else { writeln!(out, "{name:<14}{value}") }
     };
-    field(out, "id", &r.id)?;
+    let optional = |v: &Option<rix_api::record::RecordId>| v.map(|id| id.to_string()).unwrap_or_default();
+    field(out, "id", &r.id.to_string())?;
     field(out, "author", &format!("{} (record {})", r.author, r.seq))?;
-    field(out, "kind", &r.kind)?;
+    field(out, "kind", r.kind.slug())?;
     field(out, "language", &r.language)?;
-    field(out, "created", &r.created_at)?;
-    field(out, "key factors", &r.factors.join(", "))?;
-    field(out, "approaches", &r.approaches.join(", "))?;
-    field(out, "stages", &r.stages.join(", "))?;
-    field(out, "themes", &r.themes.join(", "))?;
+    field(out, "created", &r.created_at.to_string())?;
+    field(out, "key factors", &join(&r.factors, ", "))?;
+    field(out, "approaches", &join(&r.approaches, ", "))?;
+    field(out, "stages", &join(&r.stages, ", "))?;
+    field(out, "themes", &join(&r.themes, ", "))?;
     field(out, "tags", &r.tags.join(", "))?;
     if let Some(p) = &r.period {
-        let from = p.get("from").and_then(|v| v.as_str()).unwrap_or("");
-        let to = p.get("to").and_then(|v| v.as_str()).unwrap_or("");
-        field(out, "period", &format!("{from} – {to}"))?;
+        let to = p.to.map(|d| d.to_string()).unwrap_or_default();
+        field(out, "period", &format!("{} – {to}", p.from))?;
     }
     field(out, "contact", r.contact_unit.as_deref().unwrap_or(""))?;
-    field(out, "supersedes", r.supersedes.as_deref().unwrap_or(""))?;
-    field(out, "withdraws", r.withdraws.as_deref().unwrap_or(""))?;
-    field(out, "related", &r.related.join(", "))?;
+    field(out, "supersedes", &optional(&r.supersedes))?;
+    field(out, "withdraws", &optional(&r.withdraws))?;
+    field(out, "related", &join(&r.related, ", "))?;
     if let Some(newer) = &r.superseded_by {
-        writeln!(
-            out,
-            "\nThis version is superseded by {newer}; `rix show {}` for the current one.",
-            crate::render::short(newer)
-        )?;
+        writeln!(out, "\nThis version is superseded by {newer}; `rix show {}` for the current one.", newer.short())?;
     }
     if let Some(w) = &r.withdrawal {
-        writeln!(
-            out,
-            "\nWITHDRAWN on {} ({}): {}",
-            crate::render::day(&w.created_at),
-            crate::render::short(&w.id),
-            w.reason
-        )?;
+        writeln!(out, "\nWITHDRAWN on {} ({}): {}", w.created_at.date(), w.id.short(), w.reason)?;
     }
     if !r.summary.is_empty() {
         writeln!(out, "\n{}", r.summary)?;
@@ -169,7 +159,7 @@ pub fn record_detail(r: &RecordView, out: &mut impl Write) -> std::io::Result<()
 }
 
 /// The `rix search` text: rank, title, metadata and a snippet with the matches highlighted.
-pub fn search_results(results: &rix_search::SearchResults, out: &mut impl Write) -> std::io::Result<()> {
+pub fn search_results(results: &rix_api::SearchResults, out: &mut impl Write) -> std::io::Result<()> {
     if results.records.is_empty() {
         return writeln!(out, "No records match {:?}.", results.query);
     }
@@ -183,9 +173,9 @@ pub fn search_results(results: &rix_search::SearchResults, out: &mut impl Write)
             "    {} · {} · {} · {} · {} (score {:.2})",
             r.author,
             r.kind,
-            crate::render::day(&r.created_at),
+            r.created_at.date(),
             r.language,
-            crate::render::short(&r.id),
+            r.id.short(),
             hit.score
         )?;
         let mut snippet = String::new();
@@ -215,19 +205,18 @@ pub fn search_results(results: &rix_search::SearchResults, out: &mut impl Write)
 }
 
 /// Short column names for the ten key factors.
-pub fn factor_abbrev(slug: &str) -> &'static str {
-    match slug.parse::<KeyFactor>() {
-        Ok(KeyFactor::Leadership) => "LEAD",
-        Ok(KeyFactor::RegulatoryFramework) => "REG",
-        Ok(KeyFactor::Transparency) => "TRANSP",
-        Ok(KeyFactor::Automation) => "AUTO",
-        Ok(KeyFactor::ReformModernization) => "REFORM",
-        Ok(KeyFactor::AuditInvestigation) => "AUDIT",
-        Ok(KeyFactor::CodeOfConduct) => "CODE",
-        Ok(KeyFactor::Hrm) => "HRM",
-        Ok(KeyFactor::MoraleCulture) => "MORALE",
-        Ok(KeyFactor::PrivateSector) => "PRIVATE",
-        Err(_) => "?",
+pub fn factor_abbrev(factor: KeyFactor) -> &'static str {
+    match factor {
+        KeyFactor::Leadership => "LEAD",
+        KeyFactor::RegulatoryFramework => "REG",
+        KeyFactor::Transparency => "TRANSP",
+        KeyFactor::Automation => "AUTO",
+        KeyFactor::ReformModernization => "REFORM",
+        KeyFactor::AuditInvestigation => "AUDIT",
+        KeyFactor::CodeOfConduct => "CODE",
+        KeyFactor::Hrm => "HRM",
+        KeyFactor::MoraleCulture => "MORALE",
+        KeyFactor::PrivateSector => "PRIVATE",
     }
 }
 
@@ -240,27 +229,27 @@ pub fn stats(report: &StatsReport, out: &mut impl Write) -> std::io::Result<()> 
     )?;
     writeln!(out, "Publications per member and key factor (a record counts once for each of its factors):")?;
     let mut headers = vec!["MEMBER"];
-    headers.extend(report.factors.iter().map(|f| factor_abbrev(f)));
+    headers.extend(report.factors.iter().map(|f| factor_abbrev(*f)));
     headers.push("RECORDS");
     let mut t = Table::new(&headers, 0);
     let cell = |n: u64| {
         if n == 0 { "·".to_owned() } else { n.to_string() }
     };
     for m in &report.members {
-        let mut row = vec![m.member.clone()];
-        row.extend(report.factors.iter().map(|f| cell(m.by_factor.get(f).copied().unwrap_or(0))));
+        let mut row = vec![m.member.to_string()];
+        row.extend(report.factors.iter().map(|f| cell(m.on(*f))));
         row.push(m.publications.to_string());
         t.row(row);
     }
     let mut total = vec!["TOTAL".to_owned()];
-    total.extend(report.factors.iter().map(|f| cell(report.factor_totals.get(f).copied().unwrap_or(0))));
+    total.extend(report.factors.iter().map(|f| cell(report.factor_totals.get(f.slug()).copied().unwrap_or(0))));
     total.push(report.publications.to_string());
     t.row(total);
     t.print(out)?;
     writeln!(
         out,
         "\nKey factors: {}",
-        report.factors.iter().map(|f| format!("{}={f}", factor_abbrev(f))).collect::<Vec<_>>().join(" ")
+        report.factors.iter().map(|f| format!("{}={f}", factor_abbrev(*f))).collect::<Vec<_>>().join(" ")
     )?;
 
     writeln!(out, "\nBy kind:")?;
@@ -275,12 +264,9 @@ pub fn stats(report: &StatsReport, out: &mut impl Write) -> std::io::Result<()> 
     let mut t = Table::new(&["  MEMBER", "DATE", "ID", "TITLE"], 3);
     for m in &report.members {
         match &m.newest {
-            Some(n) => t.row(vec![
-                format!("  {}", m.member),
-                crate::render::day(&n.created_at).to_owned(),
-                crate::render::short(&n.id).to_owned(),
-                n.title.clone(),
-            ]),
+            Some(n) => {
+                t.row(vec![format!("  {}", m.member), n.created_at.date().to_string(), n.id.short(), n.title.clone()])
+            }
             None => t.row(vec![format!("  {}", m.member), "-".into(), "-".into(), "(nothing published)".into()]),
         }
     }
@@ -288,25 +274,19 @@ pub fn stats(report: &StatsReport, out: &mut impl Write) -> std::io::Result<()> 
     writeln!(out, "\nCoverage gaps (key factors a member has published nothing on):")?;
     for m in &report.members {
         if m.missing_factors.is_empty() {
-            writeln!(out, "  {:<8}none", m.member)?;
+            writeln!(out, "  {:<8}none", m.member.as_str())?;
         } else if m.missing_factors.len() == report.factors.len() {
-            writeln!(out, "  {:<8}all ten", m.member)?;
+            writeln!(out, "  {:<8}all ten", m.member.as_str())?;
         } else {
-            writeln!(out, "  {:<8}{}", m.member, m.missing_factors.join(", "))?;
+            writeln!(out, "  {:<8}{}", m.member.as_str(), join(&m.missing_factors, ", "))?;
         }
     }
     Ok(())
 }
 
-/// The 12-character short form of a record id, or the whole text if it is shorter (what comes
-/// from a daemon is shown, never sliced blindly).
-pub fn short(id: &str) -> &str {
-    id.get(..12).unwrap_or(id)
-}
-
-/// The date part (`YYYY-MM-DD`) of an RFC 3339 timestamp, or the whole text if it is shorter.
-pub fn day(timestamp: &str) -> &str {
-    timestamp.get(..10).unwrap_or(timestamp)
+/// Terms, ids or codes written with `sep` between them.
+pub fn join<T: std::fmt::Display>(items: &[T], sep: &str) -> String {
+    items.iter().map(ToString::to_string).collect::<Vec<_>>().join(sep)
 }
 
 #[cfg(test)]

@@ -5,15 +5,15 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use rix_record::KeyFactor;
-use rix_store::query::RecordView;
+use rix_api::RecordView;
+use rix_api::record::KeyFactor;
 
 /// Records grouped by key factor, in the declaration's order.
 fn by_factor(views: &[RecordView]) -> BTreeMap<usize, Vec<&RecordView>> {
     let mut groups: BTreeMap<usize, Vec<&RecordView>> = BTreeMap::new();
     for v in views {
         for f in &v.factors {
-            if let Some(i) = KeyFactor::ALL.iter().position(|k| k.slug() == f) {
+            if let Some(i) = KeyFactor::ALL.iter().position(|k| k == f) {
                 groups.entry(i).or_default().push(v);
             }
         }
@@ -22,8 +22,7 @@ fn by_factor(views: &[RecordView]) -> BTreeMap<usize, Vec<&RecordView>> {
 }
 
 fn meta_line(v: &RecordView) -> String {
-    let mut parts =
-        vec![v.author.clone(), v.kind.clone(), crate::render::day(&v.created_at).to_owned(), v.language.clone()];
+    let mut parts = vec![v.author.to_string(), v.kind.to_string(), v.created_at.date().to_string(), v.language.clone()];
     if v.withdrawn {
         parts.push("withdrawn".into());
     } else if v.superseded_by.is_some() {
@@ -47,7 +46,7 @@ pub fn markdown(views: &[RecordView], out: &mut dyn Write) -> std::io::Result<()
         writeln!(out, "\n<a id=\"{}\"></a>\n## {}\n", f.slug(), f.label())?;
         for v in records {
             writeln!(out, "### {}\n", v.title)?;
-            writeln!(out, "*{}* — `{}`\n", meta_line(v), crate::render::short(&v.id))?;
+            writeln!(out, "*{}* — `{}`\n", meta_line(v), v.id.short())?;
             if !v.summary.is_empty() {
                 writeln!(out, "{}\n", v.summary)?;
             }
@@ -132,12 +131,7 @@ pub fn html(views: &[RecordView], out: &mut dyn Write) -> std::io::Result<()> {
             writeln!(out, "<article class=\"{class}\" lang=\"{}\">", esc(&v.language))?;
             let badge = if v.withdrawn { " <span class=\"badge\">withdrawn</span>" } else { "" };
             writeln!(out, "<h3>{}{badge}</h3>", esc(&v.title))?;
-            writeln!(
-                out,
-                "<p class=\"meta\">{} — <code>{}</code></p>",
-                esc(&meta_line(v)),
-                crate::render::short(&v.id)
-            )?;
+            writeln!(out, "<p class=\"meta\">{} — <code>{}</code></p>", esc(&meta_line(v)), v.id.short())?;
             if !v.summary.is_empty() {
                 writeln!(out, "<p><strong>{}</strong></p>", esc(&v.summary))?;
             }

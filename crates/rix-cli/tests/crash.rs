@@ -11,22 +11,21 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
+use rix_api::RecordFilter;
+use rix_api::record::{Author, MemberKey, pack};
+use rix_api::{ApiClient, Backend};
 use rix_node::NodeConfig;
-use rix_node::backend::Backend;
-use rix_node::client::ApiBackend;
-use rix_record::{Author, MemberKey, pack};
-use rix_store::query::RecordFilter;
 use rix_tests::corpus::{Lcg, generate};
 use rix_tests::{Rix, TestNet, content, signal, wait_for};
 
 const WAIT: Duration = Duration::from_secs(60);
 const PEER_RECORDS: usize = 20_000;
 
-fn api(config: &rix_node::config::LoadedConfig) -> Option<ApiBackend> {
-    ApiBackend::connect(config).ok().flatten()
+fn api(config: &rix_node::config::LoadedConfig) -> Option<ApiClient> {
+    rix_node::client::connect(config).ok().flatten()
 }
 
-fn held_ids(backend: &ApiBackend) -> HashSet<String> {
+fn held_ids(backend: &ApiClient) -> HashSet<rix_api::record::RecordId> {
     let all = RecordFilter { all_versions: true, include_withdrawn: true, limit: None, ..RecordFilter::default() };
     backend.list(&all).expect("list").records.into_iter().map(|r| r.id).collect()
 }
@@ -52,7 +51,7 @@ fn sigkill_during_publish_and_sync_loses_no_acknowledged_record() {
     let mut b_daemon = rix.spawn_daemon(b);
 
     let a_config = NodeConfig::load(&a.config).unwrap();
-    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
+    let acked = Arc::new(Mutex::new(Vec::<rix_api::record::RecordId>::new()));
     let mut rng = Lcg(0x5eed);
     let mut held_at_kill = Vec::new();
     for round in 0..=rounds {
@@ -61,7 +60,7 @@ fn sigkill_during_publish_and_sync_loses_no_acknowledged_record() {
         let backend = api(&a_config).unwrap();
         let held = held_ids(&backend);
         let acked_now = acked.lock().unwrap().clone();
-        let lost: Vec<&String> = acked_now.iter().filter(|id| !held.contains(*id)).collect();
+        let lost: Vec<&rix_api::record::RecordId> = acked_now.iter().filter(|id| !held.contains(*id)).collect();
         assert!(lost.is_empty(), "after kill {round}, acknowledged records are missing: {lost:?}");
         held_at_kill.push(held.len());
         if round == rounds {

@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
-use rix_record::content::{Content, Publication};
-use rix_record::pack;
-use rix_record::{Author, KeyFactor, Kind, MemberKey, Timestamp};
+use rix_api::record::content::{Content, Publication};
+use rix_api::record::pack;
+use rix_api::record::{Author, KeyFactor, Kind, MemberKey, Timestamp};
 use rix_tests::{Rix, SIGNATORIES, TestNet, sample_files};
 
 fn rix() -> Rix {
@@ -414,5 +414,74 @@ fn a_closed_stdout_is_a_normal_exit_on_every_command() {
         let out = child.wait_with_output().unwrap();
         assert!(out.status.success(), "rix {args:?}: {} {}", out.status, String::from_utf8_lossy(&out.stderr));
         assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"), "rix {args:?} panicked");
+    }
+}
+
+/// A broken daemon: answers the health probe, then every request with `200 OK` and the body
+/// `answer` gives for its path. It stands for a daemon of another version or a corrupted one;
+/// a real daemon never sends these.
+fn broken_daemon(port: u16, answer: fn(&str) -> String) -> std::thread::JoinHandle<()> {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    listener.set_nonblocking(false).unwrap();
+    std::thread::spawn(move || {
+        // Bounded: each CLI run below makes two requests (health, then the command's).
+        for stream in listener.incoming().take(40) {
+            let Ok(stream) = stream else { continue };
+            let mut reader = BufReader::new(stream);
+            let mut request = String::new();
+            if reader.read_line(&mut request).is_err() {
+                continue;
+            }
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let path = request.split_whitespace().nth(1).unwrap_or("/").to_owned();
+            let body = if path.starts_with("/v1/health") { "{\"ok\":true}".to_owned() } else { answer(&path) };
+            let mut stream = reader.into_inner();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    })
+}
+
+/// Whatever a daemon answers, the CLI reads it into typed views or says it cannot: exit 1 and a
+/// sentence naming the request, never a panic.
+#[test]
+fn an_unreadable_answer_from_the_daemon_is_an_error_not_a_panic() {
+    let rix = rix();
+    let net = TestNet::init(&rix, &["KZ"]);
+    let kz = net.node("KZ");
+    std::fs::write(kz.dir.join("data/api.token"), "token").unwrap();
+    let _daemon = broken_daemon(kz.api_port, |path| {
+        let bad_id = r#"{"id":"not-an-id","author":"KZ","seq":1,"prev":null,"kind":"event","title":"t","summary":"","language":"en","factors":[],"approaches":[],"stages":[],"themes":[],"tags":[],"created_at":"2026-01-01T00:00:00Z","supersedes":null,"superseded_by":null,"withdrawn":false,"withdrawal":null,"withdraws":null,"period":null,"contact_unit":null,"related":[]}"#;
+        match path.split('?').next().unwrap_or_default() {
+            "/v1/records" => format!("{{\"records\":[{bad_id}]}}"),
+            "/v1/export" => "{\"records\": 5}\n".to_owned(),
+            "/v1/stats" => "{\"records_stored\":\"many\"}".to_owned(),
+            "/v1/status" => "[1, 2, 3]".to_owned(),
+            p if p.starts_with("/v1/records/") => bad_id.replace("2026-01-01T00:00:00Z", "yesterday"),
+            _ => "not json at all".to_owned(),
+        }
+    });
+    let commands: [&[&str]; 7] = [
+        &["list"],
+        &["--json", "list"],
+        &["show", "abcd"],
+        &["stats"],
+        &["status"],
+        &["peers"],
+        &["export", "--format", "csv"],
+    ];
+    for args in commands {
+        let out = rix.run(&[&["--config", kz.config_arg()][..], args].concat());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "rix {args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "rix {args:?} panicked: {stderr}");
+        assert!(stderr.contains("unreadable answer to /v1/"), "rix {args:?}: {stderr}");
     }
 }

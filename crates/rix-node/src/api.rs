@@ -2,8 +2,10 @@
 //!
 //! Every route but `/metrics` needs `Authorization: Bearer TOKEN`, where TOKEN is the content
 //! of `DATA_DIR/api.token`, written (mode 0600) at each start: whoever can read the node's data
-//! directory can use the API, as with Bitcoin Core's cookie file. Routes return the same JSON
-//! views as the offline CLI; errors are `{"error": "..."}` with a 4xx/5xx status.
+//! directory can use the API, as with Bitcoin Core's cookie file. The routes are
+//! `rix_api::routes`; queries are answered by the node's [`InProcessBackend`], the same code
+//! that answers devnet and the offline CLI, so the views are the same. Errors are
+//! `{"error": MESSAGE, "kind": KIND}` with the kind's status (`rix_api::ErrorKind`).
 
 use std::io::Write;
 use std::path::Path;
@@ -16,19 +18,17 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use rix_api::ErrorBody;
+use rix_api::{Backend, ErrorKind, routes};
 use rix_record::Content;
 use rix_record::pack;
 use rix_search::{SearchQuery, SearchResults};
-use rix_store::StoreError;
 use rix_store::query::{RecordFilter, RecordList, RecordView};
 
 use crate::error::NodeError;
+use crate::inprocess::InProcessBackend;
 use crate::node::Node;
-use crate::ops;
-use crate::publish::PublishError;
 
-/// Response header of `/v1/export/signed`: how many records the pack will hold (for progress).
-pub const EXPORT_COUNT_HEADER: header::HeaderName = header::HeaderName::from_static("x-rix-records");
 /// The signed export streams in chunks of about this size.
 const EXPORT_CHUNK_BYTES: usize = 256 * 1024;
 
@@ -52,71 +52,64 @@ pub fn write_token(path: &Path) -> Result<String, NodeError> {
     Ok(token)
 }
 
-/// An error response.
-pub struct ApiError(StatusCode, String);
+/// An error response: `{"error", "kind"}` with the kind's status.
+pub struct ApiError(rix_api::Error);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, Json(serde_json::json!({ "error": self.1 }))).into_response()
+        let kind = self.0.kind();
+        let status = StatusCode::from_u16(kind.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, Json(ErrorBody { error: self.0.to_string(), kind: Some(kind) })).into_response()
+    }
+}
+
+impl From<rix_api::Error> for ApiError {
+    fn from(e: rix_api::Error) -> Self {
+        ApiError(e)
     }
 }
 
 impl From<NodeError> for ApiError {
     fn from(e: NodeError) -> Self {
-        let status = match &e {
-            NodeError::Store(StoreError::NotFound(_)) => StatusCode::NOT_FOUND,
-            NodeError::Store(StoreError::Ambiguous { .. })
-            | NodeError::RecordFile(_)
-            | NodeError::Reference(_)
-            | NodeError::Pack(_) => StatusCode::BAD_REQUEST,
-            NodeError::Publish(PublishError::Sign(_)) => StatusCode::BAD_REQUEST,
-            NodeError::Publish(_) => StatusCode::CONFLICT,
-            NodeError::NotAMember | NodeError::MemberNotInCharter { .. } | NodeError::KeyNotInCharter { .. } => {
-                StatusCode::FORBIDDEN
-            }
-            NodeError::Api(m) if m.contains("recovering") => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        ApiError(status, e.to_string())
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        NodeError::from(e).into()
+        ApiError(e.into())
     }
 }
 
 type ApiResult<T> = Result<T, ApiError>;
 
-/// Runs replica work on the blocking pool.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, NodeError> + Send + 'static) -> ApiResult<T> {
-    tokio::task::spawn_blocking(f)
+/// Answers with `node`'s backend on the blocking pool: replica and index work never runs on
+/// the runtime's workers.
+async fn answer<T: Send + 'static>(
+    node: Arc<Node>,
+    work: impl FnOnce(&InProcessBackend) -> Result<T, rix_api::Error> + Send + 'static,
+) -> ApiResult<T> {
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || work(&InProcessBackend::new(node, runtime)))
         .await
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map_err(Into::into)
+        .map_err(|e| NodeError::TaskFailed(e.to_string()))?
+        .map_err(ApiError)
 }
 
 /// The API's routes.
 pub fn router(node: Arc<Node>) -> Router {
     let authenticated = Router::new()
-        .route("/v1/health", get(health))
-        .route("/v1/status", get(status))
-        .route("/v1/peers", get(peers))
-        .route("/v1/records", get(list))
-        .route("/v1/records/{id}", get(show))
-        .route("/v1/resolve/{prefix}", get(resolve))
-        .route("/v1/stats", get(stats))
-        .route("/v1/export", get(export_views))
-        .route("/v1/export/signed", get(export_signed))
-        .route("/v1/import", post(import).layer(DefaultBodyLimit::disable()))
-        .route("/v1/verify", get(verify))
-        .route("/v1/publish", post(publish))
-        .route("/v1/search", get(search))
-        .route("/v1/reindex", post(reindex))
-        .route("/v1/history/{id}", get(history))
+        .route(routes::HEALTH, get(health))
+        .route(routes::STATUS, get(status))
+        .route(routes::PEERS, get(peers))
+        .route(routes::RECORDS, get(list))
+        .route(&format!("{}/{{id}}", routes::RECORDS), get(show))
+        .route(&format!("{}/{{prefix}}", routes::RESOLVE), get(resolve))
+        .route(routes::STATS, get(stats))
+        .route(routes::EXPORT, get(export_views))
+        .route(routes::EXPORT_SIGNED, get(export_signed))
+        .route(routes::IMPORT, post(import).layer(DefaultBodyLimit::disable()))
+        .route(routes::VERIFY, get(verify))
+        .route(routes::PUBLISH, post(publish))
+        .route(routes::SEARCH, get(search))
+        .route(routes::REINDEX, post(reindex))
+        .route(&format!("{}/{{id}}", routes::HISTORY), get(history))
         .route_layer(middleware::from_fn_with_state(node.clone(), authenticate));
-    Router::new().route("/metrics", get(metrics)).merge(authenticated).with_state(node)
+    Router::new().route(routes::METRICS, get(metrics)).merge(authenticated).with_state(node)
 }
 
 async fn authenticate(State(node): State<Arc<Node>>, headers: HeaderMap, request: Request, next: Next) -> Response {
@@ -124,11 +117,14 @@ async fn authenticate(State(node): State<Arc<Node>>, headers: HeaderMap, request
         headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     match presented {
         Some(token) if constant_time_eq(token.as_bytes(), node.token().as_bytes()) => next.run(request).await,
-        _ => ApiError(
+        _ => (
             StatusCode::UNAUTHORIZED,
-            "missing or wrong API token (it is in the node's data directory: api.token)".into(),
+            Json(ErrorBody {
+                error: "missing or wrong API token (it is in the node's data directory: api.token)".into(),
+                kind: Some(ErrorKind::Forbidden),
+            }),
         )
-        .into_response(),
+            .into_response(),
     }
 }
 
@@ -145,7 +141,7 @@ async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "ok": true }))
 }
 
-async fn status(State(node): State<Arc<Node>>) -> ApiResult<Json<ops::StatusView>> {
+async fn status(State(node): State<Arc<Node>>) -> ApiResult<Json<rix_api::StatusView>> {
     Ok(Json(node.status().await?))
 }
 
@@ -154,24 +150,23 @@ async fn peers(State(node): State<Arc<Node>>) -> ApiResult<Json<serde_json::Valu
 }
 
 async fn list(State(node): State<Arc<Node>>, Query(filter): Query<RecordFilter>) -> ApiResult<Json<RecordList>> {
-    Ok(Json(blocking(move || Ok(node.replica().list(&filter)?)).await?))
+    Ok(Json(answer(node, move |b| b.list(&filter)).await?))
 }
 
 async fn show(State(node): State<Arc<Node>>, UrlPath(id): UrlPath<String>) -> ApiResult<Json<RecordView>> {
-    Ok(Json(blocking(move || Ok(node.replica().show(&id)?)).await?))
+    Ok(Json(answer(node, move |b| b.show(&id)).await?))
 }
 
 async fn resolve(
     State(node): State<Arc<Node>>,
     UrlPath(prefix): UrlPath<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let id = blocking(move || Ok(node.replica().resolve(&prefix)?)).await?;
+    let id = answer(node, move |b| b.resolve(&prefix)).await?;
     Ok(Json(serde_json::json!({ "id": id })))
 }
 
-async fn stats(State(node): State<Arc<Node>>) -> ApiResult<Json<rix_store::query::StatsReport>> {
-    let members: Vec<_> = node.charter().members.iter().map(|m| m.code.clone()).collect();
-    Ok(Json(blocking(move || Ok(node.replica().stats(&members)?)).await?))
+async fn stats(State(node): State<Arc<Node>>) -> ApiResult<Json<rix_api::StatsReport>> {
+    Ok(Json(answer(node, |b| b.stats()).await?))
 }
 
 /// Full views of the records the filter selects, newest first, as JSON lines
@@ -179,11 +174,13 @@ async fn stats(State(node): State<Arc<Node>>) -> ApiResult<Json<rix_store::query
 /// gigabyte of JSON, which the daemon once built in memory (5 GiB at its peak).
 async fn export_views(State(node): State<Arc<Node>>, Query(filter): Query<RecordFilter>) -> impl IntoResponse {
     let body = streamed(move |out| {
-        ops::export_views(node.replica(), &filter, &mut |view| {
-            serde_json::to_writer(&mut *out, &view)?;
-            out.write_all(b"\n")
-        })
-        .map(|_| ())
+        let backend = InProcessBackend::new(node, tokio::runtime::Handle::current());
+        backend
+            .export_views(&filter, &mut |view| {
+                serde_json::to_writer(&mut *out, &view)?;
+                out.write_all(b"\n")
+            })
+            .map(|_| ())
     });
     ([(header::CONTENT_TYPE, "application/x-ndjson")], body)
 }
@@ -193,20 +190,19 @@ async fn export_views(State(node): State<Arc<Node>>, Query(filter): Query<Record
 async fn export_signed(State(node): State<Arc<Node>>) -> ApiResult<impl IntoResponse> {
     let total = node.replica().len().map_err(NodeError::from)?;
     let body = streamed(move |out| {
-        pack::write_header(out).map_err(|source| NodeError::Io { context: "writing the export".into(), source })?;
-        ops::export_envelopes(node.replica(), &mut |envelope, _| pack::write_entry(out, envelope)).map(|_| ())
+        let backend = InProcessBackend::new(node, tokio::runtime::Handle::current());
+        pack::write_header(out).map_err(rix_api::Error::io("writing the export"))?;
+        backend.export_signed(&mut |envelope, _| pack::write_entry(out, envelope)).map(|_| ())
     });
-    Ok((
-        [(header::CONTENT_TYPE, "application/octet-stream".to_owned()), (EXPORT_COUNT_HEADER, total.to_string())],
-        body,
-    ))
+    let count = header::HeaderName::from_static(routes::EXPORT_COUNT_HEADER);
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream".to_owned()), (count, total.to_string())], body))
 }
 
 /// A response body that `produce` writes on the blocking pool. It goes out in chunks of about
 /// [`EXPORT_CHUNK_BYTES`] through a channel of four, so the daemon holds a few chunks, not the
 /// whole body, however large the replica. An error part-way ends the body abnormally, which
 /// the client reports as a failed export; a client that goes away stops the reading.
-fn streamed(produce: impl FnOnce(&mut ChunkedBody) -> Result<(), NodeError> + Send + 'static) -> axum::body::Body {
+fn streamed(produce: impl FnOnce(&mut ChunkedBody) -> Result<(), rix_api::Error> + Send + 'static) -> axum::body::Body {
     let (chunks, receiver) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(4);
     tokio::task::spawn_blocking(move || {
         let mut out = ChunkedBody { chunk: Vec::with_capacity(EXPORT_CHUNK_BYTES), chunks };
@@ -246,7 +242,7 @@ impl Write for ChunkedBody {
 /// Imports a signed export as it arrives: the body's chunks go through a channel of four to a
 /// blocking task that reads the pack from them, verifies and stores in batches. A pack of any
 /// size is imported in bounded memory.
-async fn import(State(node): State<Arc<Node>>, body: axum::body::Body) -> ApiResult<Json<ops::ImportReport>> {
+async fn import(State(node): State<Arc<Node>>, body: axum::body::Body) -> ApiResult<Json<rix_api::ImportReport>> {
     use futures::StreamExt;
     let (chunks, receiver) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
     let forward = tokio::spawn(async move {
@@ -257,10 +253,7 @@ async fn import(State(node): State<Arc<Node>>, body: axum::body::Body) -> ApiRes
             }
         }
     });
-    let report = blocking(move || {
-        ops::import_pack_into(ChannelReader::new(receiver), |_| {}, &mut |batch| node.import_batch(batch))
-    })
-    .await;
+    let report = answer(node, move |b| b.import(&mut ChannelReader::new(receiver), 0, &mut |_, _| {})).await;
     forward.abort();
     Ok(Json(report?))
 }
@@ -291,8 +284,8 @@ impl std::io::Read for ChannelReader {
     }
 }
 
-async fn verify(State(node): State<Arc<Node>>) -> ApiResult<Json<ops::VerifyReport>> {
-    Ok(Json(blocking(move || Ok(ops::verify_replica(node.replica(), node.charter(), |_| {})?)).await?))
+async fn verify(State(node): State<Arc<Node>>) -> ApiResult<Json<rix_api::VerifyReport>> {
+    Ok(Json(answer(node, |b| b.verify(&mut |_, _| {})).await?))
 }
 
 async fn publish(State(node): State<Arc<Node>>, Json(content): Json<Content>) -> ApiResult<Json<RecordView>> {
@@ -312,13 +305,13 @@ async fn search(
     Query(filter): Query<RecordFilter>,
 ) -> ApiResult<Json<SearchResults>> {
     let query = SearchQuery { text, filter };
-    Ok(Json(blocking(move || node.search(&query)).await?))
+    Ok(Json(answer(node, move |b| b.search(&query)).await?))
 }
 
-async fn reindex(State(node): State<Arc<Node>>) -> ApiResult<Json<crate::backend::ReindexReport>> {
-    Ok(Json(blocking(move || crate::backend::rebuild_index(node.search_index()?, node.replica(), |_, _| {})).await?))
+async fn reindex(State(node): State<Arc<Node>>) -> ApiResult<Json<rix_api::ReindexReport>> {
+    Ok(Json(answer(node, |b| b.reindex(&mut |_, _| {})).await?))
 }
 
 async fn history(State(node): State<Arc<Node>>, UrlPath(id): UrlPath<String>) -> ApiResult<Json<RecordList>> {
-    Ok(Json(blocking(move || Ok(RecordList { records: node.replica().history(&id)? })).await?))
+    Ok(Json(RecordList { records: answer(node, move |b| b.history(&id)).await? }))
 }

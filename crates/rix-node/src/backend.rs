@@ -1,76 +1,111 @@
-//! [`Backend`]: the queries and actions the CLI performs, answered either by opening the
-//! replica directly ([`LocalBackend`]) or by the running daemon's local API. Both return the
-//! same views, so the CLI prints the same thing either way.
+//! Backends over a local replica. [`LocalBackend`] opens the replica itself (no daemon runs);
+//! [`InProcessBackend`](crate::inprocess::InProcessBackend) is a node running in this process
+//! (devnet, the tests, and the daemon's own API handlers). Both are a [`ReplicaBackend`], which
+//! answers every query once, through `rix-store`'s one mapping from stored records to views;
+//! they differ only in what [`Local`] says: how they publish, store an import's batches,
+//! search and report status. A running daemon's API client is `rix_api::ApiClient`.
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-
-use rix_record::file::{DraftContent, RecordDraft, RecordRef};
-use rix_record::{Author, Charter, Content, MemberCode, MemberKey, RecordId, Timestamp, Withdrawal};
+use rix_api::{Backend, Error, ImportReport, ReindexReport, StatusView, VerifyReport};
+use rix_record::{Author, Charter, Content, MemberCode, MemberKey, RecordId, SignedRecord, Timestamp};
 use rix_search::{SearchIndex, SearchQuery, SearchResults};
-use rix_store::Replica;
 use rix_store::query::{Detail, RecordFilter, RecordList, RecordView, StatsReport, view_of};
+use rix_store::{Durability, Replica};
 
 use crate::config::LoadedConfig;
 use crate::error::NodeError;
-use crate::ops::{self, ImportReport, StatusView, VerifyReport};
+use crate::ops::{self, StoredBatch};
 use crate::publish::{Publisher, SigningJournal};
 
-/// What the CLI can ask of a node.
-pub trait Backend {
-    /// `rix list`.
-    fn list(&self, filter: &RecordFilter) -> Result<RecordList, NodeError>;
-    /// `rix show`: a full id or unique prefix.
-    fn show(&self, id: &str) -> Result<RecordView, NodeError>;
-    /// `rix stats`.
-    fn stats(&self) -> Result<StatsReport, NodeError>;
-    /// Full views (with bodies) of the records `filter` selects, newest first, for `export
-    /// --format json|jsonl|csv|md|html`: handed to `each` one at a time, so a replica of any
-    /// size streams through. Returns how many were handed over.
+/// What differs between the backends over a local replica.
+pub trait Local {
+    /// The replica.
+    fn replica(&self) -> &Replica;
+    /// The charter records are verified against.
+    fn charter(&self) -> &Charter;
+    /// The search index, for `reindex`.
+    fn search_index(&self) -> Result<&SearchIndex, NodeError>;
+    /// `rix search`, with whatever the index must catch up first.
+    fn search(&self, query: &SearchQuery) -> Result<SearchResults, NodeError>;
+    /// `rix status`.
+    fn status(&self) -> Result<StatusView, NodeError>;
+    /// Signs and stores `content` as this node's member.
+    fn publish(&self, content: Content) -> Result<RecordView, NodeError>;
+    /// Verifies and stores one batch of an import.
+    fn store_batch(&self, records: Vec<SignedRecord>) -> Result<StoredBatch, NodeError>;
+}
+
+/// A [`Backend`] over a local replica: every query answered the same way, whatever `L` is.
+pub struct ReplicaBackend<L>(pub L);
+
+impl<L: Local> ReplicaBackend<L> {
+    fn members(&self) -> Vec<MemberCode> {
+        self.0.charter().members.iter().map(|m| m.code.clone()).collect()
+    }
+}
+
+impl<L: Local> Backend for ReplicaBackend<L> {
+    fn list(&self, filter: &RecordFilter) -> Result<RecordList, Error> {
+        Ok(self.0.replica().list(filter).map_err(NodeError::from)?)
+    }
+
+    fn show(&self, id: &str) -> Result<RecordView, Error> {
+        Ok(self.0.replica().show(id).map_err(NodeError::from)?)
+    }
+
+    fn stats(&self) -> Result<StatsReport, Error> {
+        Ok(self.0.replica().stats(&self.members()).map_err(NodeError::from)?)
+    }
+
     fn export_views(
         &self,
         filter: &RecordFilter,
         each: &mut dyn FnMut(RecordView) -> std::io::Result<()>,
-    ) -> Result<u64, NodeError>;
-    /// Every stored envelope, oldest first, for `export --format signed`: handed to `each` one
-    /// at a time with the number of records expected, so a replica of any size streams through
-    /// in constant memory. Returns how many were handed over.
-    fn export_signed(&self, each: &mut dyn FnMut(&[u8], u64) -> std::io::Result<()>) -> Result<u64, NodeError>;
-    /// `rix import` of a signed export read from `pack` as a stream (`total` records, for
-    /// `progress(done, total)`).
+    ) -> Result<u64, Error> {
+        Ok(ops::export_views(self.0.replica(), filter, each)?)
+    }
+
+    fn export_signed(&self, each: &mut dyn FnMut(&[u8], u64) -> std::io::Result<()>) -> Result<u64, Error> {
+        Ok(ops::export_envelopes(self.0.replica(), each)?)
+    }
+
     fn import(
         &self,
         pack: &mut dyn std::io::Read,
         total: u64,
         progress: &mut dyn FnMut(u64, u64),
-    ) -> Result<ImportReport, NodeError>;
-    /// `rix verify`; `progress(done, total)`.
-    fn verify(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<VerifyReport, NodeError>;
-    /// `rix status`.
-    fn status(&self) -> Result<StatusView, NodeError>;
-    /// Signs and stores `content` as this node's member (and gossips it, via the daemon).
-    fn publish(&self, content: Content) -> Result<RecordView, NodeError>;
-    /// The full id for a unique prefix.
-    fn resolve(&self, prefix: &str) -> Result<RecordId, NodeError>;
-    /// `rix search`.
-    fn search(&self, query: &SearchQuery) -> Result<SearchResults, NodeError>;
-    /// `rix reindex`: rebuild the search index from the replica; `progress(done, total)`.
-    fn reindex(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<ReindexReport, NodeError>;
-    /// `rix history`: every version of a record, oldest first.
-    fn history(&self, id: &str) -> Result<Vec<RecordView>, NodeError>;
-}
+    ) -> Result<ImportReport, Error> {
+        Ok(ops::import_pack_into(pack, |n| progress(n as u64, total), &mut |batch| self.0.store_batch(batch))?)
+    }
 
-/// What `rix reindex` did.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct ReindexReport {
-    /// Records in the replica.
-    pub records: u64,
-    /// Documents indexed (publications).
-    pub indexed: u64,
-    /// Index size on disk, bytes.
-    pub index_bytes: u64,
-    /// Seconds taken.
-    pub seconds: f64,
+    fn verify(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<VerifyReport, Error> {
+        let replica = self.0.replica();
+        let total = replica.len().map_err(NodeError::from)?;
+        Ok(ops::verify_replica(replica, self.0.charter(), |n| progress(n as u64, total)).map_err(NodeError::from)?)
+    }
+
+    fn status(&self) -> Result<StatusView, Error> {
+        Ok(self.0.status()?)
+    }
+
+    fn publish(&self, content: Content) -> Result<RecordView, Error> {
+        Ok(self.0.publish(content)?)
+    }
+
+    fn resolve(&self, prefix: &str) -> Result<RecordId, Error> {
+        Ok(self.0.replica().resolve(prefix).map_err(NodeError::from)?)
+    }
+
+    fn search(&self, query: &SearchQuery) -> Result<SearchResults, Error> {
+        Ok(self.0.search(query)?)
+    }
+
+    fn reindex(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<ReindexReport, Error> {
+        Ok(rebuild_index(self.0.search_index()?, self.0.replica(), progress)?)
+    }
+
+    fn history(&self, id: &str) -> Result<Vec<RecordView>, Error> {
+        Ok(self.0.replica().history(id).map_err(NodeError::from)?)
+    }
 }
 
 /// Rebuilds `index` from `replica`.
@@ -89,34 +124,44 @@ pub fn rebuild_index(
     })
 }
 
-/// A backend that opens the replica itself (the daemon is not running).
-pub struct LocalBackend {
+/// A node whose daemon is not running: its replica, opened by this process.
+pub struct Offline {
     config: LoadedConfig,
     charter: Charter,
     replica: Replica,
     search: std::sync::OnceLock<SearchIndex>,
 }
 
+/// The backend of a node whose daemon is not running.
+pub type LocalBackend = ReplicaBackend<Offline>;
+
 impl LocalBackend {
-    /// Opens the node's replica and charter.
+    /// Opens the node's replica and charter. Fails with [`NodeError::is_locked`] while a
+    /// daemon holds the replica.
     pub fn open(config: LoadedConfig) -> Result<Self, NodeError> {
         let charter = Charter::load(&config.config.charter)?;
         let options = config.config.store.replica_options();
         let replica = Replica::open(&config.replica_dir(), &options)?;
-        Ok(Self { config, charter, replica, search: std::sync::OnceLock::new() })
+        Ok(ReplicaBackend(Offline { config, charter, replica, search: std::sync::OnceLock::new() }))
     }
 
     /// The replica.
     pub fn replica(&self) -> &Replica {
+        &self.0.replica
+    }
+}
+
+impl Local for Offline {
+    fn replica(&self) -> &Replica {
         &self.replica
     }
 
-    fn members(&self) -> Vec<MemberCode> {
-        self.charter.members.iter().map(|m| m.code.clone()).collect()
+    fn charter(&self) -> &Charter {
+        &self.charter
     }
 
     /// The search index, opened on first use.
-    fn index(&self) -> Result<&SearchIndex, NodeError> {
+    fn search_index(&self) -> Result<&SearchIndex, NodeError> {
         if let Some(i) = self.search.get() {
             return Ok(i);
         }
@@ -124,8 +169,25 @@ impl LocalBackend {
         Ok(self.search.get_or_init(|| index))
     }
 
-    fn publisher(&self) -> Result<Publisher, NodeError> {
-        publisher_for(&self.config, &self.charter)
+    fn search(&self, query: &SearchQuery) -> Result<SearchResults, NodeError> {
+        let index = self.search_index()?;
+        // Records published or imported offline since the last search are indexed now.
+        index.catch_up(&self.replica, false)?;
+        Ok(index.search(&self.replica, query)?)
+    }
+
+    fn status(&self) -> Result<StatusView, NodeError> {
+        offline_status(&self.config, &self.charter, &self.replica)
+    }
+
+    fn publish(&self, content: Content) -> Result<RecordView, NodeError> {
+        let publisher = publisher_for(&self.config, &self.charter)?;
+        let record = publisher.publish(&self.replica, content, Timestamp::now())?;
+        Ok(view_of(&self.replica, record, Detail::Summary)?)
+    }
+
+    fn store_batch(&self, records: Vec<SignedRecord>) -> Result<StoredBatch, NodeError> {
+        Ok(ops::verify_and_store(&self.replica, &self.charter, &records, Durability::Synced)?)
     }
 }
 
@@ -153,147 +215,14 @@ pub fn offline_status(config: &LoadedConfig, charter: &Charter, replica: &Replic
     let can_publish = publisher_for(config, charter).and_then(|p| Ok(p.history_known()?)).unwrap_or(false);
     Ok(StatusView {
         network: charter.network.clone(),
-        member: config.config.member.as_ref().map(ToString::to_string),
+        member: config.config.member.clone(),
         peer_id,
-        listen_addresses: config.config.network.listen.clone(),
+        listen_addresses: config.config.network.listen.iter().map(ToString::to_string).collect(),
         daemon_running: false,
         connected_peers: vec![],
         records: replica.len()?,
-        members: replica.chains()?.iter().map(ops::ChainView::from).collect(),
+        members: replica.chains()?.iter().map(ops::chain_view).collect(),
         equivocations: ops::equivocation_views(replica)?,
         can_publish,
     })
-}
-
-impl Backend for LocalBackend {
-    fn list(&self, filter: &RecordFilter) -> Result<RecordList, NodeError> {
-        Ok(self.replica.list(filter)?)
-    }
-
-    fn show(&self, id: &str) -> Result<RecordView, NodeError> {
-        Ok(self.replica.show(id)?)
-    }
-
-    fn stats(&self) -> Result<StatsReport, NodeError> {
-        Ok(self.replica.stats(&self.members())?)
-    }
-
-    fn export_views(
-        &self,
-        filter: &RecordFilter,
-        each: &mut dyn FnMut(RecordView) -> std::io::Result<()>,
-    ) -> Result<u64, NodeError> {
-        ops::export_views(&self.replica, filter, each)
-    }
-
-    fn export_signed(&self, each: &mut dyn FnMut(&[u8], u64) -> std::io::Result<()>) -> Result<u64, NodeError> {
-        crate::ops::export_envelopes(&self.replica, each)
-    }
-
-    fn import(
-        &self,
-        pack: &mut dyn std::io::Read,
-        total: u64,
-        progress: &mut dyn FnMut(u64, u64),
-    ) -> Result<ImportReport, NodeError> {
-        ops::import_pack(&self.replica, &self.charter, pack, |n| progress(n as u64, total))
-    }
-
-    fn verify(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<VerifyReport, NodeError> {
-        let total = self.replica.len()?;
-        Ok(ops::verify_replica(&self.replica, &self.charter, |n| progress(n as u64, total))?)
-    }
-
-    fn status(&self) -> Result<StatusView, NodeError> {
-        offline_status(&self.config, &self.charter, &self.replica)
-    }
-
-    fn publish(&self, content: Content) -> Result<RecordView, NodeError> {
-        let record = self.publisher()?.publish(&self.replica, content, Timestamp::now())?;
-        Ok(view_of(&self.replica, record, Detail::Summary)?)
-    }
-
-    fn resolve(&self, prefix: &str) -> Result<RecordId, NodeError> {
-        Ok(self.replica.resolve(prefix)?)
-    }
-
-    fn search(&self, query: &SearchQuery) -> Result<SearchResults, NodeError> {
-        let index = self.index()?;
-        // Records published or imported offline since the last search are indexed now.
-        index.catch_up(&self.replica, false)?;
-        Ok(index.search(&self.replica, query)?)
-    }
-
-    fn reindex(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<ReindexReport, NodeError> {
-        rebuild_index(self.index()?, &self.replica, progress)
-    }
-
-    fn history(&self, id: &str) -> Result<Vec<RecordView>, NodeError> {
-        Ok(self.replica.history(id)?)
-    }
-}
-
-/// Turns record drafts into content, resolving `supersedes` / `withdraws` references.
-///
-/// `@file` references resolve to the record published from that file earlier in the same
-/// run, or else to this member's current record with that file's title.
-pub struct DraftResolver<'a> {
-    backend: &'a dyn Backend,
-    member: Option<MemberCode>,
-    published: HashMap<PathBuf, RecordId>,
-}
-
-impl<'a> DraftResolver<'a> {
-    /// A resolver publishing as `member`.
-    pub fn new(backend: &'a dyn Backend, member: Option<MemberCode>) -> Self {
-        Self { backend, member, published: HashMap::new() }
-    }
-
-    /// Notes that the draft from `path` was published as `id`.
-    pub fn note_published(&mut self, path: &std::path::Path, id: RecordId) {
-        self.published.insert(normalise(path), id);
-    }
-
-    /// The content to sign for `draft`.
-    pub fn content(&self, draft: &RecordDraft) -> Result<Content, NodeError> {
-        Ok(match &draft.content {
-            DraftContent::Publication { publication, supersedes } => {
-                let mut p = publication.clone();
-                p.supersedes = supersedes.as_ref().map(|r| self.resolve(r)).transpose()?;
-                Content::Publication(p)
-            }
-            DraftContent::Withdrawal { withdraws, reason } => {
-                Content::Withdrawal(Withdrawal { withdraws: self.resolve(withdraws)?, reason: reason.clone() })
-            }
-        })
-    }
-
-    fn resolve(&self, reference: &RecordRef) -> Result<RecordId, NodeError> {
-        match reference {
-            RecordRef::Id(prefix) => self.backend.resolve(prefix),
-            RecordRef::File(path) => {
-                if let Some(id) = self.published.get(&normalise(path)) {
-                    return Ok(*id);
-                }
-                let draft = rix_record::file::read_record_file(path)?;
-                let DraftContent::Publication { publication, .. } = draft.content else {
-                    return Err(NodeError::Reference(format!("{} is a withdrawal, not a publication", path.display())));
-                };
-                let filter = RecordFilter { member: self.member.clone(), ..RecordFilter::default() };
-                let found = self.backend.list(&filter)?.records.into_iter().find(|r| r.title == publication.title);
-                match found {
-                    Some(view) => Ok(view.id.parse().expect("views carry valid ids")),
-                    None => Err(NodeError::Reference(format!(
-                        "no current record titled {:?} (from {}) has been published by this member yet",
-                        publication.title,
-                        path.display()
-                    ))),
-                }
-            }
-        }
-    }
-}
-
-fn normalise(path: &std::path::Path) -> PathBuf {
-    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned())
 }

@@ -6,8 +6,11 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use rix_net::Multiaddr;
 use rix_record::MemberCode;
 use serde::{Deserialize, Serialize};
+
+use crate::config_text::{self, text, text_list};
 
 /// A config file that cannot be used. Every variant names the file.
 #[derive(Debug, thiserror::Error)]
@@ -20,11 +23,22 @@ pub enum ConfigError {
         /// The underlying error.
         source: std::io::Error,
     },
-    /// TOML syntax, an unknown, missing or mistyped field (the message names field and line).
+    /// TOML syntax (the message names the line).
     #[error("config {path}: {message}")]
     Parse {
         /// The file.
         path: PathBuf,
+        /// The parser's message.
+        message: String,
+    },
+    /// An unknown, missing or mistyped field, or a value that does not parse (a multiaddress,
+    /// a socket address); the message names the line.
+    #[error("config {path}: field `{field}`: {message}")]
+    Field {
+        /// The file.
+        path: PathBuf,
+        /// Dotted field name, as far as it was read.
+        field: String,
         /// The parser's message.
         message: String,
     },
@@ -91,7 +105,8 @@ impl Default for KeysConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct NetworkConfig {
     /// Multiaddresses to listen on. Default `["/ip4/0.0.0.0/tcp/4001"]`.
-    pub listen: Vec<String>,
+    #[serde(with = "text_list")]
+    pub listen: Vec<Multiaddr>,
     /// Also find peers on the local network with mDNS (they must still be in the charter).
     /// Only in a build with the `mdns` feature; `true` is refused otherwise. Default false.
     pub mdns: bool,
@@ -126,7 +141,7 @@ impl Default for NetworkConfig {
     fn default() -> Self {
         let scoring = rix_engine::ScoringConfig::default();
         Self {
-            listen: vec!["/ip4/0.0.0.0/tcp/4001".into()],
+            listen: vec!["/ip4/0.0.0.0/tcp/4001".parse().expect("a valid multiaddress")],
             mdns: false,
             redial_min_secs: 1,
             redial_max_secs: 60,
@@ -183,7 +198,7 @@ impl NetworkConfig {
     /// The engine's misbehaviour accounting these settings mean.
     pub fn scoring(&self) -> rix_engine::ScoringConfig {
         rix_engine::ScoringConfig {
-            threshold: f64::from(self.ban_threshold.max(1)),
+            threshold: f64::from(self.ban_threshold),
             ban: std::time::Duration::from_secs(self.ban_secs),
             ..rix_engine::ScoringConfig::default()
         }
@@ -194,9 +209,9 @@ impl SyncConfig {
     /// What one peer may ask of this node, as the engine's serve budget.
     pub fn serve_limits(&self) -> rix_engine::ServeLimits {
         rix_engine::ServeLimits {
-            inflight_per_peer: self.serve_inflight_per_peer.max(1) as usize,
-            requests_per_sec: f64::from(self.serve_requests_per_sec.max(1)),
-            burst: f64::from(self.serve_burst.max(1)),
+            inflight_per_peer: self.serve_inflight_per_peer as usize,
+            requests_per_sec: f64::from(self.serve_requests_per_sec),
+            burst: f64::from(self.serve_burst),
         }
     }
 }
@@ -207,12 +222,13 @@ impl SyncConfig {
 pub struct ApiConfig {
     /// Address of the local HTTP API. Default `127.0.0.1:7401`. Anything but loopback is
     /// reachable by others and is warned about at start.
-    pub listen: String,
+    #[serde(with = "text")]
+    pub listen: SocketAddr,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        Self { listen: "127.0.0.1:7401".into() }
+        Self { listen: SocketAddr::from(([127, 0, 0, 1], 7401)) }
     }
 }
 
@@ -289,34 +305,43 @@ impl NodeConfig {
 
     /// Parses and validates config text; `path` names the file in errors. Paths stay as written.
     pub fn parse(text: &str, path: &Path) -> Result<NodeConfig, ConfigError> {
-        let config: NodeConfig =
-            toml::from_str(text).map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })?;
+        let config: NodeConfig = config_text::from_toml(text, path)?;
         config.validate(path)?;
         Ok(config)
     }
 
     fn validate(&self, path: &Path) -> Result<(), ConfigError> {
         let invalid = |field, reason: String| ConfigError::Invalid { path: path.to_owned(), field, reason };
-        self.api_addr().map_err(|r| invalid("api.listen", r))?;
-        for a in &self.network.listen {
-            if a.parse::<rix_net::Multiaddr>().is_err() {
-                return Err(invalid(
-                    "network.listen",
-                    format!("{a:?} is not a multiaddress (like /ip4/0.0.0.0/tcp/4001)"),
-                ));
-            }
-        }
         if self.network.mdns && !cfg!(feature = "mdns") {
             return Err(invalid(
                 "network.mdns",
                 "this build of rix has no mDNS discovery; set it to false, or build rix with `--features mdns`".into(),
             ));
         }
+        if self.network.listen.is_empty() {
+            return Err(invalid(
+                "network.listen",
+                "needs at least one address: peers could not reach this node".into(),
+            ));
+        }
         if self.network.redial_min_secs == 0 || self.network.redial_min_secs > self.network.redial_max_secs {
             return Err(invalid("network.redial_min_secs", "must be at least 1 and at most redial_max_secs".into()));
         }
-        if self.sync.interval_secs == 0 {
-            return Err(invalid("sync.interval_secs", "must be at least 1".into()));
+        // Settings that a zero would make meaningless or dangerous (never time out, ban on
+        // nothing, serve nothing): refused rather than quietly raised to 1.
+        let at_least_one: [(&'static str, u64); 9] = [
+            ("network.idle_timeout_secs", self.network.idle_timeout_secs),
+            ("network.max_connections", u64::from(self.network.max_connections)),
+            ("network.ban_threshold", u64::from(self.network.ban_threshold)),
+            ("sync.interval_secs", self.sync.interval_secs),
+            ("sync.request_timeout_secs", self.sync.request_timeout_secs),
+            ("sync.recovery_timeout_secs", self.sync.recovery_timeout_secs),
+            ("sync.serve_inflight_per_peer", u64::from(self.sync.serve_inflight_per_peer)),
+            ("sync.serve_requests_per_sec", u64::from(self.sync.serve_requests_per_sec)),
+            ("sync.serve_burst", u64::from(self.sync.serve_burst)),
+        ];
+        if let Some((field, _)) = at_least_one.iter().find(|(_, v)| *v == 0) {
+            return Err(invalid(field, "must be at least 1".into()));
         }
         let most = rix_net::protocol::MAX_FETCH_RECORDS;
         if !(1..=most).contains(&self.sync.batch_records) {
@@ -331,11 +356,6 @@ impl NodeConfig {
             return Err(invalid("store.cache_capacity_mb", "must be at least 1".into()));
         }
         Ok(())
-    }
-
-    /// The API socket address.
-    pub fn api_addr(&self) -> Result<SocketAddr, String> {
-        self.api.listen.parse().map_err(|_| format!("{:?} is not HOST:PORT (like 127.0.0.1:7401)", self.api.listen))
     }
 }
 
@@ -432,7 +452,7 @@ mod tests {
         .unwrap();
         assert_eq!(loaded.config.member.as_ref().unwrap().as_str(), "KZ");
         assert!(loaded.config.data_dir.is_absolute());
-        assert_eq!(loaded.config.api_addr().unwrap().port(), 7501);
+        assert_eq!(loaded.config.api.listen.port(), 7501);
         assert!(loaded.journal_path().ends_with("keys/last-signed.rix"));
     }
 
@@ -452,7 +472,16 @@ mod tests {
         assert!(e.contains("sync.batch_records") && e.contains("4096"), "{e}");
         assert!(load_text("[sync]\nbatch_records = 4096\n").is_ok());
         let e = load_text("[network]\nlisten = [\"/ip4/1.2.3.4/tcp/x\"]\n").unwrap_err().to_string();
-        assert!(e.contains("network.listen") && e.contains("not a multiaddress"), "{e}");
+        assert!(e.contains("node.toml") && e.contains("network.listen") && e.contains("not a multiaddress"), "{e}");
+        assert!(e.contains("line 2"), "{e}");
+        let e = load_text("[network]\nlisten = []\n").unwrap_err().to_string();
+        assert!(e.contains("network.listen") && e.contains("at least one"), "{e}");
+        for zero in ["[network]\nban_threshold = 0", "[sync]\nserve_burst = 0", "[sync]\nrequest_timeout_secs = 0"] {
+            let e = load_text(zero).unwrap_err().to_string();
+            let field =
+                zero.split(['[', ']', '\n', ' ']).filter(|s| !s.is_empty()).take(2).collect::<Vec<_>>().join(".");
+            assert!(e.contains(&field) && e.contains("at least 1"), "{zero}: {e}");
+        }
         let mdns = load_text("[network]\nmdns = true\n");
         if cfg!(feature = "mdns") {
             assert!(mdns.is_ok());

@@ -116,13 +116,8 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
     let replica = Arc::new(open_replica(config.replica_dir(), options).await?);
 
     let net_config = &config.config.network;
-    let listen = net_config
-        .listen
-        .iter()
-        .map(|a| a.parse().map_err(|_| NodeError::Api(format!("network.listen: invalid multiaddress {a}"))))
-        .collect::<Result<Vec<_>, _>>()?;
     let settings = NetworkSettings {
-        listen,
+        listen: net_config.listen.clone(),
         charter: charter.clone(),
         mdns: net_config.mdns,
         idle_timeout: Duration::from_secs(net_config.idle_timeout_secs),
@@ -130,9 +125,9 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
         max_connections: net_config.max_connections,
         max_memory_bytes: usize::try_from(net_config.max_memory_mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX),
     };
-    let (net, events, event_loop) = service::new(&identity, settings).map_err(|e| NodeError::Api(e.to_string()))?;
+    let (net, events, event_loop) = service::new(&identity, settings)?;
 
-    let api_addr = config.config.api_addr().map_err(NodeError::Api)?;
+    let api_addr = config.config.api.listen;
     if !api_addr.ip().is_loopback() {
         tracing::warn!(%api_addr, "the local API listens on a non-loopback address: anyone who can reach it and read the token can query and publish");
     }

@@ -50,8 +50,31 @@ pub enum NodeError {
         key: PathBuf,
     },
     /// A signed export (`rix import`) that cannot be read.
-    #[error("{0}")]
-    Pack(String),
+    #[error("{source}{}", imported_before(.read))]
+    Pack {
+        /// What is wrong with it.
+        source: rix_record::pack::PackError,
+        /// Records read (and imported) before the damage.
+        read: usize,
+    },
+    /// The member's signing history is unknown (its journal was lost) and no peer has supplied
+    /// it yet: publishing could sign two records with one sequence number.
+    #[error(
+        "this node is still recovering its member's signing history from peers; publishing would risk signing two records with one sequence number. Try again once a peer is connected and synced"
+    )]
+    HistoryUnknown,
+    /// The daemon is shutting down.
+    #[error("the node is stopping")]
+    Stopping,
+    /// The daemon runs without a search index.
+    #[error("the search index could not be opened; see the daemon's log (`rix reindex` rebuilds it)")]
+    NoSearchIndex,
+    /// The network service failed.
+    #[error(transparent)]
+    Network(#[from] rix_net::NetError),
+    /// A task of this node panicked (a bug): the request failed, the node goes on.
+    #[error("an internal task failed: {0}")]
+    TaskFailed(String),
     /// A worker of the daemon failed; the daemon stopped so that its supervisor restarts it.
     #[error("the daemon's {worker} worker failed ({reason}); the daemon stopped so that its supervisor can restart it")]
     WorkerFailed {
@@ -60,9 +83,9 @@ pub enum NodeError {
         /// What happened to it.
         reason: String,
     },
-    /// The daemon's API answered with an error.
-    #[error("{0}")]
-    Api(String),
+    /// The daemon's API could not be used.
+    #[error(transparent)]
+    Api(#[from] rix_api::Error),
     /// Some other I/O failed.
     #[error("{context}: {source}")]
     Io {
@@ -71,4 +94,50 @@ pub enum NodeError {
         /// The underlying error.
         source: std::io::Error,
     },
+}
+
+impl NodeError {
+    /// Whether the replica is locked by another process (a daemon that is starting holds it
+    /// before its API answers).
+    pub fn is_locked(&self) -> bool {
+        matches!(self, Self::Store(rix_store::StoreError::Locked(_)))
+    }
+
+    /// What kind of failure it is for a client: the one mapping from a node's errors to the
+    /// API's kinds and HTTP statuses.
+    pub fn kind(&self) -> rix_api::ErrorKind {
+        use rix_api::ErrorKind;
+        use rix_store::StoreError;
+        match self {
+            Self::Store(StoreError::NotFound(_)) => ErrorKind::NotFound,
+            Self::Store(StoreError::Ambiguous { .. })
+            | Self::RecordFile(_)
+            | Self::Reference(_)
+            | Self::Pack { .. }
+            | Self::Publish(crate::publish::PublishError::Sign(_)) => ErrorKind::Invalid,
+            Self::Publish(_) => ErrorKind::Conflict,
+            Self::NotAMember | Self::MemberNotInCharter { .. } | Self::KeyNotInCharter { .. } => ErrorKind::Forbidden,
+            Self::HistoryUnknown | Self::Stopping | Self::NoSearchIndex => ErrorKind::Unavailable,
+            Self::Api(e) => e.kind(),
+            _ => ErrorKind::Node,
+        }
+    }
+}
+
+impl From<NodeError> for rix_api::Error {
+    fn from(e: NodeError) -> Self {
+        match e {
+            // Keep the I/O error itself: a closed stdout must stay recognisable.
+            NodeError::Io { context, source } => rix_api::Error::Io { context, source },
+            NodeError::Api(e) => e,
+            e => rix_api::Error::refused(e.kind(), e.to_string()),
+        }
+    }
+}
+
+fn imported_before(read: &usize) -> String {
+    match read {
+        0 => String::new(),
+        n => format!(" (the {n} records before it were read and imported)"),
+    }
 }

@@ -1,72 +1,52 @@
-//! [`InProcessBackend`]: the [`Backend`] of a node running in this process (devnet and the
-//! in-process test harness), so they publish and query through the same code paths as the CLI.
+//! [`InProcessBackend`]: the [`Backend`](rix_api::Backend) of a node running in this process.
+//! devnet and the test harness publish and query through it, and the daemon's API handlers
+//! answer through it, so all of them take the same code paths as the CLI.
 
 use std::sync::Arc;
 
-use rix_record::{Content, MemberCode, RecordId};
-use rix_store::query::{RecordFilter, RecordList, RecordView, StatsReport};
+use rix_api::StatusView;
+use rix_record::{Charter, Content, SignedRecord};
+use rix_search::{SearchIndex, SearchQuery, SearchResults};
+use rix_store::Replica;
+use rix_store::query::RecordView;
 
-use crate::backend::{Backend, ReindexReport};
+use crate::backend::{Local, ReplicaBackend};
 use crate::error::NodeError;
 use crate::node::Node;
-use crate::ops::{self, ImportReport, StatusView, VerifyReport};
-use rix_search::{SearchQuery, SearchResults};
+use crate::ops::StoredBatch;
 
-/// A backend over a running [`Node`]. Call it from a blocking thread (not from async code):
-/// publishing and status wait on the node's runtime.
-pub struct InProcessBackend {
+/// A running [`Node`] and the runtime its tasks run on.
+pub struct Running {
     node: Arc<Node>,
     runtime: tokio::runtime::Handle,
 }
 
+/// A backend over a running [`Node`]. Call it from a blocking thread (not from async code):
+/// publishing and status wait on the node's runtime.
+pub type InProcessBackend = ReplicaBackend<Running>;
+
 impl InProcessBackend {
     /// A backend for `node`, whose tasks run on `runtime`.
     pub fn new(node: Arc<Node>, runtime: tokio::runtime::Handle) -> Self {
-        Self { node, runtime }
-    }
-
-    fn members(&self) -> Vec<MemberCode> {
-        self.node.charter().members.iter().map(|m| m.code.clone()).collect()
+        ReplicaBackend(Running { node, runtime })
     }
 }
 
-impl Backend for InProcessBackend {
-    fn list(&self, filter: &RecordFilter) -> Result<RecordList, NodeError> {
-        Ok(self.node.replica().list(filter)?)
+impl Local for Running {
+    fn replica(&self) -> &Replica {
+        self.node.replica()
     }
 
-    fn show(&self, id: &str) -> Result<RecordView, NodeError> {
-        Ok(self.node.replica().show(id)?)
+    fn charter(&self) -> &Charter {
+        self.node.charter()
     }
 
-    fn stats(&self) -> Result<StatsReport, NodeError> {
-        Ok(self.node.replica().stats(&self.members())?)
+    fn search_index(&self) -> Result<&SearchIndex, NodeError> {
+        self.node.search_index()
     }
 
-    fn export_views(
-        &self,
-        filter: &RecordFilter,
-        each: &mut dyn FnMut(RecordView) -> std::io::Result<()>,
-    ) -> Result<u64, NodeError> {
-        ops::export_views(self.node.replica(), filter, each)
-    }
-
-    fn export_signed(&self, each: &mut dyn FnMut(&[u8], u64) -> std::io::Result<()>) -> Result<u64, NodeError> {
-        crate::ops::export_envelopes(self.node.replica(), each)
-    }
-
-    fn import(
-        &self,
-        pack: &mut dyn std::io::Read,
-        total: u64,
-        progress: &mut dyn FnMut(u64, u64),
-    ) -> Result<ImportReport, NodeError> {
-        ops::import_pack_into(pack, |n| progress(n as u64, total), &mut |batch| self.node.import_batch(batch))
-    }
-
-    fn verify(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<VerifyReport, NodeError> {
-        let total = self.node.replica().len()?;
-        Ok(ops::verify_replica(self.node.replica(), self.node.charter(), |n| progress(n as u64, total))?)
+    fn search(&self, query: &SearchQuery) -> Result<SearchResults, NodeError> {
+        self.node.search(query)
     }
 
     fn status(&self) -> Result<StatusView, NodeError> {
@@ -77,19 +57,8 @@ impl Backend for InProcessBackend {
         self.runtime.block_on(self.node.publish(content))
     }
 
-    fn resolve(&self, prefix: &str) -> Result<RecordId, NodeError> {
-        Ok(self.node.replica().resolve(prefix)?)
-    }
-
-    fn search(&self, query: &SearchQuery) -> Result<SearchResults, NodeError> {
-        self.node.search(query)
-    }
-
-    fn reindex(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<ReindexReport, NodeError> {
-        crate::backend::rebuild_index(self.node.search_index()?, self.node.replica(), progress)
-    }
-
-    fn history(&self, id: &str) -> Result<Vec<RecordView>, NodeError> {
-        Ok(self.node.replica().history(id)?)
+    /// Through the node's one ingest pipeline: indexed and counted like gossip and sync.
+    fn store_batch(&self, records: Vec<SignedRecord>) -> Result<StoredBatch, NodeError> {
+        self.node.import_batch(records)
     }
 }

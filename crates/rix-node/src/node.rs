@@ -136,9 +136,7 @@ impl Node {
 
     /// The search index, if it could be opened.
     pub fn search_index(&self) -> Result<&SearchIndex, NodeError> {
-        self.search
-            .as_deref()
-            .ok_or_else(|| NodeError::Api("the search index could not be opened; see the daemon's log".into()))
+        self.search.as_deref().ok_or(NodeError::NoSearchIndex)
     }
 
     /// `rix search` through the daemon.
@@ -165,9 +163,7 @@ impl Node {
             return Err(NodeError::NotAMember);
         }
         if !*self.history_known.borrow() {
-            return Err(NodeError::Api(
-                "this node is still recovering its member's signing history from peers; publishing would risk signing two records with one sequence number. Try again once a peer is connected and synced".into(),
-            ));
+            return Err(NodeError::HistoryUnknown);
         }
         let node = self.clone();
         let record =
@@ -188,7 +184,7 @@ impl Node {
         let view = view??;
         self.metrics.received("publish");
         self.metrics.records_stored.set(self.replica.len()? as i64);
-        let outcome = outcome.map_err(|e| NodeError::Api(e.to_string()))?;
+        let outcome = outcome?;
         tracing::info!(id = %record.id().short(), seq = record.record().seq, ?outcome, "published");
         Ok(view)
     }
@@ -291,14 +287,7 @@ impl Node {
         let mut status = blocking(move || offline_status(&node.config, &node.charter, &node.replica)).await??;
         status.daemon_running = true;
         status.peer_id = self.net.local_peer_id().to_string();
-        status.listen_addresses = self
-            .net
-            .listen_addrs()
-            .await
-            .map_err(|e| NodeError::Api(e.to_string()))?
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        status.listen_addresses = self.net.listen_addrs().await?.iter().map(ToString::to_string).collect();
         status.connected_peers = self.peers().await?;
         status.can_publish = self.can_publish();
         Ok(status)
@@ -307,14 +296,13 @@ impl Node {
     /// What the actor knows of each connected peer's sync.
     async fn peer_syncs(&self) -> Result<PeerSyncs, NodeError> {
         let (reply, answer) = oneshot::channel();
-        let stopped = || NodeError::Api("the node is stopping".into());
-        self.queries.send(Query::PeerSyncs { reply }).await.map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())
+        self.queries.send(Query::PeerSyncs { reply }).await.map_err(|_| NodeError::Stopping)?;
+        answer.await.map_err(|_| NodeError::Stopping)
     }
 
     /// `rix peers`.
     pub async fn peers(&self) -> Result<Vec<PeerView>, NodeError> {
-        let connected = self.net.peers().await.map_err(|e| NodeError::Api(e.to_string()))?;
+        let connected = self.net.peers().await?;
         let syncs = self.peer_syncs().await?;
         let mut out: Vec<PeerView> = connected
             .into_iter()
@@ -322,9 +310,9 @@ impl Node {
                 let sync = syncs.get(&p.peer_id).cloned().unwrap_or_default();
                 PeerView {
                     peer_id: p.peer_id.to_string(),
-                    member: Some(p.role),
+                    member: Some(p.role.parse().unwrap_or(rix_api::PeerRole::Unknown)),
                     address: Some(p.address.to_string()),
-                    last_sync: sync.last_sync.map(|t| t.to_string()),
+                    last_sync: sync.last_sync,
                     records_fetched: sync.records_fetched,
                     gossip_protocol: Some(p.gossip_protocol),
                     in_mesh: p.in_mesh,
@@ -341,5 +329,5 @@ impl Node {
 /// Runs `work` on the blocking pool; its panic is this node's bug, reported as an error to
 /// the caller instead of unwinding through an API handler.
 pub(crate) async fn blocking<R: Send + 'static>(work: impl FnOnce() -> R + Send + 'static) -> Result<R, NodeError> {
-    tokio::task::spawn_blocking(work).await.map_err(|e| NodeError::Api(format!("an internal task failed: {e}")))
+    tokio::task::spawn_blocking(work).await.map_err(|e| NodeError::TaskFailed(e.to_string()))
 }

@@ -2,41 +2,13 @@
 //! a signed pack, re-verifying every record, and summarising state. Their reports are the JSON shapes
 //! scripts read.
 
+pub use rix_api::{ChainView, EquivocationView, ImportReport, PeerView, Rejection, StatusView, VerifyReport};
 use rix_record::pack::{PackError, PackReader};
 use rix_record::{Charter, SignedRecord, VerifiedRecord, VerifyError};
 use rix_store::{Durability, Inserted, Replica, StoreError};
-use serde::{Deserialize, Serialize};
 
 /// Records per replica batch during import (one atomic write and one flush each).
 const IMPORT_BATCH: usize = 512;
-
-/// What an import did.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ImportReport {
-    /// Envelopes read.
-    pub read: usize,
-    /// Newly stored.
-    pub stored: usize,
-    /// Already held.
-    pub duplicates: usize,
-    /// Kept as equivocation evidence.
-    pub equivocations: usize,
-    /// Not accepted, with why.
-    pub rejected: Vec<Rejection>,
-}
-
-/// A record that failed verification.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Rejection {
-    /// Position in the input (0-based), or in the replica scan.
-    pub index: usize,
-    /// The id the bytes hash to.
-    pub id: String,
-    /// Stable reason label (`bad_signature`, `unknown_author`, ...).
-    pub reason: String,
-    /// The full message.
-    pub error: String,
-}
 
 /// Hands the full view of every record `filter` selects, newest first, to `each`. Returns how
 /// many were handed over.
@@ -46,7 +18,7 @@ pub fn export_views(
     each: &mut dyn FnMut(rix_store::query::RecordView) -> std::io::Result<()>,
 ) -> Result<u64, crate::NodeError> {
     replica.select_each(filter, |stored| {
-        each(rix_store::query::RecordView::new(&stored, rix_store::query::Detail::Full))
+        each(rix_store::query::view(&stored, rix_store::query::Detail::Full))
             .map_err(|source| crate::NodeError::Io { context: "writing the export".into(), source })
     })
 }
@@ -133,10 +105,7 @@ pub fn import_pack_into(
     mut progress: impl FnMut(usize),
     store: &mut dyn FnMut(Vec<SignedRecord>) -> Result<StoredBatch, crate::NodeError>,
 ) -> Result<ImportReport, crate::NodeError> {
-    let damaged = |e: PackError, read: usize| match read {
-        0 => crate::NodeError::Pack(e.to_string()),
-        n => crate::NodeError::Pack(format!("{e} (the {n} records before it were read and imported)")),
-    };
+    let damaged = |source: PackError, read: usize| crate::NodeError::Pack { source, read };
     let mut report = ImportReport::default();
     let mut batch: Vec<SignedRecord> = Vec::with_capacity(IMPORT_BATCH);
     let mut flush = |batch: &mut Vec<SignedRecord>, report: &mut ImportReport| -> Result<(), crate::NodeError> {
@@ -144,7 +113,7 @@ pub fn import_pack_into(
             return Ok(());
         }
         let first = report.read - batch.len();
-        let ids: Vec<String> = batch.iter().map(|r| r.id().to_hex()).collect();
+        let ids: Vec<rix_record::RecordId> = batch.iter().map(SignedRecord::id).collect();
         let stored = store(std::mem::take(batch))?;
         for (i, result) in stored.results().enumerate() {
             match result {
@@ -153,7 +122,7 @@ pub fn import_pack_into(
                 Ok(Inserted::Equivocation { .. }) => report.equivocations += 1,
                 Err(e) => report.rejected.push(Rejection {
                     index: first + i,
-                    id: ids[i].clone(),
+                    id: Some(ids[i]),
                     reason: e.reason().to_owned(),
                     error: e.to_string(),
                 }),
@@ -180,67 +149,16 @@ pub fn import_pack_into(
     Ok(report)
 }
 
-/// What `rix verify` found.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct VerifyReport {
-    /// Records checked.
-    pub checked: usize,
-    /// Records that verified.
-    pub valid: usize,
-    /// Records that did not.
-    pub failures: Vec<Rejection>,
-    /// Per author: what is held, gaps, and hash-link breaks.
-    pub chains: Vec<ChainView>,
-    /// Authors that signed two records with one sequence number, with the evidence.
-    pub equivocations: Vec<EquivocationView>,
-}
-
-impl VerifyReport {
-    /// True when every stored record verified.
-    pub fn ok(&self) -> bool {
-        self.failures.is_empty()
+/// The view of one author's chain as the replica holds it.
+pub fn chain_view(c: &rix_store::AuthorChain) -> ChainView {
+    ChainView {
+        member: c.author.clone(),
+        held: c.held,
+        contiguous: c.contiguous,
+        max_seq: c.max_seq,
+        missing: c.missing.clone(),
+        broken_links: c.issues.iter().map(|i| (i.seq, i.id)).collect(),
     }
-}
-
-/// One author's chain as the replica holds it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ChainView {
-    /// Member code.
-    pub member: String,
-    /// Records held.
-    pub held: u64,
-    /// All of 1..=contiguous are held.
-    pub contiguous: u64,
-    /// Highest sequence number held.
-    pub max_seq: u64,
-    /// Missing sequence numbers, as inclusive ranges.
-    pub missing: Vec<(u64, u64)>,
-    /// Records whose `prev` is not the held predecessor: `(seq, id)`.
-    pub broken_links: Vec<(u64, String)>,
-}
-
-impl From<&rix_store::AuthorChain> for ChainView {
-    fn from(c: &rix_store::AuthorChain) -> Self {
-        Self {
-            member: c.author.to_string(),
-            held: c.held,
-            contiguous: c.contiguous,
-            max_seq: c.max_seq,
-            missing: c.missing.clone(),
-            broken_links: c.issues.iter().map(|i| (i.seq, i.id.to_hex())).collect(),
-        }
-    }
-}
-
-/// Evidence of one equivocation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EquivocationView {
-    /// The member.
-    pub member: String,
-    /// The sequence number signed twice.
-    pub seq: u64,
-    /// The conflicting record ids (all signed by the member).
-    pub ids: Vec<String>,
 }
 
 /// Re-verifies every stored record and reports chains and equivocations.
@@ -261,7 +179,7 @@ pub fn verify_replica(
         };
         match failure {
             None => report.valid += 1,
-            Some((reason, error)) => report.failures.push(Rejection { index, id: id.to_hex(), reason, error }),
+            Some((reason, error)) => report.failures.push(Rejection { index, id: Some(id), reason, error }),
         }
         progress(report.checked);
     }
@@ -270,12 +188,12 @@ pub fn verify_replica(
     if report.checked as u64 != counted {
         report.failures.push(Rejection {
             index: report.checked,
-            id: String::new(),
+            id: None,
             reason: "index_mismatch".into(),
             error: format!("the time index lists {} records, the replica counts {counted}", report.checked),
         });
     }
-    report.chains = replica.chains()?.iter().map(ChainView::from).collect();
+    report.chains = replica.chains()?.iter().map(chain_view).collect();
     report.equivocations = equivocation_views(replica)?;
     Ok(report)
 }
@@ -285,66 +203,8 @@ pub fn equivocation_views(replica: &Replica) -> Result<Vec<EquivocationView>, St
     Ok(replica
         .equivocations()?
         .into_iter()
-        .map(|e| EquivocationView {
-            member: e.author.to_string(),
-            seq: e.seq,
-            ids: e.records.iter().map(|r| r.id().to_hex()).collect(),
-        })
+        .map(|e| EquivocationView { member: e.author, seq: e.seq, ids: e.records.iter().map(|r| r.id()).collect() })
         .collect())
-}
-
-/// `rix status`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct StatusView {
-    /// The network name.
-    pub network: String,
-    /// This node's member code (absent for an observer).
-    pub member: Option<String>,
-    /// This node's peer id.
-    pub peer_id: String,
-    /// Addresses the node listens on (configured when the daemon is not running).
-    pub listen_addresses: Vec<String>,
-    /// Whether the answer comes from a running daemon.
-    pub daemon_running: bool,
-    /// Connected peers (empty when the daemon is not running).
-    pub connected_peers: Vec<PeerView>,
-    /// Records stored.
-    pub records: u64,
-    /// Per member: the highest record held and what is missing.
-    pub members: Vec<ChainView>,
-    /// Equivocation evidence held.
-    pub equivocations: Vec<EquivocationView>,
-    /// Whether this node may publish now (its signing history is known).
-    pub can_publish: bool,
-}
-
-/// A connected peer, for `rix status` and `rix peers`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PeerView {
-    /// Its peer id.
-    pub peer_id: String,
-    /// Its member code, or `observer:NAME`.
-    pub member: Option<String>,
-    /// The address of the connection.
-    pub address: Option<String>,
-    /// When a sync round with it last completed (RFC 3339).
-    pub last_sync: Option<String>,
-    /// Records fetched from it by sync since connecting.
-    pub records_fetched: u64,
-    /// The gossip protocol agreed with it, such as "Gossipsub v1.2".
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gossip_protocol: Option<String>,
-    /// Whether it is in this node's gossip mesh: records this node relays go to mesh peers.
-    #[serde(default)]
-    pub in_mesh: bool,
-    /// Whether it has told this node that it takes the network's gossip; records are
-    /// gossiped only to peers that have.
-    #[serde(default)]
-    pub gossip_subscribed: bool,
-    /// Its gossipsub peer score as this node sees it (below -50 this node stops publishing to
-    /// it; below -80 it ignores what the peer sends).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gossip_score: Option<f64>,
 }
 
 #[cfg(test)]

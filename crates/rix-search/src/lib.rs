@@ -21,10 +21,10 @@ use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+pub use rix_api::{SearchHit, SearchQuery, SearchResults};
 use rix_record::{Content, VerifiedRecord};
-use rix_store::query::{Detail, RecordFilter, RecordView};
+use rix_store::query::{Detail, RecordFilter, admits, view};
 use rix_store::{Replica, StoreError};
-use serde::{Deserialize, Serialize};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, RangeQuery, RegexQuery, TermQuery};
 use tantivy::schema::{
@@ -58,42 +58,6 @@ pub enum SearchError {
     /// The replica failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-/// A search: words, "phrases" and prefix* terms, with the listing filters.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct SearchQuery {
-    /// The query text.
-    pub text: String,
-    /// Filters; `limit` defaults to 20.
-    #[serde(flatten)]
-    pub filter: RecordFilter,
-}
-
-/// One result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SearchHit {
-    /// The record (listing fields).
-    #[serde(flatten)]
-    pub record: RecordView,
-    /// Relevance (BM25; higher is better).
-    pub score: f32,
-    /// A passage of the record's text around the matches.
-    pub snippet: String,
-    /// Byte ranges of `snippet` that matched the query.
-    pub highlights: Vec<(usize, usize)>,
-}
-
-/// `rix search` output: `{"query", "total", "records": [...]}`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct SearchResults {
-    /// The query text.
-    pub query: String,
-    /// Index documents matching the query and the indexed filters (before version and
-    /// withdrawal filtering).
-    pub total: usize,
-    /// The best hits, best first.
-    pub records: Vec<SearchHit>,
 }
 
 #[derive(Clone, Copy)]
@@ -483,10 +447,10 @@ impl SearchIndex {
                 };
                 let Some(record) = replica.get(&id)? else { continue };
                 let stored = replica.stored(record)?;
-                if !query.filter.admits(&stored) {
+                if !admits(&query.filter, &stored) {
                     continue;
                 }
-                let view = RecordView::new(&stored, Detail::Summary);
+                let view = view(&stored, Detail::Summary);
                 let analyser = analyser_for(&view.language).unwrap_or(GENERIC);
                 let generator = match generators.entry(analyser) {
                     std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),

@@ -9,10 +9,10 @@
 //! print, so both produce identical output.
 #![deny(missing_docs)]
 
+mod chain;
 mod keys;
 pub mod query;
 mod replica;
 
-pub use replica::{
-    AuthorChain, ChainIssue, Durability, Equivocation, Inserted, Replica, ReplicaOptions, StoreError, StoredRecord,
-};
+pub use chain::{AuthorChain, ChainIssue, Equivocation};
+pub use replica::{Durability, Inserted, Replica, ReplicaOptions, StoreError, StoredRecord};

@@ -8,12 +8,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
+use rix_api::Backend;
+use rix_api::record::file::read_record_file;
 use rix_node::NodeConfig;
-use rix_node::backend::{Backend, DraftResolver};
 use rix_node::daemon::{Node, RunningNode};
+use rix_node::drafts::DraftResolver;
 use rix_node::init::{InitOptions, init_node};
 use rix_node::inprocess::InProcessBackend;
-use rix_record::file::read_record_file;
 
 use super::Context;
 use crate::cli::DevnetArgs;
@@ -229,7 +230,7 @@ fn publish_samples(
                 .and_then(|content| Ok(backends[i].publish(content)?));
             match result {
                 Ok(view) => {
-                    resolvers[i].note_published(path, view.id.parse().expect("valid id"));
+                    resolvers[i].note_published(path, view.id);
                     published.fetch_add(1, Ordering::Relaxed);
                 }
                 Err(e) => eprintln!("devnet: {code} could not publish {}: {e:#}", path.display()),

@@ -19,8 +19,8 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
-use rix_node::backend::{Backend, LocalBackend};
-use rix_node::client::ApiBackend;
+use rix_api::Backend;
+use rix_node::backend::LocalBackend;
 use rix_node::{LoadedConfig, NodeConfig};
 use serde::Serialize;
 
@@ -50,7 +50,7 @@ impl Context {
     /// The node to talk to: the running daemon's API if there is one, else the replica.
     pub fn backend(&self) -> Result<Box<dyn Backend>> {
         let config = self.load_config()?;
-        if let Some(api) = ApiBackend::connect(&config)? {
+        if let Some(api) = rix_node::client::connect(&config)? {
             tracing::debug!("using the running daemon's API");
             return Ok(Box::new(api));
         }
@@ -58,11 +58,9 @@ impl Context {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         loop {
             match LocalBackend::open(config.clone()) {
-                Err(rix_node::NodeError::Store(rix_store::StoreError::Locked(_)))
-                    if std::time::Instant::now() < deadline =>
-                {
+                Err(e) if e.is_locked() && std::time::Instant::now() < deadline => {
                     std::thread::sleep(std::time::Duration::from_millis(200));
-                    if let Some(api) = ApiBackend::connect(&config)? {
+                    if let Some(api) = rix_node::client::connect(&config)? {
                         return Ok(Box::new(api));
                     }
                 }
@@ -88,18 +86,18 @@ impl Context {
 }
 
 /// Parses `--since`: a date (start of day, UTC) or an RFC 3339 timestamp.
-pub fn parse_since(s: &str) -> Result<rix_record::Timestamp> {
-    if let Ok(d) = s.parse::<rix_record::Date>() {
+pub fn parse_since(s: &str) -> Result<rix_api::record::Timestamp> {
+    if let Ok(d) = s.parse::<rix_api::record::Date>() {
         return Ok(d.start());
     }
-    s.parse::<rix_record::Timestamp>().map_err(|_| {
+    s.parse::<rix_api::record::Timestamp>().map_err(|_| {
         anyhow::anyhow!("--since {s:?}: expected a date like 2024-01-31 or a time like 2024-01-31T12:00:00Z")
     })
 }
 
 /// The query filter from command-line filter flags.
-pub fn filter_from(args: &crate::cli::FilterArgs) -> Result<rix_store::query::RecordFilter> {
-    Ok(rix_store::query::RecordFilter {
+pub fn filter_from(args: &crate::cli::FilterArgs) -> Result<rix_api::RecordFilter> {
+    Ok(rix_api::RecordFilter {
         kind: args.kind,
         member: args.member.clone(),
         factor: args.factor,

@@ -1,8 +1,8 @@
 //! Node set-up and state: `init`, `status`, `charter`.
 
 use anyhow::{Context as _, Result};
+use rix_api::record::{Charter, Observer};
 use rix_node::init::{InitOptions, init_node};
-use rix_record::{Charter, Observer};
 
 use super::Context;
 use crate::cli::{CharterCommand, InitArgs};
@@ -49,7 +49,7 @@ pub fn status(ctx: &Context) -> Result<()> {
         return ctx.print_json(&status);
     }
     outln!("network     {}", status.network);
-    outln!("member      {}", status.member.as_deref().unwrap_or("(observer)"));
+    outln!("member      {}", status.member.as_ref().map_or("(observer)", |m| m.as_str()));
     outln!("peer id     {}", status.peer_id);
     outln!(
         "daemon      {}",
@@ -67,7 +67,7 @@ pub fn status(ctx: &Context) -> Result<()> {
         for m in &status.members {
             let missing: u64 = m.missing.iter().map(|(a, b)| b - a + 1).sum();
             t.row(vec![
-                m.member.clone(),
+                m.member.to_string(),
                 m.held.to_string(),
                 m.max_seq.to_string(),
                 m.contiguous.to_string(),
@@ -84,7 +84,7 @@ pub fn status(ctx: &Context) -> Result<()> {
 
 pub fn peers(ctx: &Context) -> Result<()> {
     let config = ctx.load_config()?;
-    let Some(api) = rix_node::client::ApiBackend::connect(&config)? else {
+    let Some(api) = rix_node::client::connect(&config)? else {
         if ctx.json {
             return ctx.print_json(&serde_json::json!({ "daemon_running": false, "peers": [] }));
         }
@@ -112,10 +112,10 @@ pub fn peers(ctx: &Context) -> Result<()> {
             None => gossip,
         };
         t.row(vec![
-            p.member.clone().unwrap_or_default(),
+            p.member.as_ref().map(ToString::to_string).unwrap_or_default(),
             p.peer_id.clone(),
             p.address.clone().unwrap_or_default(),
-            p.last_sync.clone().unwrap_or_else(|| "never".into()),
+            p.last_sync.map_or_else(|| "never".into(), |t| t.to_string()),
             p.records_fetched.to_string(),
             gossip,
         ]);

@@ -3,9 +3,9 @@
 use std::io::Write;
 
 use anyhow::{Context as _, Result};
-use rix_node::backend::DraftResolver;
-use rix_record::Content;
-use rix_record::file::read_record_file;
+use rix_api::record::Content;
+use rix_api::record::file::read_record_file;
+use rix_node::drafts::DraftResolver;
 
 use super::{Context, filter_from};
 use crate::cli::{ListArgs, PublishArgs, ShowArgs, WithdrawArgs};
@@ -21,9 +21,9 @@ pub fn publish(ctx: &Context, args: &PublishArgs) -> Result<()> {
                 "file": draft.path,
                 "valid": true,
                 "content": match &draft.content {
-                    rix_record::file::DraftContent::Publication { publication, supersedes } =>
+                    rix_api::record::file::DraftContent::Publication { publication, supersedes } =>
                         serde_json::json!({"publication": publication, "supersedes": supersedes.as_ref().map(ToString::to_string)}),
-                    rix_record::file::DraftContent::Withdrawal { withdraws, reason } =>
+                    rix_api::record::file::DraftContent::Withdrawal { withdraws, reason } =>
                         serde_json::json!({"withdraws": withdraws.to_string(), "reason": reason}),
                 },
             }));
@@ -47,18 +47,9 @@ pub fn publish(ctx: &Context, args: &PublishArgs) -> Result<()> {
     for draft in &drafts {
         let content = resolver.content(draft).with_context(|| format!("{}", draft.path.display()))?;
         let view = backend.publish(content).with_context(|| format!("publishing {}", draft.path.display()))?;
-        resolver.note_published(
-            &draft.path,
-            view.id.parse().map_err(|_| anyhow::anyhow!("the node returned a malformed record id {:?}", view.id))?,
-        );
+        resolver.note_published(&draft.path, view.id);
         if !ctx.json {
-            outln!(
-                "published {} as {} #{} ({})",
-                draft.path.display(),
-                view.author,
-                view.seq,
-                crate::render::short(&view.id)
-            );
+            outln!("published {} as {} #{} ({})", draft.path.display(), view.author, view.seq, view.id.short());
         }
         published.push(view);
     }
@@ -75,31 +66,22 @@ pub fn withdraw(ctx: &Context, args: &WithdrawArgs) -> Result<()> {
     let backend = ctx.backend()?;
     let target = backend.show(&args.id)?;
     let config = ctx.load_config()?;
-    if config.config.member.as_ref().is_some_and(|m| m.as_str() != target.author) {
-        anyhow::bail!(
-            "record {} is {}'s; only its author can withdraw it",
-            crate::render::short(&target.id),
-            target.author
-        );
+    if config.config.member.as_ref().is_some_and(|m| *m != target.author) {
+        anyhow::bail!("record {} is {}'s; only its author can withdraw it", target.id.short(), target.author);
     }
-    let content = Content::Withdrawal(rix_record::Withdrawal {
-        withdraws: target
-            .id
-            .parse()
-            .map_err(|_| anyhow::anyhow!("the node returned a malformed record id {:?}", target.id))?,
-        reason: args.reason.clone(),
-    });
+    let content =
+        Content::Withdrawal(rix_api::record::Withdrawal { withdraws: target.id, reason: args.reason.clone() });
     let view = backend.publish(content)?;
     if ctx.json {
         return ctx.print_json(&view);
     }
     outln!(
         "withdrew {} ({}) with record {} #{} ({})",
-        crate::render::short(&target.id),
+        target.id.short(),
         target.title,
         view.author,
         view.seq,
-        crate::render::short(&view.id)
+        view.id.short()
     );
     Ok(())
 }
@@ -137,7 +119,7 @@ pub fn stats(ctx: &Context) -> Result<()> {
 pub fn search(ctx: &Context, args: &crate::cli::SearchArgs) -> Result<()> {
     let mut filter = filter_from(&args.filter)?;
     filter.limit = filter.limit.or(Some(20));
-    let query = rix_search::SearchQuery { text: args.query.join(" "), filter };
+    let query = rix_api::SearchQuery { text: args.query.join(" "), filter };
     let results = ctx.backend()?.search(&query)?;
     if ctx.json {
         return ctx.print_json(&results);
@@ -160,20 +142,14 @@ pub fn history(ctx: &Context, args: &ShowArgs) -> Result<()> {
         } else {
             "current"
         };
-        t.row(vec![
-            (i + 1).to_string(),
-            crate::render::day(&v.created_at).to_owned(),
-            crate::render::short(&v.id).to_owned(),
-            status.into(),
-            v.title.clone(),
-        ]);
+        t.row(vec![(i + 1).to_string(), v.created_at.date().to_string(), v.id.short(), status.into(), v.title.clone()]);
     }
     t.print(&mut std::io::stdout().lock())?;
     Ok(())
 }
 
 pub fn new(ctx: &Context, args: &crate::cli::NewArgs) -> Result<()> {
-    let text = rix_record::template::template(args.kind);
+    let text = rix_api::record::template::template(args.kind);
     match &args.out {
         Some(path) => {
             let mut file = std::fs::OpenOptions::new()

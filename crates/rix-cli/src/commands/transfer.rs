@@ -3,11 +3,12 @@
 use std::io::{BufWriter, Write};
 
 use anyhow::{Context as _, Result};
-use rix_record::pack::{self, PackReader};
-use rix_store::query::RecordView;
+use rix_api::RecordView;
+use rix_api::record::pack::{self, PackReader};
 
 use super::{Context, filter_from};
 use crate::cli::{ExportArgs, ExportFormat, ImportArgs};
+use crate::render::join;
 
 pub fn export(ctx: &Context, args: &ExportArgs) -> Result<()> {
     let backend = ctx.backend()?;
@@ -138,24 +139,25 @@ impl CsvRecords {
     }
 
     fn push(&mut self, out: &mut dyn Write, v: &RecordView) -> std::io::Result<()> {
+        let optional = |id: &Option<rix_api::record::RecordId>| id.map(|id| id.to_string()).unwrap_or_default();
         Self::row(
             out,
             &[
-                v.id.as_str(),
-                &v.author,
+                &v.id.to_string(),
+                v.author.as_str(),
                 &v.seq.to_string(),
-                &v.kind,
+                v.kind.slug(),
                 &v.title,
                 &v.summary,
                 &v.language,
-                &v.factors.join("; "),
-                &v.approaches.join("; "),
-                &v.stages.join("; "),
-                &v.themes.join("; "),
+                &join(&v.factors, "; "),
+                &join(&v.approaches, "; "),
+                &join(&v.stages, "; "),
+                &join(&v.themes, "; "),
                 &v.tags.join("; "),
-                &v.created_at,
-                v.supersedes.as_deref().unwrap_or(""),
-                v.superseded_by.as_deref().unwrap_or(""),
+                &v.created_at.to_string(),
+                &optional(&v.supersedes),
+                &optional(&v.superseded_by),
                 if v.withdrawn { "true" } else { "false" },
                 v.body.as_deref().unwrap_or(""),
             ],
@@ -198,7 +200,7 @@ pub fn import(ctx: &Context, args: &ImportArgs) -> Result<()> {
             report.rejected.len()
         );
         for r in &report.rejected {
-            outln!("  rejected #{} ({}): {}", r.index, crate::render::short(&r.id), r.error);
+            outln!("  rejected #{} ({}): {}", r.index, r.id.map(|id| id.short()).unwrap_or_default(), r.error);
         }
     }
     if !report.rejected.is_empty() {
@@ -216,12 +218,18 @@ pub fn verify(ctx: &Context) -> Result<()> {
     } else {
         outln!("checked {} records: {} valid, {} failed", report.checked, report.valid, report.failures.len());
         for f in &report.failures {
-            outln!("  FAILED {}: {}", crate::render::short(&f.id), f.error);
+            match f.id {
+                Some(id) => outln!("  FAILED {}: {}", id.short(), f.error),
+                None => outln!("  FAILED: {}", f.error),
+            }
         }
         for c in &report.chains {
             let mut line = format!(
                 "  {:<6} {} records, contiguous to #{}, highest #{}",
-                c.member, c.held, c.contiguous, c.max_seq
+                c.member.as_str(),
+                c.held,
+                c.contiguous,
+                c.max_seq
             );
             if !c.missing.is_empty() {
                 let gaps: Vec<String> = c
@@ -232,7 +240,7 @@ pub fn verify(ctx: &Context) -> Result<()> {
                 line.push_str(&format!("; missing {}", gaps.join(", ")));
             }
             for (seq, id) in &c.broken_links {
-                line.push_str(&format!("; #{seq} ({}) links to a record not held", crate::render::short(id)));
+                line.push_str(&format!("; #{seq} ({}) links to a record not held", id.short()));
             }
             outln!("{line}");
         }
@@ -242,7 +250,7 @@ pub fn verify(ctx: &Context) -> Result<()> {
                 e.member,
                 e.ids.len(),
                 e.seq,
-                e.ids.iter().map(|i| crate::render::short(i)).collect::<Vec<_>>().join(", ")
+                e.ids.iter().map(|i| i.short()).collect::<Vec<_>>().join(", ")
             );
         }
     }
@@ -280,7 +288,7 @@ mod tests {
             "factors": ["leadership", "automation"], "approaches": [], "stages": [], "themes": [],
             "tags": ["a, b"], "created_at": "2026-01-01T00:00:00Z", "supersedes": null,
             "superseded_by": null, "withdrawn": false, "withdrawal": null, "withdraws": null,
-            "period": {"from": "2026"}, "contact_unit": null, "related": [], "body": body,
+            "period": {"from": "2026-01-01"}, "contact_unit": null, "related": [], "body": body,
         }))
         .unwrap()
     }
@@ -323,12 +331,13 @@ mod tests {
             w.write_record(CsvRecords::COLUMNS).unwrap();
             for v in &views {
                 let seq = v.seq.to_string();
-                let (factors, tags) = (v.factors.join("; "), v.tags.join("; "));
+                let (factors, tags) = (join(&v.factors, "; "), v.tags.join("; "));
+                let (id, created) = (v.id.to_string(), v.created_at.to_string());
                 w.write_record([
-                    v.id.as_str(),
-                    &v.author,
+                    id.as_str(),
+                    v.author.as_str(),
                     &seq,
-                    &v.kind,
+                    v.kind.slug(),
                     &v.title,
                     &v.summary,
                     &v.language,
@@ -337,7 +346,7 @@ mod tests {
                     "",
                     "",
                     &tags,
-                    &v.created_at,
+                    &created,
                     "",
                     "",
                     "false",

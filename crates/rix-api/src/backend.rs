@@ -1,0 +1,54 @@
+//! [`Backend`]: every question and action the CLI (and devnet, the tests and benchmarks) puts
+//! to a node. A node's replica opened directly, a node running in this process and a daemon
+//! over HTTP all answer it with the same views.
+
+use rix_record::{Content, RecordId};
+
+use crate::error::Error;
+use crate::filter::{RecordFilter, SearchQuery, SearchResults};
+use crate::reports::{ImportReport, ReindexReport, StatsReport, StatusView, VerifyReport};
+use crate::views::{RecordList, RecordView};
+
+/// What can be asked of a node.
+pub trait Backend {
+    /// `rix list`.
+    fn list(&self, filter: &RecordFilter) -> Result<RecordList, Error>;
+    /// `rix show`: a full id or unique prefix.
+    fn show(&self, id: &str) -> Result<RecordView, Error>;
+    /// `rix stats`.
+    fn stats(&self) -> Result<StatsReport, Error>;
+    /// Full views (with bodies) of the records `filter` selects, newest first, for `export
+    /// --format json|jsonl|csv|md|html`: handed to `each` one at a time, so a replica of any
+    /// size streams through. Returns how many were handed over.
+    fn export_views(
+        &self,
+        filter: &RecordFilter,
+        each: &mut dyn FnMut(RecordView) -> std::io::Result<()>,
+    ) -> Result<u64, Error>;
+    /// Every stored envelope, oldest first, for `export --format signed`: handed to `each` one
+    /// at a time with the number of records expected, so a replica of any size streams through
+    /// in constant memory. Returns how many were handed over.
+    fn export_signed(&self, each: &mut dyn FnMut(&[u8], u64) -> std::io::Result<()>) -> Result<u64, Error>;
+    /// `rix import` of a signed export read from `pack` as a stream (`total` records, for
+    /// `progress(done, total)`).
+    fn import(
+        &self,
+        pack: &mut dyn std::io::Read,
+        total: u64,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<ImportReport, Error>;
+    /// `rix verify`; `progress(done, total)`.
+    fn verify(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<VerifyReport, Error>;
+    /// `rix status`.
+    fn status(&self) -> Result<StatusView, Error>;
+    /// Signs and stores `content` as this node's member (and gossips it, when the daemon runs).
+    fn publish(&self, content: Content) -> Result<RecordView, Error>;
+    /// The full id for a unique prefix.
+    fn resolve(&self, prefix: &str) -> Result<RecordId, Error>;
+    /// `rix search`.
+    fn search(&self, query: &SearchQuery) -> Result<SearchResults, Error>;
+    /// `rix reindex`: rebuild the search index from the replica; `progress(done, total)`.
+    fn reindex(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<ReindexReport, Error>;
+    /// `rix history`: every version of a record, oldest first.
+    fn history(&self, id: &str) -> Result<Vec<RecordView>, Error>;
+}

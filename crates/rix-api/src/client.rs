@@ -1,0 +1,262 @@
+//! [`ApiClient`]: the [`Backend`] of a running daemon, over its local HTTP API. It reads every
+//! answer into the typed views; an answer it cannot read is an [`Error::Malformed`], never a
+//! panic.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use rix_record::pack::{PackError, PackReader, write_entry, write_header};
+use rix_record::{Content, RecordId};
+use serde::de::DeserializeOwned;
+
+use crate::backend::Backend;
+use crate::error::{Error, ErrorBody, ErrorKind};
+use crate::filter::{RecordFilter, SearchQuery, SearchResults, percent_encode};
+use crate::reports::{ImportReport, PeerView, ReindexReport, StatsReport, StatusView, VerifyReport};
+use crate::routes;
+use crate::views::{RecordList, RecordView};
+
+type Response = ureq::http::Response<ureq::Body>;
+
+/// A client of a running daemon's API.
+pub struct ApiClient {
+    agent: ureq::Agent,
+    base: String,
+    auth: String,
+}
+
+impl ApiClient {
+    /// Connects to the daemon whose API listens on `addr`, with the token in `token_file`:
+    /// `None` when there is no token file or nothing answers (no daemon runs, or a stale token
+    /// file after a crash).
+    pub fn connect(addr: SocketAddr, token_file: &Path) -> Result<Option<Self>, Error> {
+        let Ok(token) = std::fs::read_to_string(token_file) else {
+            return Ok(None);
+        };
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(Duration::from_secs(2)))
+            .timeout_global(Some(Duration::from_secs(600)))
+            .build()
+            .into();
+        let api = Self { agent, base: format!("http://{addr}"), auth: format!("Bearer {}", token.trim()) };
+        match api.agent.get(api.url(routes::HEALTH)).header("Authorization", &api.auth).call() {
+            Ok(r) if r.status().is_success() => Ok(Some(api)),
+            Ok(r) => Err(Error::refused(
+                ErrorKind::from_status(r.status().as_u16()),
+                format!("the daemon's API at {} answered {}; is the token file stale?", api.base, r.status()),
+            )),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// The API's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The response if it is a success; the daemon's error otherwise.
+    fn success(&self, response: Result<Response, ureq::Error>) -> Result<Response, Error> {
+        let mut response =
+            response.map_err(|source| Error::Unreachable { base: self.base.clone(), source: Box::new(source) })?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let status = response.status().as_u16();
+        let body = response.body_mut().with_config().limit(1 << 20).read_to_vec().unwrap_or_default();
+        let (kind, message) = match serde_json::from_slice::<ErrorBody>(&body) {
+            Ok(ErrorBody { error, kind }) => (kind.unwrap_or(ErrorKind::from_status(status)), error),
+            Err(_) => (ErrorKind::from_status(status), String::from_utf8_lossy(&body).into_owned()),
+        };
+        Err(Error::Refused { kind, message })
+    }
+
+    fn malformed(&self, what: &str, reason: impl std::fmt::Display) -> Error {
+        Error::Malformed { base: self.base.clone(), what: what.to_owned(), reason: reason.to_string() }
+    }
+
+    fn read<T: DeserializeOwned>(&self, what: &str, response: Result<Response, ureq::Error>) -> Result<T, Error> {
+        let mut response = self.success(response)?;
+        let bytes =
+            response.body_mut().with_config().limit(u64::MAX).read_to_vec().map_err(|e| self.malformed(what, e))?;
+        serde_json::from_slice(&bytes).map_err(|e| self.malformed(what, e))
+    }
+
+    fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
+        self.read(path, self.agent.get(self.url(path)).header("Authorization", &self.auth).call())
+    }
+
+    fn get_stream(&self, path: &str) -> Result<Response, Error> {
+        self.success(self.agent.get(self.url(path)).header("Authorization", &self.auth).call())
+    }
+
+    /// `rix peers`: the daemon's connected peers.
+    pub fn peers(&self) -> Result<Vec<PeerView>, Error> {
+        #[derive(serde::Deserialize)]
+        struct Peers {
+            peers: Vec<PeerView>,
+        }
+        Ok(self.get::<Peers>(routes::PEERS)?.peers)
+    }
+
+    /// The daemon's metrics, OpenMetrics text.
+    pub fn metrics(&self) -> Result<String, Error> {
+        let mut response = self.success(self.agent.get(self.url(routes::METRICS)).call())?;
+        response.body_mut().read_to_string().map_err(|e| self.malformed(routes::METRICS, e))
+    }
+}
+
+impl Backend for ApiClient {
+    fn list(&self, filter: &RecordFilter) -> Result<RecordList, Error> {
+        self.get(&format!("{}?{}", routes::RECORDS, filter.to_query()))
+    }
+
+    fn show(&self, id: &str) -> Result<RecordView, Error> {
+        self.get(&format!("{}/{}", routes::RECORDS, percent_encode(id)))
+    }
+
+    fn stats(&self) -> Result<StatsReport, Error> {
+        self.get(routes::STATS)
+    }
+
+    fn export_views(
+        &self,
+        filter: &RecordFilter,
+        each: &mut dyn FnMut(RecordView) -> std::io::Result<()>,
+    ) -> Result<u64, Error> {
+        let mut response = self.get_stream(&format!("{}?{}", routes::EXPORT, filter.to_query()))?;
+        // JSON lines, read as they arrive.
+        let reader = std::io::BufReader::new(response.body_mut().with_config().limit(u64::MAX).reader());
+        let mut done = 0;
+        for line in std::io::BufRead::lines(reader) {
+            let line = line.map_err(|e| self.malformed(routes::EXPORT, e))?;
+            let view: RecordView = serde_json::from_str(&line).map_err(|e| self.malformed(routes::EXPORT, e))?;
+            each(view).map_err(Error::io("writing the export"))?;
+            done += 1;
+        }
+        Ok(done)
+    }
+
+    fn export_signed(&self, each: &mut dyn FnMut(&[u8], u64) -> std::io::Result<()>) -> Result<u64, Error> {
+        let mut response = self.get_stream(routes::EXPORT_SIGNED)?;
+        let total = response
+            .headers()
+            .get(routes::EXPORT_COUNT_HEADER)
+            .and_then(|v| v.to_str().ok()?.parse().ok())
+            .unwrap_or(0);
+        // Read as it arrives: the pack of a large replica does not fit in memory twice.
+        let reader = response.body_mut().with_config().limit(u64::MAX).reader();
+        let broken = |e: PackError| self.malformed(routes::EXPORT_SIGNED, e);
+        let mut done = 0;
+        for envelope in PackReader::new(reader).map_err(broken)? {
+            each(&envelope.map_err(broken)?, total).map_err(Error::io("writing the export"))?;
+            done += 1;
+        }
+        Ok(done)
+    }
+
+    fn import(
+        &self,
+        pack: &mut dyn std::io::Read,
+        total: u64,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<ImportReport, Error> {
+        // The pack goes to the daemon as it is read, and the daemon imports it as it arrives;
+        // progress counts the entries sent.
+        progress(0, total);
+        let entries = PackReader::new(pack).map_err(|e| Error::refused(ErrorKind::Invalid, e.to_string()))?;
+        let mut counted = CountedPack { entries, buffer: Vec::new(), at: 0, sent: 0, total, progress };
+        write_header(&mut counted.buffer).map_err(Error::io("framing the pack"))?;
+        self.read(
+            routes::IMPORT,
+            self.agent
+                .post(self.url(routes::IMPORT))
+                .header("Authorization", &self.auth)
+                .header("Content-Type", "application/octet-stream")
+                .send(ureq::SendBody::from_reader(&mut counted)),
+        )
+    }
+
+    fn verify(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<VerifyReport, Error> {
+        let report: VerifyReport = self.get(routes::VERIFY)?;
+        progress(report.checked as u64, report.checked as u64);
+        Ok(report)
+    }
+
+    fn status(&self) -> Result<StatusView, Error> {
+        self.get(routes::STATUS)
+    }
+
+    fn publish(&self, content: Content) -> Result<RecordView, Error> {
+        let body = serde_json::to_vec(&content).map_err(|e| Error::refused(ErrorKind::Invalid, e.to_string()))?;
+        self.read(
+            routes::PUBLISH,
+            self.agent
+                .post(self.url(routes::PUBLISH))
+                .header("Authorization", &self.auth)
+                .header("Content-Type", "application/json")
+                .send(&body[..]),
+        )
+    }
+
+    fn search(&self, query: &SearchQuery) -> Result<SearchResults, Error> {
+        self.get(&format!("{}?{}", routes::SEARCH, query.to_query()))
+    }
+
+    fn reindex(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<ReindexReport, Error> {
+        let report: ReindexReport = self.read(
+            routes::REINDEX,
+            self.agent.post(self.url(routes::REINDEX)).header("Authorization", &self.auth).send_empty(),
+        )?;
+        progress(report.records, report.records);
+        Ok(report)
+    }
+
+    fn history(&self, id: &str) -> Result<Vec<RecordView>, Error> {
+        Ok(self.get::<RecordList>(&format!("{}/{}", routes::HISTORY, percent_encode(id)))?.records)
+    }
+
+    fn resolve(&self, prefix: &str) -> Result<RecordId, Error> {
+        #[derive(serde::Deserialize)]
+        struct Resolved {
+            id: RecordId,
+        }
+        Ok(self.get::<Resolved>(&format!("{}/{}", routes::RESOLVE, percent_encode(prefix)))?.id)
+    }
+}
+
+/// A pack re-framed entry by entry as it is sent (the same bytes), counting the entries for
+/// progress while the daemon imports them.
+struct CountedPack<'a, 'p> {
+    entries: PackReader<&'a mut dyn std::io::Read>,
+    /// Framed bytes not yet handed to the request, from `at`.
+    buffer: Vec<u8>,
+    at: usize,
+    sent: u64,
+    total: u64,
+    progress: &'p mut dyn FnMut(u64, u64),
+}
+
+impl std::io::Read for CountedPack<'_, '_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.at == self.buffer.len() {
+            self.buffer.clear();
+            self.at = 0;
+            match self.entries.next() {
+                None => return Ok(0),
+                Some(entry) => write_entry(&mut self.buffer, &entry.map_err(std::io::Error::other)?)?,
+            }
+            self.sent += 1;
+            (self.progress)(self.sent, self.total);
+        }
+        let n = buf.len().min(self.buffer.len() - self.at);
+        buf[..n].copy_from_slice(&self.buffer[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}

@@ -1,0 +1,37 @@
+//! The daemon's HTTP routes, shared by the server (`rix-node`'s `api`) and [`crate::client`].
+//! Every route but [`METRICS`] needs `Authorization: Bearer TOKEN`; `docs/cli.md` describes
+//! each.
+
+/// `GET`: a cheap authenticated probe.
+pub const HEALTH: &str = "/v1/health";
+/// `GET`: [`crate::StatusView`].
+pub const STATUS: &str = "/v1/status";
+/// `GET`: `{"peers": [PeerView...]}`.
+pub const PEERS: &str = "/v1/peers";
+/// `GET ?FILTER`: [`crate::RecordList`]; `GET /v1/records/ID`: one [`crate::RecordView`] in full.
+pub const RECORDS: &str = "/v1/records";
+/// `GET /v1/resolve/PREFIX`: `{"id": ID}`.
+pub const RESOLVE: &str = "/v1/resolve";
+/// `GET`: [`crate::StatsReport`].
+pub const STATS: &str = "/v1/stats";
+/// `GET ?FILTER`: full views as JSON lines.
+pub const EXPORT: &str = "/v1/export";
+/// `GET`: the signed pack, streamed, with its record count in [`EXPORT_COUNT_HEADER`].
+pub const EXPORT_SIGNED: &str = "/v1/export/signed";
+/// `POST` a signed pack: [`crate::ImportReport`].
+pub const IMPORT: &str = "/v1/import";
+/// `GET`: [`crate::VerifyReport`].
+pub const VERIFY: &str = "/v1/verify";
+/// `POST` a record's content (JSON): the stored [`crate::RecordView`].
+pub const PUBLISH: &str = "/v1/publish";
+/// `GET ?text=...&FILTER`: [`crate::SearchResults`].
+pub const SEARCH: &str = "/v1/search";
+/// `POST`: [`crate::ReindexReport`].
+pub const REINDEX: &str = "/v1/reindex";
+/// `GET /v1/history/ID`: [`crate::RecordList`], oldest first.
+pub const HISTORY: &str = "/v1/history";
+/// `GET`, no token: OpenMetrics text.
+pub const METRICS: &str = "/metrics";
+
+/// Response header of [`EXPORT_SIGNED`]: how many records the pack will hold (for progress).
+pub const EXPORT_COUNT_HEADER: &str = "x-rix-records";
