@@ -173,6 +173,23 @@ pub struct StatusView {
     pub equivocations: Vec<EquivocationView>,
     /// Whether this node may publish now (its signing history is known).
     pub can_publish: bool,
+    /// Free space on the data directory's disk against the reserve (absent if it could not be
+    /// measured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<StorageView>,
+}
+
+/// Free space where the node keeps its data, and what the free-space reserve makes of it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StorageView {
+    /// The data directory.
+    pub data_dir: String,
+    /// Bytes free on its disk.
+    pub free_bytes: u64,
+    /// The reserve (`store.reserve_mb`), bytes.
+    pub reserve_bytes: u64,
+    /// Whether records from peers and imports are taken (free space at or above the reserve).
+    pub accepting: bool,
 }
 
 /// Who a connected peer is, by the charter. Written as the member code, `observer:NAME`, or

@@ -213,6 +213,13 @@ pub fn offline_status(config: &LoadedConfig, charter: &Charter, replica: &Replic
     let peer_id =
         rix_net::NodeIdentity::load(&config.config.keys.node).map(|i| i.peer_id().to_string()).unwrap_or_default();
     let can_publish = publisher_for(config, charter).and_then(|p| Ok(p.history_known()?)).unwrap_or(false);
+    let reserve = config.config.store.reserve_mb.saturating_mul(1 << 20);
+    let storage = crate::disk::free_bytes(&config.config.data_dir).ok().map(|free| rix_api::StorageView {
+        data_dir: config.config.data_dir.display().to_string(),
+        free_bytes: free,
+        reserve_bytes: reserve,
+        accepting: free >= reserve,
+    });
     Ok(StatusView {
         network: charter.network.clone(),
         member: config.config.member.clone(),
@@ -224,5 +231,6 @@ pub fn offline_status(config: &LoadedConfig, charter: &Charter, replica: &Replic
         members: replica.chains()?.iter().map(ops::chain_view).collect(),
         equivocations: ops::equivocation_views(replica)?,
         can_publish,
+        storage,
     })
 }

@@ -246,6 +246,11 @@ pub struct StoreConfig {
     /// daemon saves the indexing work and memory (about 20 MB of writer buffer); `rix search`
     /// then says the index is unavailable. Default true.
     pub search_index: bool,
+    /// Free space, MiB, to keep on the disk holding `data_dir`. Below it the node takes no
+    /// records from peers or imports (it keeps answering queries, says so in `rix status` and
+    /// its log, and resumes by itself when space returns); the member's own publishing may use
+    /// the lower half of it. 0 turns the reserve off. Default 256.
+    pub reserve_mb: u64,
 }
 
 /// sled's page cache by default, MiB. sled counts pages by their size on disk, and small index
@@ -256,7 +261,7 @@ pub const DEFAULT_CACHE_MB: u64 = 8;
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self { cache_capacity_mb: DEFAULT_CACHE_MB, fsync: true, search_index: true }
+        Self { cache_capacity_mb: DEFAULT_CACHE_MB, fsync: true, search_index: true, reserve_mb: 256 }
     }
 }
 
@@ -427,6 +432,9 @@ listen = "{api}"
 
 [store]
 cache_capacity_mb = {DEFAULT_CACHE_MB}
+# Free space to keep on the data directory's disk: below it the node takes no records from
+# peers or imports until space is freed (publishing may use half of it).
+reserve_mb = 256
 "#
     )
 }

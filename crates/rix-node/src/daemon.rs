@@ -22,6 +22,7 @@ use tokio::sync::{mpsc, watch};
 use crate::actor::Actor;
 use crate::backend::publisher_for;
 use crate::config::LoadedConfig;
+use crate::disk::{Change, DiskGauge};
 use crate::error::NodeError;
 use crate::indexer::{INDEX_QUEUE, IndexJob, background_priority, run_indexer};
 use crate::node::blocking;
@@ -181,6 +182,10 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
             tracing::info!("restored the last signed record from the signing journal");
         }
     }
+    let disk = DiskGauge::new(config.config.data_dir.clone(), config.config.store.reserve_mb.saturating_mul(1 << 20));
+    if let Err(e) = disk.measure() {
+        tracing::warn!(error = %e, dir = %disk.dir().display(), "cannot measure free space; the free-space reserve is not enforced");
+    }
     let (supervisor, failures) = Supervisor::new();
     let (history_tx, history_known) = watch::channel(history_known);
     let (queries_tx, queries) = mpsc::channel(QUERY_QUEUE);
@@ -199,8 +204,12 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
         history_known,
         queries: queries_tx,
         supervisor: supervisor.clone(),
+        disk,
     });
     node.metrics.records_stored.set(node.replica.len()? as i64);
+    if !node.disk.accepting() {
+        tracing::warn!("{}", node.below_reserve());
+    }
     let stop = supervisor.stopping();
 
     supervisor.worker("network", event_loop.run());
@@ -232,6 +241,28 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
             }
         });
     }
+
+    let (n, stop_watch) = (node.clone(), stop.clone());
+    supervisor.worker("disk watch", async move {
+        loop {
+            n.metrics.disk_free_bytes.set(i64::try_from(n.disk.free()).unwrap_or(i64::MAX));
+            n.metrics.ingest_paused.set(i64::from(!n.disk.accepting()));
+            tokio::select! {
+                () = tokio::time::sleep(DISK_WATCH) => {}
+                () = stop_watch.cancelled() => return,
+            }
+            // statvfs: one cheap system call, fine on the runtime's thread.
+            match n.disk.measure() {
+                Ok(Some(Change::Paused)) => tracing::warn!("{}", n.below_reserve()),
+                Ok(Some(Change::Resumed)) => tracing::warn!(
+                    free_mib = n.disk.free() >> 20,
+                    "free space is back above the reserve: taking records from peers and imports again"
+                ),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot measure free space"),
+            }
+        }
+    });
 
     let mut indexer = None;
     if let (Some(index), Some(jobs)) = (search, index_jobs_rx) {
@@ -266,6 +297,9 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
     Ok(RunningNode { node, indexer, failures })
 }
 
+/// How often free space on the data directory's disk is measured.
+const DISK_WATCH: Duration = Duration::from_secs(1);
+
 /// Opens the replica, waiting up to ten seconds while another process (typically a `rix` query
 /// that started just before the daemon) still holds it.
 async fn open_replica(dir: std::path::PathBuf, options: ReplicaOptions) -> Result<Replica, NodeError> {
@@ -274,7 +308,7 @@ async fn open_replica(dir: std::path::PathBuf, options: ReplicaOptions) -> Resul
         let (d, o) = (dir.clone(), options.clone());
         match blocking(move || Replica::open(&d, &o)).await? {
             Err(rix_store::StoreError::Locked(_)) if tokio::time::Instant::now() < deadline => {
-                tracing::info!("replica in use by another process; waiting for it");
+                tracing::warn!("replica in use by another process; waiting for it");
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
             result => return Ok(result?),

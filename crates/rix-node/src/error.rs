@@ -63,6 +63,19 @@ pub enum NodeError {
         "this node is still recovering its member's signing history from peers; publishing would risk signing two records with one sequence number. Try again once a peer is connected and synced"
     )]
     HistoryUnknown,
+    /// The disk holding the data directory is below the free-space reserve.
+    #[error(
+        "the disk holding {} has {} free, below the reserve of {} (`store.reserve_mb`): this node takes no records from peers or imports, and publishes only down to half the reserve, until space is freed; it resumes by itself",
+        dir.display(), mib(*free), mib(*reserve)
+    )]
+    DiskReserve {
+        /// The data directory.
+        dir: PathBuf,
+        /// Bytes free.
+        free: u64,
+        /// The reserve, bytes.
+        reserve: u64,
+    },
     /// The daemon is shutting down.
     #[error("the node is stopping")]
     Stopping,
@@ -117,7 +130,9 @@ impl NodeError {
             | Self::Publish(crate::publish::PublishError::Sign(_)) => ErrorKind::Invalid,
             Self::Publish(_) => ErrorKind::Conflict,
             Self::NotAMember | Self::MemberNotInCharter { .. } | Self::KeyNotInCharter { .. } => ErrorKind::Forbidden,
-            Self::HistoryUnknown | Self::Stopping | Self::NoSearchIndex => ErrorKind::Unavailable,
+            Self::HistoryUnknown | Self::Stopping | Self::NoSearchIndex | Self::DiskReserve { .. } => {
+                ErrorKind::Unavailable
+            }
             Self::Api(e) => e.kind(),
             _ => ErrorKind::Node,
         }
@@ -140,4 +155,9 @@ fn imported_before(read: &usize) -> String {
         0 => String::new(),
         n => format!(" (the {n} records before it were read and imported)"),
     }
+}
+
+/// Bytes as MiB, for people.
+pub(crate) fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / 1048576.0)
 }

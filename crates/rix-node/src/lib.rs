@@ -12,6 +12,7 @@ pub mod client;
 pub mod config;
 mod config_text;
 pub mod daemon;
+pub mod disk;
 pub mod drafts;
 pub mod error;
 mod indexer;

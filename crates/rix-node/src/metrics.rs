@@ -14,6 +14,10 @@ pub struct Metrics {
     registry: Registry,
     /// Records in the replica.
     pub records_stored: Gauge,
+    /// Bytes free on the disk holding the data directory.
+    pub disk_free_bytes: Gauge,
+    /// 1 while free space is below the reserve and records from outside are refused.
+    pub ingest_paused: Gauge,
     /// New records stored, by how they arrived (`gossip`, `sync`, `publish`, `import`).
     pub records_received: Family<Labels, Counter>,
     /// Records rejected, by reason and how they arrived.
@@ -56,6 +60,8 @@ impl Metrics {
         let mut registry = Registry::with_prefix("rix");
         let m = Self {
             records_stored: Gauge::default(),
+            disk_free_bytes: Gauge::default(),
+            ingest_paused: Gauge::default(),
             records_received: Family::default(),
             records_rejected: Family::default(),
             records_duplicate: Family::default(),
@@ -73,6 +79,16 @@ impl Metrics {
             registry: Registry::default(),
         };
         registry.register("records_stored", "Records in the replica", m.records_stored.clone());
+        registry.register(
+            "disk_free_bytes",
+            "Bytes free on the disk holding the data directory",
+            m.disk_free_bytes.clone(),
+        );
+        registry.register(
+            "ingest_paused",
+            "1 while free space is below store.reserve_mb and records from outside are refused",
+            m.ingest_paused.clone(),
+        );
         registry.register("records_received", "New records stored, by source", m.records_received.clone());
         registry.register("records_rejected", "Records rejected, by reason and source", m.records_rejected.clone());
         registry.register("records_duplicate", "Records received that were already held", m.records_duplicate.clone());

@@ -29,7 +29,7 @@ use crate::error::NodeError;
 use crate::indexer::IndexJob;
 use crate::metrics::Metrics;
 use crate::ops::{PeerView, StatusView, StoredBatch};
-use crate::publish::Publisher;
+use crate::publish::{Publisher, Signed};
 use crate::supervisor::Supervisor;
 
 pub use rix_engine::Source;
@@ -67,6 +67,8 @@ pub struct Node {
     pub(crate) queries: mpsc::Sender<Query>,
     /// Where workers and tasks report that they failed.
     pub(crate) supervisor: Supervisor,
+    /// Free space on the data directory's disk, and whether records from outside are taken.
+    pub(crate) disk: crate::disk::DiskGauge,
 }
 
 impl std::fmt::Debug for Node {
@@ -165,10 +167,23 @@ impl Node {
         if !*self.history_known.borrow() {
             return Err(NodeError::HistoryUnknown);
         }
+        if !self.disk.may_publish() {
+            return Err(self.below_reserve());
+        }
         let node = self.clone();
-        let record =
+        let Signed { record, restored } =
             blocking(move || node.publisher.as_ref().expect("checked").sign(&node.replica, content, Timestamp::now()))
-                .await??;
+                .await?
+                .inspect_err(|e| self.publish_failed(e))?;
+        if let Some(earlier) = restored {
+            // Signed before but never stored (its store failed): stored now, so indexed and
+            // sent now, before the record that follows it.
+            self.index(&earlier);
+            tracing::info!(id = %earlier.id().short(), seq = earlier.record().seq, "stored the member's last record, whose store had failed");
+            if let Err(e) = self.net.publish(earlier.signed()).await {
+                tracing::warn!(error = %e, "could not gossip the restored record; peers get it by sync");
+            }
+        }
         // Signed and journaled, the record is durable: gossip it while the replica stores it,
         // so its fdatasync is not on the path to the other members.
         let node = self.clone();
@@ -181,12 +196,24 @@ impl Node {
             Ok(view_of(&node.replica, stored, Detail::Summary)?)
         });
         let (outcome, view) = tokio::join!(self.net.publish(record.signed()), store);
-        let view = view??;
+        let view = view?.inspect_err(|e| {
+            if let NodeError::Publish(p) = e {
+                self.publish_failed(p);
+            }
+        })?;
         self.metrics.received("publish");
         self.metrics.records_stored.set(self.replica.len()? as i64);
         let outcome = outcome?;
         tracing::info!(id = %record.id().short(), seq = record.record().seq, ?outcome, "published");
         Ok(view)
+    }
+
+    /// A publish that could not write the replica: the same rule as [`Node::write_failed`].
+    fn publish_failed(&self, e: &crate::publish::PublishError) {
+        use crate::publish::PublishError;
+        if let PublishError::Store(e) | PublishError::Unstored { source: e, .. } = e {
+            self.write_failed(e);
+        }
     }
 
     /// The one ingest pipeline, for gossip, sync and import alike: verifies and stores records
@@ -198,7 +225,7 @@ impl Node {
         &self,
         records: Vec<SignedRecord>,
         source: Source,
-    ) -> Result<Vec<Result<Accepted, rix_record::VerifyError>>, rix_store::StoreError> {
+    ) -> Result<Vec<Result<Accepted, rix_record::VerifyError>>, NodeError> {
         let StoredBatch { verified, slots, outcomes } = self.ingest(&records, source)?;
         Ok(slots
             .into_iter()
@@ -214,11 +241,31 @@ impl Node {
 
     /// One batch of a user's import through the ingest pipeline (call from a blocking thread).
     pub fn import_batch(&self, records: Vec<SignedRecord>) -> Result<StoredBatch, NodeError> {
-        Ok(self.ingest(&records, Source::Import)?)
+        self.ingest(&records, Source::Import)
+    }
+
+    /// The free-space reserve's refusal, if the disk is below it.
+    pub(crate) fn below_reserve(&self) -> NodeError {
+        NodeError::DiskReserve { dir: self.disk.dir().to_owned(), free: self.disk.free(), reserve: self.disk.reserve() }
+    }
+
+    /// A failed write of the replica: its sentence is logged and, for a failure of the disk
+    /// (full, read-only, no permission, I/O error), the daemon stops with it, so that it never
+    /// stays up serving errors in an unknown state; its supervisor starts it again, and the
+    /// free-space reserve then keeps it from taking records until there is room.
+    pub(crate) fn write_failed(&self, e: &rix_store::StoreError) {
+        tracing::error!(error = %e, "replica write failed");
+        if e.is_io() {
+            self.supervisor.fail("replica", e.to_string());
+        }
     }
 
     /// See [`Node::accept`].
-    fn ingest(&self, records: &[SignedRecord], source: Source) -> Result<StoredBatch, rix_store::StoreError> {
+    fn ingest(&self, records: &[SignedRecord], source: Source) -> Result<StoredBatch, NodeError> {
+        if !self.disk.accepting() {
+            // Not the senders' fault: the records come again by sync once there is room.
+            return Err(self.below_reserve());
+        }
         // Records from peers are also held by peers, so they need not wait for an fdatasync (a
         // power cut loses at most sled's last half second of them, and sync brings those
         // back); what a user imports is acknowledged to them, so it does.
@@ -227,7 +274,7 @@ impl Node {
             Source::Import => Durability::Synced,
         };
         let stored = crate::ops::verify_and_store(&self.replica, &self.charter, records, durability)
-            .inspect_err(|e| tracing::error!(error = %e, "replica write failed"))?;
+            .inspect_err(|e| self.write_failed(e))?;
         for e in stored.slots.iter().filter_map(|s| s.as_ref().err()) {
             tracing::warn!(source = source.label(), reason = e.reason(), error = %e, "rejected a record");
             self.metrics.rejected(source.label(), e.reason());
@@ -289,7 +336,13 @@ impl Node {
         status.peer_id = self.net.local_peer_id().to_string();
         status.listen_addresses = self.net.listen_addrs().await?.iter().map(ToString::to_string).collect();
         status.connected_peers = self.peers().await?;
-        status.can_publish = self.can_publish();
+        status.can_publish = self.can_publish() && self.disk.may_publish();
+        status.storage = Some(rix_api::StorageView {
+            data_dir: self.disk.dir().display().to_string(),
+            free_bytes: self.disk.free(),
+            reserve_bytes: self.disk.reserve(),
+            accepting: self.disk.accepting(),
+        });
         Ok(status)
     }
 

@@ -51,6 +51,21 @@ pub enum PublishError {
     /// The replica failed.
     #[error("{0}")]
     Store(#[from] StoreError),
+    /// The member's last signed record is not in the replica and cannot be stored: nothing new
+    /// is signed until it is, or its sequence number would be lost for good.
+    #[error(
+        "refusing to sign: {member}'s last signed record #{seq} ({id}) is not stored yet and storing it failed: {source}. It is kept in the signing journal and stored before the next record is signed"
+    )]
+    Unstored {
+        /// The member.
+        member: String,
+        /// Its sequence number.
+        seq: u64,
+        /// Its id (short form).
+        id: String,
+        /// Why it could not be stored.
+        source: StoreError,
+    },
     /// Signing would equivocate (the replica already holds a different record at that
     /// sequence number): refuse rather than fork the chain.
     #[error("refusing to publish: the replica already holds a different record of {member} with seq {seq}")]
@@ -60,6 +75,16 @@ pub enum PublishError {
         /// The sequence number.
         seq: u64,
     },
+}
+
+/// What [`Publisher::sign`] signed, and the earlier record it had to store first.
+#[derive(Debug, Clone)]
+pub struct Signed {
+    /// The new record, journaled.
+    pub record: VerifiedRecord,
+    /// The member's previous record, which the journal held but the replica did not (its
+    /// store had failed), now stored: it must be sent too.
+    pub restored: Option<VerifiedRecord>,
 }
 
 /// Signs and stores records as this node's member, one at a time.
@@ -129,8 +154,7 @@ impl Publisher {
 
     /// Signs `content` as the next record, journals it, stores it, and returns it.
     pub fn publish(&self, replica: &Replica, content: Content, now: Timestamp) -> Result<VerifiedRecord, PublishError> {
-        self.restore(replica)?;
-        let record = self.sign(replica, content, now)?;
+        let Signed { record, .. } = self.sign(replica, content, now)?;
         self.store(replica, &record)?;
         Ok(record)
     }
@@ -151,12 +175,33 @@ impl Publisher {
     /// Signs `content` as the next record and journals it. Once this returns the record is
     /// durable (the journal is restored into the replica at start), so it may be sent before
     /// [`Publisher::store`] has put it in the replica.
-    pub fn sign(&self, replica: &Replica, content: Content, now: Timestamp) -> Result<VerifiedRecord, PublishError> {
+    ///
+    /// The journal holds one record, the last signed. If that one never reached the replica
+    /// (its store failed: a full disk), it is stored first and returned in
+    /// [`Signed::restored`] to be sent as well; signing the next record without it would
+    /// replace it in the journal and lose its sequence number for good, leaving a gap in the
+    /// member's chain on every node. If it still cannot be stored, nothing is signed.
+    pub fn sign(&self, replica: &Replica, content: Content, now: Timestamp) -> Result<Signed, PublishError> {
         let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let restored = match self.journal.read(&self.charter)? {
+            JournalState::Last(last) if !replica.contains(&last.id())? => {
+                self.store(replica, &last).map_err(|e| match e {
+                    PublishError::Store(source) => PublishError::Unstored {
+                        member: self.author.member().to_string(),
+                        seq: last.record().seq,
+                        id: last.id().short(),
+                        source,
+                    },
+                    other => other,
+                })?;
+                Some(last)
+            }
+            _ => None,
+        };
         let head = self.head(replica)?;
         let record = self.author.sign_next(head, content, now)?;
         self.journal.write_last(&record)?;
-        Ok(record)
+        Ok(Signed { record, restored })
     }
 
     /// Stores a record [`Publisher::sign`] returned, synced to disk. Returns whether it was new
@@ -170,5 +215,53 @@ impl Publisher {
                 seq: record.record().seq,
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rix_record::content::Publication;
+    use rix_record::{CharterMember, KeyFactor, Kind, MemberKey};
+
+    fn content(i: usize) -> Content {
+        let p = Publication::new(Kind::Event, format!("Event {i}"), "en".parse().unwrap(), vec![KeyFactor::Hrm]);
+        Content::Publication(Box::new(p))
+    }
+
+    /// A record signed and journaled whose store failed (here: never attempted) is stored
+    /// before the next one is signed, and handed back to be sent: the chain has no gap.
+    #[test]
+    fn a_signed_record_that_was_never_stored_is_stored_before_the_next_is_signed() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = MemberKey::from_seed(&[3; 32]);
+        let mut charter = Charter::new("test");
+        charter.upsert_member(CharterMember {
+            code: "KZ".parse().unwrap(),
+            name: "KZ".into(),
+            public_key: key.author_key(),
+            peer_id: String::new(),
+            addresses: vec![],
+        });
+        let journal = SigningJournal::new(dir.path().join("last-signed.rix"));
+        journal.create_fresh().unwrap();
+        let publisher = Publisher::new(Author::new("test", "KZ".parse().unwrap(), key), journal, charter);
+        let replica = Replica::open(&dir.path().join("replica"), &rix_store::ReplicaOptions::default()).unwrap();
+
+        let first = publisher.publish(&replica, content(1), Timestamp::now()).unwrap();
+        // Signed and journaled; the store "fails": nothing reaches the replica.
+        let lost = publisher.sign(&replica, content(2), Timestamp::now()).unwrap();
+        assert!(lost.restored.is_none());
+        assert!(!replica.contains(&lost.record.id()).unwrap());
+        let next = publisher.sign(&replica, content(3), Timestamp::now()).unwrap();
+        let restored = next.restored.expect("the unstored record comes back");
+        assert_eq!(restored.id(), lost.record.id());
+        assert!(replica.contains(&restored.id()).unwrap(), "stored before the next was signed");
+        assert_eq!(next.record.record().seq, 3);
+        assert_eq!(next.record.record().prev, Some(lost.record.id()));
+        publisher.store(&replica, &next.record).unwrap();
+        let chain = replica.chain(&"KZ".parse().unwrap()).unwrap();
+        assert_eq!((chain.held, chain.contiguous, chain.missing.len()), (3, 3, 0));
+        assert_eq!(first.record().seq, 1);
     }
 }

@@ -66,6 +66,11 @@ impl Supervisor {
         0
     }
 
+    /// Reports that `worker` failed for `reason`: the daemon stops and exits non-zero.
+    pub(crate) fn fail(&self, worker: &'static str, reason: String) {
+        let _ = self.failed.send(WorkerFailure { worker, reason });
+    }
+
     /// Whether the failpoint names `worker`.
     pub(crate) fn fails(&self, worker: &str) -> bool {
         self.failpoint.as_deref() == Some(worker)

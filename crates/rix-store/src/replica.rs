@@ -18,7 +18,16 @@ pub enum StoreError {
     /// Another process (usually the running daemon) has the store open.
     #[error("the replica at {0} is in use by another process (is the daemon running? then query through it)")]
     Locked(PathBuf),
-    /// sled reported an error.
+    /// The disk or file system refused a read or write of the replica: full, read-only, no
+    /// permission, failing. The message is a sentence naming the cause and the fix.
+    #[error("{}", io_sentence(.path, .source))]
+    Io {
+        /// The replica's directory (or a file in it), when known.
+        path: Option<PathBuf>,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// sled reported something other than an I/O error (a bug it detected).
     #[error("replica storage error: {0}")]
     Storage(String),
     /// Stored bytes no longer decode: disk corruption or a foreign file.
@@ -54,7 +63,52 @@ pub enum StoreError {
 
 impl From<sled::Error> for StoreError {
     fn from(e: sled::Error) -> Self {
-        StoreError::Storage(e.to_string())
+        match e {
+            sled::Error::Io(source) => StoreError::Io { path: None, source },
+            sled::Error::Corruption { at, .. } => StoreError::Corrupt {
+                id: at.map_or_else(|| "unknown".to_owned(), |a| format!("{a:?}")),
+                reason: "sled found its log corrupt".into(),
+            },
+            other => StoreError::Storage(other.to_string()),
+        }
+    }
+}
+
+impl StoreError {
+    /// Whether the disk or file system failed (as opposed to a record-level problem).
+    pub fn is_io(&self) -> bool {
+        matches!(self, Self::Io { .. })
+    }
+
+    /// The same error, naming `path` if it names no file yet.
+    fn at(self, path: &Path) -> Self {
+        match self {
+            Self::Io { path: None, source } => Self::Io { path: Some(path.to_owned()), source },
+            other => other,
+        }
+    }
+}
+
+/// What an operator reads when the disk refuses the replica: the cause and what to do, never
+/// an operating-system error's debug form.
+fn io_sentence(path: &Option<PathBuf>, e: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    let at = path.as_ref().map_or_else(|| "the replica".to_owned(), |p| p.display().to_string());
+    match e.kind() {
+        ErrorKind::StorageFull | ErrorKind::QuotaExceeded | ErrorKind::FileTooLarge => {
+            format!("the disk holding {at} is full: free space on it, then retry")
+        }
+        ErrorKind::ReadOnlyFilesystem => {
+            format!("the file system holding {at} is read-only: remount it read-write, then start the daemon again")
+        }
+        ErrorKind::PermissionDenied => {
+            format!("no permission to write {at}: give the user running rix write access to it again")
+        }
+        ErrorKind::NotFound => format!("{at} has disappeared: restore the node's data directory, then start again"),
+        _ if e.raw_os_error() == Some(5) => {
+            format!("the disk holding {at} reported an I/O error: check the disk (`dmesg`), then start again")
+        }
+        _ => format!("writing {at} failed: {e}"),
     }
 }
 
@@ -216,7 +270,7 @@ impl Replica {
                     {
                         StoreError::Locked(path.to_owned())
                     }
-                    _ => StoreError::Storage(format!("opening {}: {e}", path.display())),
+                    _ => StoreError::from(e).at(path),
                 },
             )?;
         match db.get(keys::meta("format"))? {
@@ -239,10 +293,7 @@ impl Replica {
         }
         let log_file = if options.fsync {
             let log = path.join("db");
-            Some(
-                std::fs::File::open(&log)
-                    .map_err(|e| StoreError::Storage(format!("opening {}: {e}", log.display())))?,
-            )
+            Some(std::fs::File::open(&log).map_err(|source| StoreError::Io { path: Some(log.clone()), source })?)
         } else {
             None
         };
@@ -320,13 +371,11 @@ impl Replica {
             let count = self.len()? + added;
             batch.insert(keys::meta("count"), &count.to_be_bytes());
         }
-        self.db.apply_batch(batch)?;
-        match durability {
-            Durability::Synced => self.flush()?,
-            Durability::Flushed => {
-                self.db.flush()?;
-            }
-        }
+        let written = self.db.apply_batch(batch).map_err(StoreError::from).and_then(|()| match durability {
+            Durability::Synced => self.flush(),
+            Durability::Flushed => self.db.flush().map(drop).map_err(StoreError::from),
+        });
+        written.map_err(|e| e.at(&self.path))?;
         Ok(outcomes)
     }
 
@@ -496,7 +545,7 @@ impl Replica {
     pub fn flush(&self) -> Result<(), StoreError> {
         self.db.flush()?;
         if let Some(log) = &self.log_file {
-            log.sync_data().map_err(|e| StoreError::Storage(format!("fdatasync of the replica log: {e}")))?;
+            log.sync_data().map_err(|source| StoreError::Io { path: Some(self.path.clone()), source })?;
         }
         Ok(())
     }

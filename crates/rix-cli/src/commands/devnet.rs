@@ -108,7 +108,7 @@ pub fn run(ctx: &Context, args: &DevnetArgs) -> Result<()> {
         let mut shown_lines = 0;
         let mut converged_at: Option<Duration> = None;
         let mut last_plain = Instant::now() - Duration::from_secs(60);
-        let mut ctrl_c = std::pin::pin!(super::node::shutdown_signal());
+        let mut ctrl_c = std::pin::pin!(super::node::shutdown_signal()?);
         loop {
             let mut rows = Vec::new();
             for (code, node) in &nodes {

@@ -60,7 +60,23 @@ pub fn status(ctx: &Context) -> Result<()> {
     }
     outln!("peers       {}", status.connected_peers.len());
     outln!("records     {}", status.records);
-    outln!("can publish {}", if status.can_publish { "yes" } else { "no (signing history not yet known)" });
+    outln!(
+        "can publish {}",
+        if status.can_publish { "yes" } else { "no (signing history not yet known, or the disk is full)" }
+    );
+    if let Some(disk) = &status.storage {
+        let mib = |b: u64| b as f64 / 1048576.0;
+        if disk.accepting {
+            outln!("disk        {:.0} MiB free (reserve {:.0} MiB)", mib(disk.free_bytes), mib(disk.reserve_bytes));
+        } else {
+            outln!(
+                "disk        {:.1} MiB free, BELOW the reserve of {:.0} MiB: not taking records from peers or imports until space is freed on the disk holding {}",
+                mib(disk.free_bytes),
+                mib(disk.reserve_bytes),
+                disk.data_dir
+            );
+        }
+    }
     if !status.members.is_empty() {
         outln!();
         let mut t = Table::new(&["MEMBER", "RECORDS", "HIGHEST", "CONTIGUOUS", "MISSING"], 4);
@@ -127,8 +143,14 @@ pub fn peers(ctx: &Context) -> Result<()> {
 pub fn daemon(ctx: &Context) -> Result<()> {
     let config = ctx.load_config()?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(async {
-        let running = rix_node::daemon::start(config).await?;
+    let stopped_while_starting = runtime.block_on(async {
+        // Installed before anything starts: a SIGTERM while the daemon still waits for the
+        // replica's lock, or is opening it, is a clean stop (exit 0), not death by signal.
+        let mut shutdown = std::pin::pin!(shutdown_signal()?);
+        let running = tokio::select! {
+            running = rix_node::daemon::start(config) => running?,
+            () = &mut shutdown => return anyhow::Ok(true),
+        };
         let node = running.node().clone();
         if !ctx.quiet && !ctx.json {
             eprintln!(
@@ -137,27 +159,37 @@ pub fn daemon(ctx: &Context) -> Result<()> {
                 node.api_addr()
             );
         }
-        running.run_until(shutdown_signal()).await?;
-        anyhow::Ok(())
+        running.run_until(shutdown).await?;
+        anyhow::Ok(false)
     })?;
+    if stopped_while_starting {
+        ctx.note("rix daemon: stopped while starting; nothing was changed");
+        // Whatever start was still doing (opening the replica on the blocking pool) is given a
+        // moment to finish, then abandoned: the process ends either way.
+        runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    }
     Ok(())
 }
 
-/// Resolves on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
+/// A future that resolves on SIGINT or SIGTERM; the handlers are installed when this returns.
+pub fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-        let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
-        }
+        let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+        let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        })
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }
 
