@@ -377,6 +377,27 @@ pub fn content(title: &str) -> Content {
     )))
 }
 
+/// A plain HTTP GET over a TCP socket, whole response (the metrics endpoint needs no token).
+pub fn http_get(url: &str) -> String {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("an http:// URL");
+    let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).expect("a path");
+    let mut stream = std::net::TcpStream::connect(host).expect("connect");
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").expect("request");
+    let mut body = String::new();
+    stream.read_to_string(&mut body).expect("response");
+    body
+}
+
+impl Daemon {
+    /// SIGTERM, then asserts that the daemon exited 0.
+    pub fn stop_cleanly(mut self) {
+        signal(&self, nix::sys::signal::Signal::SIGTERM);
+        let status = self.wait().expect("wait");
+        assert!(status.success(), "the daemon exited with {status} on SIGTERM");
+    }
+}
+
 /// Sends `sig` to a child process.
 pub fn signal(child: &std::process::Child, sig: nix::sys::signal::Signal) {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).expect("signal delivered");

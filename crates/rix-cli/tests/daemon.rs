@@ -244,7 +244,7 @@ fn a_failed_worker_stops_the_daemon_with_a_nonzero_exit_naming_it() {
     // Without the failpoint the same node runs, and stops cleanly on SIGTERM.
     let daemon = spawn_daemon(&rix, kz);
     wait_for("KZ runs with JP", || status(&rix, kz)["connected_peers"].as_array().is_some_and(|p| p.len() == 1));
-    stops_cleanly(daemon);
+    daemon.stop_cleanly();
 }
 
 /// A node that lost its signing journal and reaches no peer says so in its log after
@@ -264,7 +264,7 @@ fn a_node_stuck_recovering_its_history_says_so_after_the_recovery_timeout() {
     wait_for("KZ warns that its history is still unknown", || log().contains("signing history still unknown"));
     let refused = rix.run(&["--config", kz.config_arg(), "publish", sample_files("KZ")[0].to_str().unwrap()]);
     assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("recovering"));
-    stops_cleanly(daemon);
+    daemon.stop_cleanly();
 }
 
 /// An import through a running daemon goes through the same ingest pipeline as gossip and
@@ -293,31 +293,12 @@ fn an_import_through_the_daemon_is_indexed_and_counted_like_gossip() {
         .find_map(|l| l.strip_prefix("listen = \"").map(|a| a.trim_end_matches('"').to_owned()))
         .filter(|a| !a.starts_with('/'))
         .expect("the API address");
-    let metrics = http_get(&format!("http://{api}/metrics"));
+    let metrics = rix_tests::http_get(&format!("http://{api}/metrics"));
     let imported: f64 = metrics
         .lines()
         .filter(|l| l.starts_with("rix_records_received_total{source=\"import\"}"))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum();
     assert_eq!(imported as usize, files.len(), "{metrics}");
-    stops_cleanly(daemon);
-}
-
-/// A plain HTTP GET over a TCP socket (the metrics endpoint needs no token).
-fn http_get(url: &str) -> String {
-    use std::io::{Read, Write};
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap();
-    let mut stream = std::net::TcpStream::connect(host).unwrap();
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
-    let mut body = String::new();
-    stream.read_to_string(&mut body).unwrap();
-    body
-}
-
-/// SIGTERM stops `daemon` with exit 0.
-fn stops_cleanly(mut daemon: Daemon) {
-    signal(&daemon, Signal::SIGTERM);
-    let status = daemon.wait().unwrap();
-    assert!(status.success(), "the daemon exited with {status} on SIGTERM");
+    daemon.stop_cleanly();
 }
