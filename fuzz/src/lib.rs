@@ -37,7 +37,7 @@ pub fn envelope(data: &[u8]) {
         assert!(again.is_ok(), "verification is deterministic");
     }
     if let Ok(reader) = PackReader::new(data) {
-        for bytes in reader.take(1024).flatten() {
+        for (_kind, bytes) in reader.take(1024).flatten() {
             let _ = SignedRecord::from_bytes(bytes).verify(&charter);
         }
     }

@@ -377,6 +377,23 @@ pub fn content(title: &str) -> Content {
     )))
 }
 
+/// Writes `envelopes` as a signed pack (the current version, all records) at `path`.
+pub fn write_pack<E: AsRef<[u8]>>(path: &Path, envelopes: impl IntoIterator<Item = E>) {
+    let out = std::io::BufWriter::new(std::fs::File::create(path).expect("pack file"));
+    let mut pack = rix_record::pack::PackWriter::new(out).expect("header");
+    for e in envelopes {
+        pack.write(rix_record::pack::EntryKind::Record, e.as_ref()).expect("entry");
+    }
+    std::io::Write::flush(&mut pack.finish().expect("end marker")).expect("flush");
+}
+
+/// The envelopes of the signed pack at `path`, in order, whatever their kind; panics if the
+/// pack is damaged.
+pub fn read_pack(path: &Path) -> Vec<Vec<u8>> {
+    let file = std::fs::File::open(path).expect("pack file");
+    rix_record::pack::PackReader::new(file).expect("a pack").map(|e| e.expect("a whole pack").1).collect()
+}
+
 /// A plain HTTP GET over a TCP socket, whole response (the metrics endpoint needs no token).
 pub fn http_get(url: &str) -> String {
     use std::io::{Read, Write};

@@ -47,11 +47,15 @@ fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     let second = author
         .sign_next(Some(first.as_head()), rix_tests::content("second"), Timestamp::from_unix(1_700_000_100).unwrap())
         .unwrap();
-    let mut packed = Vec::new();
-    pack::write_header(&mut packed).unwrap();
+    let mut packed_v1 = Vec::new();
+    pack::write_header_v1(&mut packed_v1).unwrap();
     for r in [&first, &second] {
-        pack::write_entry(&mut packed, r.bytes()).unwrap();
+        pack::write_entry_v1(&mut packed_v1, r.bytes()).unwrap();
     }
+    let mut writer = pack::PackWriter::new(Vec::new()).unwrap();
+    writer.write(pack::EntryKind::Record, first.bytes()).unwrap();
+    writer.write(pack::EntryKind::Evidence, second.bytes()).unwrap();
+    let packed = writer.finish().unwrap();
     let requests = [SyncRequest::Summary, SyncRequest::Fetch { author: "AA".into(), from: 1, to: 2, limit: 512 }];
     let responses = [
         SyncResponse::Summary {
@@ -65,6 +69,7 @@ fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     let mut out = vec![
         ("envelope", "valid".into(), first.bytes().to_vec()),
         ("envelope", "pack".into(), packed),
+        ("envelope", "pack-v1".into(), packed_v1),
         ("config", "example".into(), std::fs::read(root.join("node-config/node.example.toml")).unwrap()),
         ("charter", "example".into(), std::fs::read(root.join("node-config/charter.example.toml")).unwrap()),
     ];

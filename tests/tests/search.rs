@@ -30,7 +30,7 @@ fn corpus() -> (TestNet, LocalBackend) {
             resolver.note_published(&file, view.id);
         }
         backend
-            .export_signed(&mut |envelope, _| {
+            .export_signed(&mut |_kind, envelope, _| {
                 envelopes.push(envelope.to_vec());
                 Ok(())
             })
@@ -41,11 +41,11 @@ fn corpus() -> (TestNet, LocalBackend) {
     let author = Author::new("rix-test", "GEN".parse().unwrap(), key);
     envelopes.extend(corpus::generate(&author, GENERATED, 60, 42).iter().map(|r| r.bytes().to_vec()));
     let hub = LocalBackend::open(NodeConfig::load(&gen_node.config).unwrap()).unwrap();
-    let mut pack = Vec::new();
-    rix_record::pack::write_header(&mut pack).unwrap();
+    let mut writer = rix_record::pack::PackWriter::new(Vec::new()).unwrap();
     for e in &envelopes {
-        rix_record::pack::write_entry(&mut pack, e).unwrap();
+        writer.write(rix_record::pack::EntryKind::Record, e).unwrap();
     }
+    let pack = writer.finish().unwrap();
     let report = hub.import(&mut &pack[..], envelopes.len() as u64, &mut |_, _| {}).unwrap();
     assert!(report.rejected.is_empty(), "{:?}", report.rejected);
     assert_eq!(report.stored, 34 + GENERATED);

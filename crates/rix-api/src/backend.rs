@@ -2,12 +2,17 @@
 //! to a node. A node's replica opened directly, a node running in this process and a daemon
 //! over HTTP all answer it with the same views.
 
+use rix_record::pack::EntryKind;
 use rix_record::{Content, RecordId};
 
 use crate::error::Error;
 use crate::filter::{RecordFilter, SearchQuery, SearchResults};
 use crate::reports::{ImportReport, ReindexReport, StatsReport, StatusView, VerifyReport};
 use crate::views::{RecordList, RecordView};
+
+/// Where `export_signed` hands each entry: its kind, its envelope, and how many entries are
+/// expected in all (for progress).
+pub type PackSink<'a> = dyn FnMut(EntryKind, &[u8], u64) -> std::io::Result<()> + 'a;
 
 /// What can be asked of a node.
 pub trait Backend {
@@ -25,10 +30,11 @@ pub trait Backend {
         filter: &RecordFilter,
         each: &mut dyn FnMut(RecordView) -> std::io::Result<()>,
     ) -> Result<u64, Error>;
-    /// Every stored envelope, oldest first, for `export --format signed`: handed to `each` one
-    /// at a time with the number of records expected, so a replica of any size streams through
-    /// in constant memory. Returns how many were handed over.
-    fn export_signed(&self, each: &mut dyn FnMut(&[u8], u64) -> std::io::Result<()>) -> Result<u64, Error>;
+    /// Every stored envelope, oldest first, then the equivocation evidence, for `export
+    /// --format signed`: handed to `each` one at a time with its kind and the number of entries
+    /// expected, so a replica of any size streams through in constant memory. Returns how many
+    /// were handed over.
+    fn export_signed(&self, each: &mut PackSink<'_>) -> Result<u64, Error>;
     /// `rix import` of a signed export read from `pack` as a stream (`total` records, for
     /// `progress(done, total)`).
     fn import(

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use rix_record::pack::{PackError, PackReader, write_entry, write_header};
+use rix_record::pack::{PackError, PackReader, PackWriter};
 use rix_record::{Content, RecordId};
 use serde::de::DeserializeOwned;
 
@@ -142,19 +142,21 @@ impl Backend for ApiClient {
         Ok(done)
     }
 
-    fn export_signed(&self, each: &mut dyn FnMut(&[u8], u64) -> std::io::Result<()>) -> Result<u64, Error> {
+    fn export_signed(&self, each: &mut crate::backend::PackSink<'_>) -> Result<u64, Error> {
         let mut response = self.get_stream(routes::EXPORT_SIGNED)?;
         let total = response
             .headers()
             .get(routes::EXPORT_COUNT_HEADER)
             .and_then(|v| v.to_str().ok()?.parse().ok())
             .unwrap_or(0);
-        // Read as it arrives: the pack of a large replica does not fit in memory twice.
+        // Read as it arrives: the pack of a large replica does not fit in memory twice. The
+        // reader checks the daemon's end marker: an export cut short is an error here.
         let reader = response.body_mut().with_config().limit(u64::MAX).reader();
         let broken = |e: PackError| self.malformed(routes::EXPORT_SIGNED, e);
         let mut done = 0;
-        for envelope in PackReader::new(reader).map_err(broken)? {
-            each(&envelope.map_err(broken)?, total).map_err(Error::io("writing the export"))?;
+        for entry in PackReader::new(reader).map_err(broken)? {
+            let (kind, envelope) = entry.map_err(broken)?;
+            each(kind, &envelope, total).map_err(Error::io("writing the export"))?;
             done += 1;
         }
         Ok(done)
@@ -170,8 +172,9 @@ impl Backend for ApiClient {
         // progress counts the entries sent.
         progress(0, total);
         let entries = PackReader::new(pack).map_err(|e| Error::refused(ErrorKind::Invalid, e.to_string()))?;
-        let mut counted = CountedPack { entries, buffer: Vec::new(), at: 0, sent: 0, total, progress };
-        write_header(&mut counted.buffer).map_err(Error::io("framing the pack"))?;
+        let writer = PackWriter::new(Vec::new()).map_err(Error::io("framing the pack"))?;
+        let mut counted =
+            CountedPack { entries, writer: Some(writer), tail: Vec::new(), at: 0, sent: 0, total, progress };
         self.read(
             routes::IMPORT,
             self.agent
@@ -230,32 +233,47 @@ impl Backend for ApiClient {
     }
 }
 
-/// A pack re-framed entry by entry as it is sent (the same bytes), counting the entries for
-/// progress while the daemon imports them.
+/// A pack re-framed entry by entry as it is sent (a version 2 pack of the same entries, whatever
+/// the version read), counting the entries for progress while the daemon imports them. An
+/// entry that fails to read fails the request, so the daemon never sees an end marker for a
+/// damaged pack.
 struct CountedPack<'a, 'p> {
     entries: PackReader<&'a mut dyn std::io::Read>,
-    /// Framed bytes not yet handed to the request, from `at`.
-    buffer: Vec<u8>,
+    /// Frames the entries; its buffer holds the bytes not yet sent (from `at`). `None` once the
+    /// end marker is written, which is then in `tail`.
+    writer: Option<PackWriter<Vec<u8>>>,
+    tail: Vec<u8>,
     at: usize,
     sent: u64,
     total: u64,
     progress: &'p mut dyn FnMut(u64, u64),
 }
 
+impl CountedPack<'_, '_> {
+    fn pending(&self) -> &[u8] {
+        self.writer.as_ref().map_or(&self.tail[..], |w| &w.get_ref()[..])
+    }
+}
+
 impl std::io::Read for CountedPack<'_, '_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.at == self.buffer.len() {
-            self.buffer.clear();
+        while self.at == self.pending().len() {
+            let Some(writer) = self.writer.as_mut() else { return Ok(0) };
+            writer.get_mut().clear();
             self.at = 0;
             match self.entries.next() {
-                None => return Ok(0),
-                Some(entry) => write_entry(&mut self.buffer, &entry.map_err(std::io::Error::other)?)?,
+                Some(entry) => {
+                    let (kind, envelope) = entry.map_err(std::io::Error::other)?;
+                    writer.write(kind, &envelope)?;
+                    self.sent += 1;
+                    (self.progress)(self.sent, self.total);
+                }
+                None => self.tail = self.writer.take().expect("present").finish()?,
             }
-            self.sent += 1;
-            (self.progress)(self.sent, self.total);
         }
-        let n = buf.len().min(self.buffer.len() - self.at);
-        buf[..n].copy_from_slice(&self.buffer[self.at..self.at + n]);
+        let pending = self.pending();
+        let n = buf.len().min(pending.len() - self.at);
+        buf[..n].copy_from_slice(&pending[self.at..self.at + n]);
         self.at += n;
         Ok(n)
     }

@@ -24,6 +24,10 @@ pub struct RecordFilter {
     pub all_versions: bool,
     /// Also withdrawn records.
     pub include_withdrawn: bool,
+    /// Also the withdrawal records themselves (kind `withdrawal`: the reason in `summary`, the
+    /// record withdrawn in `withdraws`). They have no kind, key factor or language, so a filter
+    /// on any of those leaves them out.
+    pub include_withdrawals: bool,
     /// At most this many.
     pub limit: Option<usize>,
 }
@@ -57,6 +61,9 @@ impl RecordFilter {
         }
         if self.include_withdrawn {
             add("include_withdrawn", "true");
+        }
+        if self.include_withdrawals {
+            add("include_withdrawals", "true");
         }
         parts.join("&")
     }

@@ -16,7 +16,7 @@
 //! code, and reading a view never panics: a malformed answer is an [`Error`].
 #![deny(missing_docs)]
 
-mod backend;
+pub mod backend;
 pub mod client;
 mod error;
 pub mod filter;

@@ -181,6 +181,10 @@ pub struct FilterArgs {
     /// Include withdrawn records.
     #[arg(long)]
     pub include_withdrawn: bool,
+    /// Include the withdrawal records themselves (kind `withdrawal`, the reason as summary, the
+    /// record withdrawn in `withdraws`). Not with --kind, --factor or --language, which they lack.
+    #[arg(long, conflicts_with_all = ["kind", "factor", "language"])]
+    pub withdrawals: bool,
 }
 
 /// `rix list`

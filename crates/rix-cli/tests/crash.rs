@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use rix_api::RecordFilter;
-use rix_api::record::{Author, MemberKey, pack};
+use rix_api::record::{Author, MemberKey};
 use rix_api::{ApiClient, Backend};
 use rix_node::NodeConfig;
 use rix_tests::corpus::{Lcg, generate};
@@ -41,12 +41,7 @@ fn sigkill_during_publish_and_sync_loses_no_acknowledged_record() {
     let b_key = MemberKey::load(&b.dir.join("keys/signing.key")).unwrap();
     let chain = generate(&Author::new("rix-test", "B1".parse().unwrap(), b_key), PEER_RECORDS, 40, 7);
     let pack_path = net.root.path().join("b.rixpack");
-    let mut out = std::io::BufWriter::new(std::fs::File::create(&pack_path).unwrap());
-    pack::write_header(&mut out).unwrap();
-    for r in &chain {
-        pack::write_entry(&mut out, r.bytes()).unwrap();
-    }
-    drop(out);
+    rix_tests::write_pack(&pack_path, chain.iter().map(|r| r.bytes()));
     rix.ok(&["--config", b.config_arg(), "import", pack_path.to_str().unwrap()]);
     let mut b_daemon = rix.spawn_daemon(b);
 
@@ -113,8 +108,7 @@ fn sigkill_during_publish_and_sync_loses_no_acknowledged_record() {
     let streamed = net.root.path().join("b-streamed.rixpack");
     let report =
         rix.json(&["--config", b.config_arg(), "export", "--format", "signed", "--out", streamed.to_str().unwrap()]);
-    let envelopes: HashSet<Vec<u8>> =
-        pack::PackReader::new(std::fs::File::open(&streamed).unwrap()).unwrap().map(Result::unwrap).collect();
+    let envelopes: HashSet<Vec<u8>> = rix_tests::read_pack(&streamed).into_iter().collect();
     assert_eq!(report["exported"].as_u64(), Some(envelopes.len() as u64), "{report}");
     assert!(envelopes.len() >= total, "{report}");
     assert!(chain.iter().all(|r| envelopes.contains(r.bytes())), "B's streamed export lacks records of its chain");

@@ -88,6 +88,23 @@ fn publish_then_list_show_and_filter_find_it() {
     assert!(ids_of(&rix.json(&["--config", kz, "list"])).is_empty());
     let all = rix.json(&["--config", kz, "list", "--include-withdrawn"]);
     assert_eq!(all["records"][0]["withdrawn"], true);
+
+    // The withdrawal record itself, with its reason and target, with --withdrawals: in the
+    // listing, the table and the view exports; never with filters it cannot match.
+    let with = rix.json(&["--config", kz, "list", "--withdrawals"]);
+    let w = &with["records"][0];
+    assert_eq!((w["kind"].as_str(), w["summary"].as_str()), (Some("withdrawal"), Some("duplicate")), "{with}");
+    assert_eq!(w["withdraws"].as_str(), Some(id.as_str()));
+    assert_eq!(with["records"].as_array().unwrap().len(), 1, "the withdrawn record stays hidden: {with}");
+    assert!(rix.ok(&["--config", kz, "list", "--withdrawals"]).contains("withdrawal"));
+    let both = rix.json(&["--config", kz, "list", "--withdrawals", "--include-withdrawn", "--member", "KZ"]);
+    assert_eq!(both["records"].as_array().unwrap().len(), 2, "{both}");
+    let jsonl = rix.ok(&["--config", kz, "export", "--format", "jsonl", "--withdrawals"]);
+    assert!(jsonl.lines().any(|l| l.contains("\"kind\":\"withdrawal\"") && l.contains(&id)), "{jsonl}");
+    let csv = rix.ok(&["--config", kz, "export", "--format", "csv", "--withdrawals"]);
+    assert!(csv.lines().any(|l| l.contains(",withdrawal,")), "{csv}");
+    let out = rix.run(&["--config", kz, "list", "--withdrawals", "--kind", "event"]);
+    assert_eq!(out.status.code(), Some(2), "withdrawals have no kind: a usage error");
 }
 
 /// Publishes every member's sample records on its own node, offline.
@@ -197,7 +214,7 @@ fn forged_and_damaged_records_are_rejected_by_import_and_nothing_is_stored() {
     rix.ok(&["--config", kz.config_arg(), "publish", sample_files("KZ")[0].to_str().unwrap()]);
     let pack_path = net.root.path().join("kz.rixpack");
     rix.ok(&["--config", kz.config_arg(), "export", "--format", "signed", "--out", pack_path.to_str().unwrap()]);
-    let good = pack::PackReader::new(std::fs::File::open(&pack_path).unwrap()).unwrap().next().unwrap().unwrap();
+    let good = rix_tests::read_pack(&pack_path).remove(0);
 
     // Another network's KZ (a key not in this charter), and a non-member.
     let other = TestNet::init(&rix, &["KZ", "XX"]);
@@ -219,12 +236,7 @@ fn forged_and_damaged_records_are_rejected_by_import_and_nothing_is_stored() {
     let truncated = good[..good.len() - 10].to_vec();
 
     let bad_pack = net.root.path().join("bad.rixpack");
-    let mut f = std::fs::File::create(&bad_pack).unwrap();
-    pack::write_header(&mut f).unwrap();
-    for e in [&flipped, &impostor, &outsider, &truncated] {
-        pack::write_entry(&mut f, e).unwrap();
-    }
-    drop(f);
+    rix_tests::write_pack(&bad_pack, [&flipped, &impostor, &outsider, &truncated]);
 
     let jp = net.node("JP").config_arg();
     let out = rix.command().args(["--json", "--config", jp, "import", bad_pack.to_str().unwrap()]).output().unwrap();
@@ -242,6 +254,7 @@ fn forged_and_damaged_records_are_rejected_by_import_and_nothing_is_stored() {
     // An entry claiming more than the record limit stops the import with a clear error.
     let oversized = net.root.path().join("oversized.rixpack");
     let mut bytes = pack::PACK_MAGIC.to_vec();
+    bytes.push(1);
     bytes.extend_from_slice(&(300_000u32).to_be_bytes());
     bytes.extend(std::iter::repeat_n(0u8, 300_000));
     std::fs::write(&oversized, bytes).unwrap();
@@ -271,12 +284,7 @@ fn gaps_and_equivocations_are_reported_by_verify_and_status() {
     let r2 = author.sign_next(Some(r1.as_head()), content("two"), at).unwrap();
     let r3 = author.sign_next(Some(r2.as_head()), content("three"), at).unwrap();
     let path = net.root.path().join("kz.rixpack");
-    let mut f = std::fs::File::create(&path).unwrap();
-    pack::write_header(&mut f).unwrap();
-    for r in [&r1, &r1_twin, &r3] {
-        pack::write_entry(&mut f, r.bytes()).unwrap();
-    }
-    drop(f);
+    rix_tests::write_pack(&path, [&r1, &r1_twin, &r3].map(|r| r.bytes()));
 
     let jp = net.node("JP").config_arg();
     let report = rix.json(&["--config", jp, "import", path.to_str().unwrap()]);
@@ -484,4 +492,88 @@ fn an_unreadable_answer_from_the_daemon_is_an_error_not_a_panic() {
         assert!(!stderr.contains("panicked"), "rix {args:?} panicked: {stderr}");
         assert!(stderr.contains("unreadable answer to /v1/"), "rix {args:?}: {stderr}");
     }
+}
+
+/// A signed pack proves it is whole: cut anywhere, or with entries dropped, duplicated or
+/// reordered, `rix import` refuses it, says what is wrong, and stores nothing. Packs of the
+/// first version still import, and equivocation evidence travels in a pack.
+#[test]
+fn a_damaged_pack_is_refused_before_anything_is_stored_and_evidence_travels() {
+    let rix = rix();
+    let net = TestNet::init(&rix, &["KZ", "JP"]);
+    let (kz, jp) = (net.node("KZ").config_arg(), net.node("JP").config_arg());
+    for f in sample_files("KZ").iter().take(3) {
+        rix.ok(&["--config", kz, "publish", f.to_str().unwrap()]);
+    }
+    let path = net.root.path().join("kz.rixpack");
+    rix.ok(&["--config", kz, "export", "--format", "signed", "--out", path.to_str().unwrap()]);
+    let whole = std::fs::read(&path).unwrap();
+    let envelopes = rix_tests::read_pack(&path);
+    assert_eq!(envelopes.len(), 3);
+    // Entry boundaries of the whole pack (after the 8-byte header; each entry is 5 + length).
+    let mut bounds = vec![8];
+    for e in &envelopes {
+        bounds.push(bounds.last().unwrap() + 5 + e.len());
+    }
+    let (body, end) = (&whole[8..bounds[3]], &whole[bounds[3]..]);
+    let entry = |i: usize| &whole[bounds[i]..bounds[i + 1]];
+    let spliced = |entries: &[usize]| {
+        let mut out = pack::PACK_MAGIC.to_vec();
+        for i in entries {
+            out.extend_from_slice(entry(*i));
+        }
+        out.extend_from_slice(end);
+        out
+    };
+    assert_eq!(&spliced(&[0, 1, 2])[..], &whole[..], "the splice helper rebuilds the pack");
+    let damaged: [(&str, Vec<u8>, &str); 6] = [
+        ("cut at an entry boundary", whole[..bounds[2]].to_vec(), "cut short"),
+        ("cut inside an entry", whole[..bounds[2] + 7].to_vec(), "cut short"),
+        ("end marker lost", [&pack::PACK_MAGIC[..], body].concat(), "cut short"),
+        ("an entry dropped", spliced(&[0, 2]), "entries were dropped or added"),
+        ("an entry duplicated", spliced(&[0, 1, 1, 2]), "entries were dropped or added"),
+        ("entries reordered", spliced(&[1, 0, 2]), "do not match its digest"),
+    ];
+    for (what, bytes, says) in damaged {
+        let bad = net.root.path().join("damaged.rixpack");
+        std::fs::write(&bad, bytes).unwrap();
+        let out = rix.run(&["--config", jp, "import", bad.to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{what}: {stderr}");
+        assert!(stderr.contains(says) && stderr.contains("damaged.rixpack"), "{what}: {stderr}");
+        assert_eq!(rix.json(&["--config", jp, "verify"])["checked"].as_u64(), Some(0), "{what}: nothing stored");
+    }
+
+    // The first version of the format, without an end marker, still imports.
+    let v1 = net.root.path().join("v1.rixpack");
+    let mut f = std::fs::File::create(&v1).unwrap();
+    pack::write_header_v1(&mut f).unwrap();
+    for e in &envelopes {
+        pack::write_entry_v1(&mut f, e).unwrap();
+    }
+    drop(f);
+    let report = rix.json(&["--config", jp, "import", v1.to_str().unwrap()]);
+    assert_eq!(report["stored"].as_u64(), Some(3));
+
+    // Evidence: JP holds a second record of KZ with seq 1; JP's export carries it as evidence,
+    // and a third replica importing that export keeps it as evidence too.
+    let key = MemberKey::load(&net.node("KZ").dir.join("keys/signing.key")).unwrap();
+    let p = Publication::new(Kind::Event, "a second seq 1", "en".parse().unwrap(), vec![KeyFactor::Hrm]);
+    let twin = Author::new("rix-test", "KZ".parse().unwrap(), key)
+        .sign_next(None, Content::Publication(Box::new(p)), Timestamp::now())
+        .unwrap();
+    let twin_pack = net.root.path().join("twin.rixpack");
+    rix_tests::write_pack(&twin_pack, [twin.bytes()]);
+    assert_eq!(rix.json(&["--config", jp, "import", twin_pack.to_str().unwrap()])["equivocations"].as_u64(), Some(1));
+    let jp_pack = net.root.path().join("jp.rixpack");
+    rix.ok(&["--config", jp, "export", "--format", "signed", "--out", jp_pack.to_str().unwrap()]);
+    let kinds: Vec<pack::EntryKind> =
+        pack::PackReader::new(std::fs::File::open(&jp_pack).unwrap()).unwrap().map(|e| e.unwrap().0).collect();
+    assert_eq!(kinds.iter().filter(|k| **k == pack::EntryKind::Evidence).count(), 1, "{kinds:?}");
+    let third = TestNet::init(&rix, &["KZ"]);
+    std::fs::copy(&net.charter, &third.charter).unwrap();
+    let report = rix.json(&["--config", third.node("KZ").config_arg(), "import", jp_pack.to_str().unwrap()]);
+    assert_eq!((report["stored"].as_u64(), report["equivocations"].as_u64()), (Some(3), Some(1)), "{report}");
+    let verify = rix.json(&["--config", third.node("KZ").config_arg(), "verify"]);
+    assert_eq!(verify["equivocations"].as_array().unwrap().len(), 1, "{verify}");
 }

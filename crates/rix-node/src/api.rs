@@ -191,8 +191,12 @@ async fn export_signed(State(node): State<Arc<Node>>) -> ApiResult<impl IntoResp
     let total = node.replica().len().map_err(NodeError::from)?;
     let body = streamed(move |out| {
         let backend = InProcessBackend::new(node, tokio::runtime::Handle::current());
-        pack::write_header(out).map_err(rix_api::Error::io("writing the export"))?;
-        backend.export_signed(&mut |envelope, _| pack::write_entry(out, envelope)).map(|_| ())
+        let written = rix_api::Error::io("writing the export");
+        let mut pack = pack::PackWriter::new(out).map_err(rix_api::Error::io("writing the export"))?;
+        backend.export_signed(&mut |kind, envelope, _| pack.write(kind, envelope))?;
+        // Only a complete export gets its end marker; one cut by an error is refused by every
+        // importer.
+        pack.finish().map(drop).map_err(written)
     });
     let count = header::HeaderName::from_static(routes::EXPORT_COUNT_HEADER);
     Ok(([(header::CONTENT_TYPE, "application/octet-stream".to_owned()), (count, total.to_string())], body))

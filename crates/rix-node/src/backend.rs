@@ -64,7 +64,7 @@ impl<L: Local> Backend for ReplicaBackend<L> {
         Ok(ops::export_views(self.0.replica(), filter, each)?)
     }
 
-    fn export_signed(&self, each: &mut dyn FnMut(&[u8], u64) -> std::io::Result<()>) -> Result<u64, Error> {
+    fn export_signed(&self, each: &mut rix_api::backend::PackSink<'_>) -> Result<u64, Error> {
         Ok(ops::export_envelopes(self.0.replica(), each)?)
     }
 

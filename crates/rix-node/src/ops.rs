@@ -3,7 +3,7 @@
 //! scripts read.
 
 pub use rix_api::{ChainView, EquivocationView, ImportReport, PeerView, Rejection, StatusView, VerifyReport};
-use rix_record::pack::{PackError, PackReader};
+use rix_record::pack::{EntryKind, PackError, PackReader};
 use rix_record::{Charter, SignedRecord, VerifiedRecord, VerifyError};
 use rix_store::{Durability, Inserted, Replica, StoreError};
 
@@ -23,17 +23,22 @@ pub fn export_views(
     })
 }
 
-/// Hands every stored envelope, oldest first, to `each` with the number of records stored (for
-/// progress). Returns how many were handed over.
-pub fn export_envelopes(
-    replica: &Replica,
-    each: &mut dyn FnMut(&[u8], u64) -> std::io::Result<()>,
-) -> Result<u64, crate::NodeError> {
-    let total = replica.len()?;
+/// Hands every stored envelope, oldest first, then the equivocation evidence, to `each` with
+/// the number of entries expected (for progress). Returns how many were handed over.
+pub fn export_envelopes(replica: &Replica, each: &mut rix_api::backend::PackSink<'_>) -> Result<u64, crate::NodeError> {
+    let written = |source| crate::NodeError::Io { context: "writing the export".into(), source };
+    // The records a replica keeps as evidence are the conflicting ones after the first, which
+    // is the one indexed and exported as a record.
+    let evidence: Vec<VerifiedRecord> =
+        replica.equivocations()?.into_iter().flat_map(|e| e.records.into_iter().skip(1)).collect();
+    let total = replica.len()? + evidence.len() as u64;
     let mut done = 0;
     for item in replica.iter_raw() {
-        each(&item?.1, total)
-            .map_err(|source| crate::NodeError::Io { context: "writing the export".into(), source })?;
+        each(EntryKind::Record, &item?.1, total).map_err(written)?;
+        done += 1;
+    }
+    for record in &evidence {
+        each(EntryKind::Evidence, record.bytes(), total).map_err(written)?;
         done += 1;
     }
     Ok(done)
@@ -130,9 +135,11 @@ pub fn import_pack_into(
         }
         Ok(())
     };
-    for bytes in PackReader::new(pack).map_err(|e| damaged(e, 0))? {
-        let bytes = match bytes {
-            Ok(bytes) => bytes,
+    // Evidence entries are stored like records: the replica keeps one that conflicts with a
+    // record it holds as evidence, and reports it so.
+    for entry in PackReader::new(pack).map_err(|e| damaged(e, 0))? {
+        let bytes = match entry {
+            Ok((_kind, bytes)) => bytes,
             Err(e) => {
                 flush(&mut batch, &mut report)?;
                 return Err(damaged(e, report.read));
@@ -231,12 +238,12 @@ mod tests {
         let author = Author::new("ops-test", "KZ".parse().unwrap(), key);
         let mut head = None;
         let mut pack = Vec::new();
-        rix_record::pack::write_header(&mut pack).unwrap();
+        rix_record::pack::write_header_v1(&mut pack).unwrap();
         for i in 0..3 {
             let p = Publication::new(Kind::Event, format!("{i}"), "en".parse().unwrap(), vec![KeyFactor::Leadership]);
             let r = author.sign_next(head, Content::Publication(Box::new(p)), Timestamp::now()).unwrap();
             head = Some(r.as_head());
-            rix_record::pack::write_entry(&mut pack, r.bytes()).unwrap();
+            rix_record::pack::write_entry_v1(&mut pack, r.bytes()).unwrap();
         }
         // The third entry's length prefix promises more bytes than follow.
         pack.truncate(pack.len() - 5);

@@ -16,11 +16,17 @@ use serde::Serialize;
 use crate::keys;
 use crate::replica::{Facet, Replica, StoreError, StoredRecord, id_from};
 
-/// Whether a stored record passes `filter` (publications only).
+/// Whether a stored record passes `filter`: a publication, or a withdrawal record if the filter
+/// asks for those and filters on nothing they lack (kind, key factor, language).
 pub fn admits(filter: &RecordFilter, stored: &StoredRecord) -> bool {
     let r = stored.record.record();
     let Some(p) = r.publication() else {
-        return false;
+        return filter.include_withdrawals
+            && filter.kind.is_none()
+            && filter.factor.is_none()
+            && filter.language.is_none()
+            && filter.member.as_ref().is_none_or(|m| &r.author == m)
+            && filter.since.is_none_or(|t| r.created_at >= t);
     };
     filter.kind.is_none_or(|k| p.kind == k)
         && filter.member.as_ref().is_none_or(|m| &r.author == m)
@@ -131,7 +137,7 @@ impl Replica {
         let limit = filter.limit.map_or(u64::MAX, |l| l as u64);
         let admitted = |id: &RecordId| -> Result<Option<StoredRecord>, StoreError> {
             let Some(record) = self.get(id)? else { return Ok(None) };
-            if record.record().publication().is_none() {
+            if record.record().publication().is_none() && !filter.include_withdrawals {
                 return Ok(None);
             }
             let stored = self.stored(record)?;

@@ -105,6 +105,7 @@ pub fn filter_from(args: &crate::cli::FilterArgs) -> Result<rix_api::RecordFilte
         language: args.language.clone(),
         all_versions: args.all_versions,
         include_withdrawn: args.include_withdrawn,
+        include_withdrawals: args.withdrawals,
         limit: args.limit,
     })
 }

@@ -4,7 +4,7 @@ use std::io::{BufWriter, Write};
 
 use anyhow::{Context as _, Result};
 use rix_api::RecordView;
-use rix_api::record::pack::{self, PackReader};
+use rix_api::record::pack::{PackReader, PackWriter};
 
 use super::{Context, filter_from};
 use crate::cli::{ExportArgs, ExportFormat, ImportArgs};
@@ -21,14 +21,17 @@ pub fn export(ctx: &Context, args: &ExportArgs) -> Result<()> {
     // Progress only when the output is a file: on stdout it would interleave with the data.
     let mut progress = crate::progress::Progress::new("exporting", ctx.quiet || ctx.json || args.out.is_none());
     let count = if args.format == ExportFormat::Signed {
-        pack::write_header(&mut out)?;
+        // The pack's end marker (count and digest) is written only once every entry is: an
+        // export that fails part-way leaves a file every importer refuses.
+        let mut pack = PackWriter::new(&mut out)?;
         let mut done = 0;
-        let count = backend.export_signed(&mut |envelope, total| {
-            pack::write_entry(&mut out, envelope)?;
+        let count = backend.export_signed(&mut |kind, envelope, total| {
+            pack.write(kind, envelope)?;
             done += 1;
             progress.set(done, total.max(done));
             Ok(())
         })?;
+        pack.finish()?;
         count as usize
     } else {
         let filter = filter_from(&args.filter)?;
@@ -178,8 +181,10 @@ pub fn import(ctx: &Context, args: &ImportArgs) -> Result<()> {
         let file = std::fs::File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
         Ok(std::io::BufReader::new(file))
     };
-    // A first pass checks the whole pack and counts its entries without keeping them, so a
-    // damaged file is refused before anything is imported; the second streams it in.
+    // A first pass reads the whole pack, checking its framing and (version 2) its end marker's
+    // count and digest, without keeping the entries: a pack that is cut, or has entries
+    // dropped, duplicated, reordered or changed, is refused before anything is imported. The
+    // second pass streams it in.
     let mut total = 0u64;
     for entry in PackReader::new(open()?).with_context(|| format!("{}", args.file.display()))? {
         entry.with_context(|| format!("{}", args.file.display()))?;
