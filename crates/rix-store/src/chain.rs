@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 
 use rix_record::{ChainHead, MemberCode, RecordId, VerifiedRecord};
 
+use crate::error::StoreError;
 use crate::keys;
-use crate::replica::{Replica, StoreError, decode, id_from};
+use crate::replica::{Replica, decode, id_from};
 
 /// What the replica holds of one author's sequence.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -10,9 +10,11 @@
 #![deny(missing_docs)]
 
 mod chain;
+mod error;
 mod keys;
 pub mod query;
 mod replica;
 
 pub use chain::{AuthorChain, ChainIssue, Equivocation};
-pub use replica::{Durability, Inserted, Replica, ReplicaOptions, StoreError, StoredRecord};
+pub use error::StoreError;
+pub use replica::{Durability, Inserted, Replica, ReplicaOptions, StoredRecord};

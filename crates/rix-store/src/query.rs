@@ -13,8 +13,9 @@ pub use rix_api::{
 use rix_record::{Content, KeyFactor, MemberCode, RecordId, Timestamp, VerifiedRecord};
 use serde::Serialize;
 
+use crate::error::StoreError;
 use crate::keys;
-use crate::replica::{Facet, Replica, StoreError, StoredRecord, id_from};
+use crate::replica::{Facet, Replica, StoredRecord, id_from};
 
 /// Whether a stored record passes `filter`: a publication, or a withdrawal record if the filter
 /// asks for those and filters on nothing they lack (kind, key factor, language).
