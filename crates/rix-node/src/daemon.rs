@@ -64,12 +64,39 @@ impl RunningNode {
             }
             Some(WorkerFailure { worker, reason }) => {
                 tracing::error!(worker, %reason, "a worker of the daemon failed; stopping, to be restarted");
-                if let Err(e) = self.stop().await {
-                    tracing::warn!(error = %e, "stopping after the failure");
+                // A failed node (a full disk, say) may not be able to stop gracefully: whatever
+                // waits on the disk may wait for ever. It stops within a bound, and the search
+                // index, derived data, is left to be checked at the next start.
+                match tokio::time::timeout(FAILED_STOP, self.stop_after_failure()).await {
+                    Ok(Err(e)) => tracing::warn!(error = %e, "stopping after the failure"),
+                    Ok(Ok(())) => {}
+                    Err(_) => {
+                        tracing::warn!(secs = FAILED_STOP.as_secs(), "could not stop gracefully in time; exiting")
+                    }
                 }
                 Err(NodeError::WorkerFailed { worker, reason })
             }
         }
+    }
+
+    /// After a worker failed: stop the network and every task, flush the replica if it can be,
+    /// tell the indexer to stop without syncing the search index (it is checked, and rebuilt if
+    /// damaged, at the next start), remove the API token.
+    async fn stop_after_failure(self) -> Result<(), NodeError> {
+        let node = &self.node;
+        node.net.shutdown().await;
+        let left = node.supervisor.stop(Duration::from_secs(5)).await;
+        if left > 0 {
+            tracing::warn!(tasks = left, "some tasks did not stop within 5 s");
+        }
+        let _ = std::fs::remove_file(node.config.api_token_path());
+        if let Some(jobs) = &node.index_jobs {
+            // Not `send`: a full queue would block this task; the process ends soon anyway.
+            let _ = jobs.try_send(IndexJob::Stop);
+        }
+        let replica = node.replica.clone();
+        blocking(move || replica.flush()).await??;
+        Ok(())
     }
 
     /// Graceful shutdown: stop the API, the actor and the network, wait for every task and
@@ -296,6 +323,9 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
     tracing::info!(peer_id = %node.net.local_peer_id(), api = %api_addr, member = ?node.config.config.member, "node started");
     Ok(RunningNode { node, indexer, failures })
 }
+
+/// The longest a daemon whose worker failed spends stopping before it exits anyway.
+const FAILED_STOP: Duration = Duration::from_secs(20);
 
 /// How often free space on the data directory's disk is measured.
 const DISK_WATCH: Duration = Duration::from_secs(1);
