@@ -189,19 +189,12 @@ fn read_slot(file: &fs::File, offset: u64) -> std::io::Result<Option<Current>> {
 mod tests {
     use super::*;
     use rix_record::content::{Content, Publication};
-    use rix_record::{Author, CharterMember, KeyFactor, Kind, MemberKey, Timestamp};
+    use rix_record::{Author, KeyFactor, Kind, MemberKey, Timestamp};
 
     fn setup() -> (tempfile::TempDir, SigningJournal, Author, Charter) {
         let dir = tempfile::tempdir().unwrap();
         let key = MemberKey::from_seed(&[7; 32]);
-        let mut charter = Charter::new("test");
-        charter.upsert_member(CharterMember {
-            code: "KZ".parse().unwrap(),
-            name: "Customs of KZ".into(),
-            public_key: key.author_key(),
-            peer_id: String::new(),
-            addresses: vec![],
-        });
+        let charter = Charter::with_member("test", "KZ".parse().unwrap(), &key);
         let journal = SigningJournal::new(dir.path().join("last-signed.rix"));
         (dir, journal, Author::new("test", "KZ".parse().unwrap(), key), charter)
     }

@@ -218,7 +218,7 @@ pub fn equivocation_views(replica: &Replica) -> Result<Vec<EquivocationView>, St
 mod tests {
     use super::*;
     use rix_record::content::{Content, Publication};
-    use rix_record::{Author, CharterMember, KeyFactor, Kind, MemberKey, Timestamp};
+    use rix_record::{Author, KeyFactor, Kind, MemberKey, Timestamp};
 
     /// A pack damaged part-way fails the import with how many records came before the damage,
     /// and those records, each verified, are kept.
@@ -227,14 +227,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let replica = Replica::open(dir.path(), &rix_store::ReplicaOptions::default()).unwrap();
         let key = MemberKey::from_seed(&[9; 32]);
-        let mut charter = Charter::new("ops-test");
-        charter.upsert_member(CharterMember {
-            code: "KZ".parse().unwrap(),
-            name: "Kazakhstan".into(),
-            public_key: key.author_key(),
-            peer_id: String::new(),
-            addresses: vec![],
-        });
+        let charter = Charter::with_member("ops-test", "KZ".parse().unwrap(), &key);
         let author = Author::new("ops-test", "KZ".parse().unwrap(), key);
         let mut head = None;
         let mut pack = Vec::new();

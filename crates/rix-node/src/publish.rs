@@ -222,7 +222,7 @@ impl Publisher {
 mod tests {
     use super::*;
     use rix_record::content::Publication;
-    use rix_record::{CharterMember, KeyFactor, Kind, MemberKey};
+    use rix_record::{KeyFactor, Kind, MemberKey};
 
     fn content(i: usize) -> Content {
         let p = Publication::new(Kind::Event, format!("Event {i}"), "en".parse().unwrap(), vec![KeyFactor::Hrm]);
@@ -235,14 +235,7 @@ mod tests {
     fn a_signed_record_that_was_never_stored_is_stored_before_the_next_is_signed() {
         let dir = tempfile::tempdir().unwrap();
         let key = MemberKey::from_seed(&[3; 32]);
-        let mut charter = Charter::new("test");
-        charter.upsert_member(CharterMember {
-            code: "KZ".parse().unwrap(),
-            name: "KZ".into(),
-            public_key: key.author_key(),
-            peer_id: String::new(),
-            addresses: vec![],
-        });
+        let charter = Charter::with_member("test", "KZ".parse().unwrap(), &key);
         let journal = SigningJournal::new(dir.path().join("last-signed.rix"));
         journal.create_fresh().unwrap();
         let publisher = Publisher::new(Author::new("test", "KZ".parse().unwrap(), key), journal, charter);

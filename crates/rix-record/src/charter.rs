@@ -98,6 +98,20 @@ impl Charter {
         Self { network: network.into(), description: String::new(), members: vec![], observers: vec![] }
     }
 
+    /// A charter of one member, `code`, named after its code, with `key`'s public key and no
+    /// node: what a test, a benchmark or a one-off tool that signs as one member needs.
+    pub fn with_member(network: impl Into<String>, code: crate::MemberCode, key: &crate::MemberKey) -> Self {
+        let mut charter = Self::new(network);
+        charter.upsert_member(CharterMember {
+            name: code.to_string(),
+            code,
+            public_key: key.author_key(),
+            peer_id: String::new(),
+            addresses: vec![],
+        });
+        charter
+    }
+
     /// Reads and validates a charter file.
     pub fn load(path: &Path) -> Result<Self, CharterError> {
         let text = fs::read_to_string(path).map_err(|source| CharterError::Io { path: path.to_owned(), source })?;

@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use rix_record::content::{Content, Publication};
-use rix_record::{Author, Charter, CharterMember, KeyFactor, Kind, MemberKey, SignedRecord, Timestamp, VerifiedRecord};
+use rix_record::{Author, Charter, KeyFactor, Kind, MemberKey, SignedRecord, Timestamp, VerifiedRecord};
 use rix_store::{Replica, ReplicaOptions};
 
 const RUNS: usize = 5;
@@ -14,14 +14,7 @@ const RUNS: usize = 5;
 fn main() {
     let n: usize = std::env::var("RIX_BENCH_RECORDS").ok().and_then(|v| v.parse().ok()).unwrap_or(4000);
     let key = MemberKey::from_seed(&[7; 32]);
-    let mut charter = Charter::new("bench");
-    charter.upsert_member(CharterMember {
-        code: "KZ".parse().unwrap(),
-        name: "KZ".into(),
-        public_key: key.author_key(),
-        peer_id: String::new(),
-        addresses: vec![],
-    });
+    let charter = Charter::with_member("bench", "KZ".parse().unwrap(), &key);
     let author = Author::new("bench", "KZ".parse().unwrap(), key);
     // A realistic record: about 1 KiB of payload.
     let body = "Integrity measures at the border post. ".repeat(22);
