@@ -1,5 +1,6 @@
 //! A rix node: its configuration, publishing without equivocation, the operations both the
-//! offline CLI and the daemon perform, and the [`backend::Backend`] the CLI talks to.
+//! offline CLI and the daemon perform, and the backends over a local replica
+//! ([`backend::LocalBackend`], [`inprocess::InProcessBackend`]) that answer `rix_api::Backend`.
 //!
 //! The daemon (network + replica + local API) is wired here too; `rix-net` owns libp2p and
 //! `rix-store` owns sled, and this crate is the only place they meet.
