@@ -213,13 +213,8 @@ pub fn offline_status(config: &LoadedConfig, charter: &Charter, replica: &Replic
     let peer_id =
         rix_net::NodeIdentity::load(&config.config.keys.node).map(|i| i.peer_id().to_string()).unwrap_or_default();
     let can_publish = publisher_for(config, charter).and_then(|p| Ok(p.history_known()?)).unwrap_or(false);
-    let reserve = config.config.store.reserve_mb.saturating_mul(1 << 20);
-    let storage = crate::disk::free_bytes(&config.config.data_dir).ok().map(|free| rix_api::StorageView {
-        data_dir: config.config.data_dir.display().to_string(),
-        free_bytes: free,
-        reserve_bytes: reserve,
-        accepting: free >= reserve,
-    });
+    let disk = crate::disk::DiskGauge::new(config.config.data_dir.clone(), config.config.store.reserve_bytes());
+    let storage = disk.measure().ok().map(|_| disk.view());
     Ok(StatusView {
         network: charter.network.clone(),
         member: config.config.member.clone(),

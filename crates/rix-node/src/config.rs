@@ -266,6 +266,11 @@ impl Default for StoreConfig {
 }
 
 impl StoreConfig {
+    /// The free-space reserve, bytes.
+    pub fn reserve_bytes(&self) -> u64 {
+        self.reserve_mb.saturating_mul(1 << 20)
+    }
+
     /// The replica options these settings mean.
     pub fn replica_options(&self) -> rix_store::ReplicaOptions {
         rix_store::ReplicaOptions {

@@ -209,7 +209,7 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
             tracing::info!("restored the last signed record from the signing journal");
         }
     }
-    let disk = DiskGauge::new(config.config.data_dir.clone(), config.config.store.reserve_mb.saturating_mul(1 << 20));
+    let disk = DiskGauge::new(config.config.data_dir.clone(), config.config.store.reserve_bytes());
     if let Err(e) = disk.measure() {
         tracing::warn!(error = %e, dir = %disk.dir().display(), "cannot measure free space; the free-space reserve is not enforced");
     }

@@ -81,6 +81,16 @@ impl DiskGauge {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+
+    /// What `rix status` shows of it.
+    pub fn view(&self) -> rix_api::StorageView {
+        rix_api::StorageView {
+            data_dir: self.dir.display().to_string(),
+            free_bytes: self.free(),
+            reserve_bytes: self.reserve,
+            accepting: self.accepting(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -337,12 +337,7 @@ impl Node {
         status.listen_addresses = self.net.listen_addrs().await?.iter().map(ToString::to_string).collect();
         status.connected_peers = self.peers().await?;
         status.can_publish = self.can_publish() && self.disk.may_publish();
-        status.storage = Some(rix_api::StorageView {
-            data_dir: self.disk.dir().display().to_string(),
-            free_bytes: self.disk.free(),
-            reserve_bytes: self.disk.reserve(),
-            accepting: self.disk.accepting(),
-        });
+        status.storage = Some(self.disk.view());
         Ok(status)
     }
 

@@ -87,19 +87,6 @@ pub fn verify_and_store(
     Ok(StoredBatch { verified, slots, outcomes })
 }
 
-/// Reads a signed export (`record-format.md` §6) into an offline replica; see
-/// [`import_pack_into`].
-pub fn import_pack(
-    replica: &Replica,
-    charter: &Charter,
-    pack: impl std::io::Read,
-    progress: impl FnMut(usize),
-) -> Result<ImportReport, crate::NodeError> {
-    import_pack_into(pack, progress, &mut |records| {
-        Ok(verify_and_store(replica, charter, &records, Durability::Synced)?)
-    })
-}
-
 /// Reads a signed export as a stream and hands its records, in batches, to `store` (which
 /// verifies and stores them: [`verify_and_store`] offline, the daemon's ingest pipeline when it
 /// runs, which also indexes what is new): a pack of any size is imported in bounded memory. A
@@ -240,11 +227,16 @@ mod tests {
         }
         // The third entry's length prefix promises more bytes than follow.
         pack.truncate(pack.len() - 5);
-        let e = import_pack(&replica, &charter, &pack[..], |_| {}).unwrap_err().to_string();
+        let import_pack = |pack: &[u8]| {
+            import_pack_into(pack, |_| {}, &mut |records| {
+                Ok(verify_and_store(&replica, &charter, &records, Durability::Synced)?)
+            })
+        };
+        let e = import_pack(&pack[..]).unwrap_err().to_string();
         assert!(e.contains("the 2 records before it were read and imported"), "{e}");
         assert_eq!(replica.len().unwrap(), 2);
         // Not a pack at all: nothing read, nothing stored, and the error says what was expected.
-        let e = import_pack(&replica, &charter, &b"{\"records\": []}"[..], |_| {}).unwrap_err().to_string();
+        let e = import_pack(&b"{\"records\": []}"[..]).unwrap_err().to_string();
         assert!(e.contains("rix export --format signed"), "{e}");
     }
 }

@@ -127,8 +127,13 @@ impl Publisher {
 
     /// The head the next record will follow.
     pub fn head(&self, replica: &Replica) -> Result<Option<ChainHead>, PublishError> {
+        self.head_after(replica, &self.journal.read(&self.charter)?)
+    }
+
+    /// [`Publisher::head`] with the journal already read.
+    fn head_after(&self, replica: &Replica, journal: &JournalState) -> Result<Option<ChainHead>, PublishError> {
         let stored = replica.head(self.author.member())?;
-        let journal = match self.journal.read(&self.charter)? {
+        let journal = match journal {
             JournalState::Unknown => {
                 return Err(PublishError::HistoryUnknown {
                     member: self.author.member().to_string(),
@@ -163,12 +168,17 @@ impl Publisher {
     /// lost it from the replica. Returns whether it did.
     pub fn restore(&self, replica: &Replica) -> Result<bool, PublishError> {
         let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
-        match self.journal.read(&self.charter)? {
+        Ok(self.restore_from(replica, &self.journal.read(&self.charter)?)?.is_some())
+    }
+
+    /// Stores `journal`'s record if the replica lacks it, and returns it if it did.
+    fn restore_from(&self, replica: &Replica, journal: &JournalState) -> Result<Option<VerifiedRecord>, PublishError> {
+        match journal {
             JournalState::Last(record) if !replica.contains(&record.id())? => {
-                self.store(replica, &record)?;
-                Ok(true)
+                self.store(replica, record)?;
+                Ok(Some(record.clone()))
             }
-            _ => Ok(false),
+            _ => Ok(None),
         }
     }
 
@@ -183,22 +193,18 @@ impl Publisher {
     /// member's chain on every node. If it still cannot be stored, nothing is signed.
     pub fn sign(&self, replica: &Replica, content: Content, now: Timestamp) -> Result<Signed, PublishError> {
         let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
-        let restored = match self.journal.read(&self.charter)? {
-            JournalState::Last(last) if !replica.contains(&last.id())? => {
-                self.store(replica, &last).map_err(|e| match e {
-                    PublishError::Store(source) => PublishError::Unstored {
-                        member: self.author.member().to_string(),
-                        seq: last.record().seq,
-                        id: last.id().short(),
-                        source,
-                    },
-                    other => other,
-                })?;
-                Some(last)
-            }
-            _ => None,
-        };
-        let head = self.head(replica)?;
+        // Read once: the journal is read whole and its record verified.
+        let journal = self.journal.read(&self.charter)?;
+        let restored = self.restore_from(replica, &journal).map_err(|e| match (e, &journal) {
+            (PublishError::Store(source), JournalState::Last(last)) => PublishError::Unstored {
+                member: self.author.member().to_string(),
+                seq: last.record().seq,
+                id: last.id().short(),
+                source,
+            },
+            (other, _) => other,
+        })?;
+        let head = self.head_after(replica, &journal)?;
         let record = self.author.sign_next(head, content, now)?;
         self.journal.write_last(&record)?;
         Ok(Signed { record, restored })
