@@ -186,13 +186,13 @@ async fn export_views(State(node): State<Arc<Node>>, Query(filter): Query<Record
 }
 
 /// The signed pack, streamed (record-format.md §6), with the record count in
-/// [`EXPORT_COUNT_HEADER`] for the client's progress.
+/// [`routes::EXPORT_COUNT_HEADER`] for the client's progress.
 async fn export_signed(State(node): State<Arc<Node>>) -> ApiResult<impl IntoResponse> {
     let total = node.replica().len().map_err(NodeError::from)?;
     let body = streamed(move |out| {
         let backend = InProcessBackend::new(node, tokio::runtime::Handle::current());
-        let written = rix_api::Error::io("writing the export");
-        let mut pack = pack::PackWriter::new(out).map_err(rix_api::Error::io("writing the export"))?;
+        let written = |e| rix_api::Error::io("writing the export")(e);
+        let mut pack = pack::PackWriter::new(out).map_err(written)?;
         backend.export_signed(&mut |kind, envelope, _| pack.write(kind, envelope))?;
         // Only a complete export gets its end marker; one cut by an error is refused by every
         // importer.
