@@ -92,10 +92,26 @@ impl Hostile {
     /// Starts a hostile node with `key` (a member's node key, so admission lets it in) on
     /// gossip topic `topic`, dialing `target` at `address`.
     pub fn spawn(key: Keypair, topic: gossipsub::IdentTopic, target: PeerId, address: Multiaddr) -> Self {
+        Self::spawn_as(key, true, topic, target, address)
+    }
+
+    /// Like [`Hostile::spawn`], but its gossip carries `from` and `seqno` and no signature
+    /// (gossipsub's `MessageAuthenticity::Author`), which a strict receiver refuses.
+    pub fn spawn_unsigned(key: Keypair, topic: gossipsub::IdentTopic, target: PeerId, address: Multiaddr) -> Self {
+        Self::spawn_as(key, false, topic, target, address)
+    }
+
+    fn spawn_as(key: Keypair, signed: bool, topic: gossipsub::IdentTopic, target: PeerId, address: Multiaddr) -> Self {
         let peer_id = key.public().to_peer_id();
         let config = gossipsub::ConfigBuilder::default()
             .max_transmit_size(HOSTILE_TRANSMIT_BYTES)
             .heartbeat_interval(Duration::from_millis(700))
+            // gossipsub refuses to publish unsigned under its default, Strict.
+            .validation_mode(if signed {
+                gossipsub::ValidationMode::Strict
+            } else {
+                gossipsub::ValidationMode::Permissive
+            })
             .message_id_fn(|m: &gossipsub::Message| MessageId::from(RecordId::of_envelope(&m.data).as_bytes().to_vec()))
             .build()
             .expect("gossipsub config");
@@ -104,8 +120,12 @@ impl Hostile {
             .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
             .expect("transport")
             .with_behaviour(|key| {
-                let mut gossipsub =
-                    gossipsub::Behaviour::new(MessageAuthenticity::Signed(key.clone()), config).expect("gossipsub");
+                let authenticity = if signed {
+                    MessageAuthenticity::Signed(key.clone())
+                } else {
+                    MessageAuthenticity::Author(key.public().to_peer_id())
+                };
+                let mut gossipsub = gossipsub::Behaviour::new(authenticity, config).expect("gossipsub");
                 gossipsub.subscribe(&topic).expect("subscribe");
                 let rr = || request_response::Config::default().with_request_timeout(Duration::from_secs(300));
                 HostileBehaviour {

@@ -8,6 +8,7 @@
 
 pub mod corpus;
 pub mod hostile;
+pub mod js;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -40,8 +40,16 @@ fn chain(author: &Author, n: u64, body_bytes: usize) -> Vec<VerifiedRecord> {
 }
 
 fn hostile(dir: &NodeDir, target: &NodeDir) -> Hostile {
+    hostile_with(Hostile::spawn, dir, target)
+}
+
+fn hostile_with(
+    spawn: fn(libp2p::identity::Keypair, libp2p::gossipsub::IdentTopic, libp2p::PeerId, libp2p::Multiaddr) -> Hostile,
+    dir: &NodeDir,
+    target: &NodeDir,
+) -> Hostile {
     let identity = NodeIdentity::load(&dir.dir.join("keys/node.key")).expect("node key");
-    Hostile::spawn(
+    spawn(
         identity.keypair().clone(),
         rix_net::topic_for("rix-test"),
         target.peer_id.parse().expect("peer id"),
@@ -310,4 +318,27 @@ async fn hostile_members_are_rejected_counted_and_banned_while_honest_records_fl
     for n in &mut honest {
         n.stop().await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn gossip_without_a_valid_libp2p_signature_is_refused_even_with_a_valid_record_inside() {
+    // A node relays the gossipsub signature it receives (protocol.md §3), so it checks it: a
+    // message without one is refused before its record is read, even when the record is valid.
+    let net = TestNet::create(&["AA", "BB", "CC"]);
+    let mut a = TestNode::new(&net.nodes[0]);
+    a.start().await;
+    let unsigned = hostile_with(Hostile::spawn_unsigned, &net.nodes[1], &net.nodes[0]);
+    let signed = hostile(&net.nodes[2], &net.nodes[0]);
+    ready(&unsigned).await;
+    ready(&signed).await;
+    let refused = chain(&author_of(&net.nodes[1]), 1, 100).remove(0);
+    let accepted = chain(&author_of(&net.nodes[2]), 1, 100).remove(0);
+    assert!(unsigned.publish(refused.bytes().to_vec()).await, "the unsigned message was sent");
+    assert!(signed.publish(accepted.bytes().to_vec()).await, "the signed message was sent");
+    wait_until(WAIT, "A stores the signed message's record", async || a.records() == 1).await;
+    // The unsigned one was sent first; give it a while longer all the same.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let held: Vec<_> = a.node().replica().iter().map(|r| r.expect("read").id()).collect();
+    assert_eq!(held, vec![accepted.id()], "only the signed message's record is stored");
+    a.stop().await;
 }

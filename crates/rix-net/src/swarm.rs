@@ -44,14 +44,16 @@ pub(crate) fn build_swarm(
 ) -> Result<Swarm<Behaviour>, NetError> {
     let setup = |e: &dyn std::fmt::Display| NetError::Setup(e.to_string());
     let gossip_config = gossipsub::ConfigBuilder::default()
-        // Messages go out signed (`MessageAuthenticity::Signed` below): js-libp2p and py-libp2p
-        // sign and require signatures by default, and a node with another policy delivers
-        // nothing to them. Incoming signatures are not checked again: they would only prove
-        // which libp2p node first published the message, which rix never uses, while every
-        // record inside is verified against its author's member key before it is stored or
-        // forwarded. Checking them cost an ed25519 verification of every copy received,
-        // duplicates included, about a tenth of a node's CPU (docs/performance.md).
-        .validation_mode(ValidationMode::None)
+        // Messages go out signed (`MessageAuthenticity::Signed` below) and are forwarded with
+        // their `from`, `seqno` and signature: js-libp2p, go-libp2p and py-libp2p sign and
+        // require all three by default (js-libp2p's StrictSign), and refuse a relayed message
+        // that lacks them. Under `ValidationMode::None` rust-libp2p drops `from` and `seqno`
+        // when it decodes a message, so every relayed record was refused by those peers;
+        // Strict keeps them. Strict also verifies the signature, and a relay must, or it would
+        // forward forged signatures that its peers then blame on it. The vendored gossipsub
+        // verifies once per message id, after the duplicate check, instead of every copy
+        // received (vendor/README.md; the cost is in docs/performance-log.md).
+        .validation_mode(ValidationMode::Strict)
         // At most 400 message ids in one IHAVE, so that it stays under the 16 KiB a receiver
         // accepts in the control part of one RPC (gossipsub's `max_control_message_size`; each
         // 32-byte record id takes 34 bytes). With gossipsub's default cap of 5,000, an IHAVE

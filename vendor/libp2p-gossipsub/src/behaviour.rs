@@ -1956,6 +1956,26 @@ where
         // Calculate the message id on the transformed data.
         let msg_id = self.config.message_id(&message);
 
+        // rix patch: the signature check that the codec used to run on every copy received,
+        // duplicates included, runs here once per message id: a copy of a message already
+        // accepted is a duplicate whatever its signature, and is dropped below without the
+        // cost of a verification. A message whose signature fails is rejected as the codec
+        // rejected it (not put in the duplicate cache, its sender penalised), so a genuine
+        // copy that arrives later is still accepted.
+        if self.signature_check_needed(&raw_message)
+            && !self.duplicate_cache.contains(&msg_id)
+            && !crate::protocol::GossipsubCodec::verify_signature(&raw_message.clone().into())
+        {
+            tracing::warn!("Invalid signature for received message");
+            self.handle_invalid_message(
+                propagation_source,
+                &raw_message.topic,
+                None,
+                RejectReason::ValidationError(ValidationError::InvalidSignature),
+            );
+            return;
+        }
+
         // Broadcast IDONTWANT messages
         if raw_message.raw_protobuf_len() > self.config.idontwant_message_size_threshold()
             && !self.duplicate_cache.contains(&msg_id)
@@ -2055,6 +2075,16 @@ where
     }
 
     // Handles invalid messages received.
+    /// rix patch: whether a received message's signature must be verified, by the rules the
+    /// codec applied before (`protocol.rs`, `decode`): under Strict and Permissive, a message
+    /// that carries one. (Under Strict the codec has refused those that carry none.)
+    fn signature_check_needed(&self, message: &RawMessage) -> bool {
+        match self.config.validation_mode() {
+            ValidationMode::Strict | ValidationMode::Permissive => message.signature.is_some(),
+            ValidationMode::Anonymous | ValidationMode::None => false,
+        }
+    }
+
     fn handle_invalid_message(
         &mut self,
         propagation_source: &PeerId,

@@ -234,7 +234,8 @@ impl GossipsubCodec {
     /// Verifies a gossipsub message. This returns either a success or failure. All errors
     /// are logged, which prevents error handling in the codec and handler. We simply drop invalid
     /// messages and log warnings, rather than propagating errors through the codec.
-    fn verify_signature(message: &proto::Message) -> bool {
+    // rix patch: `pub(crate)`, called by the behaviour (see `decode`).
+    pub(crate) fn verify_signature(message: &proto::Message) -> bool {
         let Some(from) = message.from.as_ref() else {
             tracing::debug!("Signature verification failed: No source id given");
             return false;
@@ -456,8 +457,12 @@ impl Decoder for GossipsubCodec {
                 continue;
             }
 
+            // rix patch: a signature is not verified here, for every copy received, but in
+            // `Behaviour::handle_received_message`, once per message id, after the duplicate
+            // check (`signature_check_needed`). Here only a required signature's presence is.
+            // Strict and Permissive keep their meaning.
             // verify message signatures if required
-            if verify_signature && !GossipsubCodec::verify_signature(&message) {
+            if verify_signature && message.signature.is_none() {
                 tracing::warn!("Invalid signature for received message");
                 // Build the invalid message (ignoring further validation of sequence number
                 // and source)
