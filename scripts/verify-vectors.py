@@ -1,16 +1,22 @@
 #!/usr/bin/env python3
 """Independent check of docs/record-format.md: verifies every test vector with Python's
 standard library (hashlib, json) and the `cryptography` package's Ed25519, using a canonical
-JSON writer written from the spec, not from the Rust code.
+JSON writer written from the spec, not from the Rust code. Each invalid vector (section 8.2)
+goes through the checks of section 2 as written here, in pure Python (ed25519_strict.py, since
+OpenSSL's Ed25519 is not the strict form), and must fail with its label.
 
     pip install cryptography && python3 scripts/verify-vectors.py
 """
 import hashlib
 import json
 import pathlib
+import re
 import sys
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+import ed25519_strict  # noqa: E402
 
 CONTEXT = b"rix-record-v1\x00"
 MAGIC = b"RIX\x01"
@@ -32,14 +38,23 @@ def canon(v):
         return '"' + "".join(SHORT.get(c) or (f"\\u{ord(c):04x}" if ord(c) < 0x20 else c) for c in v) + '"'
     if isinstance(v, list):
         return "[" + ",".join(canon(x) for x in v) + "]"
-    keys = sorted(v, key=lambda k: k.encode("utf-16-be"))
+    # Section 3, rule 6: what the canonical form omits.
+    keys = sorted((k for k in v if not omitted(k, v[k])), key=lambda k: k.encode("utf-16-be"))
     return "{" + ",".join(canon(k) + ":" + canon(v[k]) for k in keys) + "}"
 
 
-def vectors(doc):
+def omitted(key, value):
+    return (
+        (isinstance(value, list) and not value and key != "factors")
+        or (key in ("summary", "body") and value == "")
+        or (key == "anonymised" and value is False)
+    )
+
+
+def vectors(doc, fence="```rix-vector"):
     block = None
     for line in doc.splitlines():
-        if line == "```rix-vector":
+        if line == fence:
             block = {}
         elif line == "```" and block is not None:
             yield block
@@ -47,6 +62,157 @@ def vectors(doc):
         elif block is not None:
             k, _, val = line.partition(": ")
             block[k] = val
+
+
+LABELS = ["too_large", "truncated", "bad_magic", "unsupported_version", "malformed", "non_canonical",
+          "invalid_field", "wrong_network", "unknown_author", "key_mismatch", "bad_signature"]
+NETWORK = "almaty-integrity"
+CHARTER_MEMBERS = {"KZ"}
+KINDS = {"best-practice", "integrity-strategy", "case-study", "action-plan", "code-of-conduct", "event", "self-assessment"}
+FACTORS = {"leadership", "regulatory-framework", "transparency", "automation", "reform-modernization",
+           "audit-investigation", "code-of-conduct", "hrm", "morale-culture", "private-sector"}
+APPROACHES = {"education", "prevention", "detection", "investigation", "prosecution"}
+STAGES = {"self-assessment", "action-planning", "implementation", "monitoring", "evaluation", "peer-review"}
+THEMES = {"collective-action", "customs-to-customs", "gender-diversity", "political-interference", "communication",
+          "performance-measurement"}
+SECTIONS = {"best-practice": "best_practice", "integrity-strategy": "integrity_strategy", "case-study": "case_study",
+            "action-plan": "action_plan", "code-of-conduct": "code_of_conduct", "event": "event",
+            "self-assessment": "self_assessment"}
+MEMBER_CODE = re.compile(r"[A-Z][A-Z0-9-]{1,15}")
+HEX64 = re.compile(r"[0-9a-f]{64}")
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
+LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")
+NETWORK_NAME = re.compile(r"[a-z0-9._-]{1,64}")
+
+
+class Malformed(Exception):
+    pass
+
+
+def typed(value, kind, pattern=None, vocabulary=None):
+    """Section 4's types: a violation is `malformed` (step 6)."""
+    ok = {
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "str": isinstance(value, str),
+        "object": isinstance(value, dict),
+        "list": isinstance(value, list),
+    }[kind]
+    if not ok or (pattern and not pattern.fullmatch(value)) or (vocabulary and value not in vocabulary):
+        raise Malformed(value)
+
+
+def fields(obj, required, optional):
+    typed(obj, "object")
+    if not set(required) <= set(obj) or set(obj) - set(required) - set(optional):
+        raise Malformed(sorted(obj))
+    for key, check in {**required, **optional}.items():
+        if key in obj:
+            check(obj[key])
+
+
+def of(kind, pattern=None, vocabulary=None):
+    return lambda v: typed(v, kind, pattern, vocabulary)
+
+
+def list_of(kind, pattern=None, vocabulary=None):
+    def check(values):
+        typed(values, "list")
+        for v in values:
+            typed(v, kind, pattern, vocabulary)
+    return check
+
+
+def schema(record):
+    """Step 6 after the JSON parse: required fields, types, no unknown fields (section 4).
+    The kind sections are checked as objects only; their inner fields are not exercised by
+    the vectors."""
+    fields(record, {"format": of("int"), "network": of("str"), "author": of("str", MEMBER_CODE),
+                    "author_key": of("str", HEX64), "seq": of("int"), "created_at": of("str", TIME),
+                    "content": of("object")}, {"prev": of("str", HEX64)})
+    content = record["content"]
+    kind = content.get("type")
+    if kind == "withdrawal":
+        fields(content, {"type": of("str"), "withdraws": of("str", HEX64), "reason": of("str")}, {})
+    elif kind == "publication":
+        period = lambda p: fields(p, {"from": of("str", DATE)}, {"to": of("str", DATE)})  # noqa: E731
+        fields(content,
+               {"type": of("str"), "kind": of("str", vocabulary=KINDS), "title": of("str"),
+                "language": of("str", LANGUAGE), "factors": list_of("str", vocabulary=FACTORS)},
+               {"summary": of("str"), "approaches": list_of("str", vocabulary=APPROACHES),
+                "stages": list_of("str", vocabulary=STAGES), "themes": list_of("str", vocabulary=THEMES),
+                "tags": list_of("str"), "period": period, "contact_unit": of("str"),
+                "related": list_of("str", HEX64), "supersedes": of("str", HEX64), "body": of("str"),
+                **{section: of("object") for section in SECTIONS.values()}})
+    else:
+        raise Malformed(kind)
+
+
+def rules(record):
+    """Step 8, section 5's field rules: True if they hold."""
+    if record["format"] != 1 or not NETWORK_NAME.fullmatch(record["network"]):
+        return False
+    if not 1 <= record["seq"] <= 2**53 - 1 or ("prev" in record) != (record["seq"] > 1):
+        return False
+    content = record["content"]
+    if content["type"] == "withdrawal":
+        return content["reason"].strip() != ""
+    title = content["title"]
+    if not title.strip() or len(title) > 500 or any(ord(c) < 0x20 or ord(c) == 0x7f for c in title):
+        return False
+    if not content["factors"]:
+        return False
+    for key in ("factors", "approaches", "stages", "themes", "tags", "related"):
+        values = content.get(key, [])
+        if len(values) != len(set(values)):
+            return False
+    if any(not 1 <= len(t) <= 64 or "\n" in t for t in content.get("tags", [])):
+        return False
+    period = content.get("period")
+    if period and "to" in period and period["to"] < period["from"]:
+        return False
+    present = [s for s in SECTIONS.values() if s in content]
+    return all(s == SECTIONS[content["kind"]] for s in present)
+
+
+def classify(envelope, charter_key):
+    """Section 2's checks in order: the first failure's label, or None if the record is valid."""
+    if len(envelope) > 262144:
+        return "too_large"
+    if len(envelope) < 4:
+        return "truncated"
+    if envelope[:3] != b"RIX":
+        return "bad_magic"
+    if envelope[3] != 1:
+        return "unsupported_version"
+    if len(envelope) <= 68:
+        return "truncated"
+    signature, payload = envelope[4:68], envelope[68:]
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return "malformed"
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as e:
+        return "truncated" if e.pos >= len(text.rstrip()) else "malformed"
+    try:
+        schema(record)
+    except Malformed:
+        return "malformed"
+    if canon(record).encode() != payload:
+        return "non_canonical"
+    if not rules(record):
+        return "invalid_field"
+    if record["network"] != NETWORK:
+        return "wrong_network"
+    if record["author"] not in CHARTER_MEMBERS:
+        return "unknown_author"
+    if record["author_key"] != charter_key:
+        return "key_mismatch"
+    if ed25519_strict.verify_strict(bytes.fromhex(record["author_key"]), CONTEXT + payload, signature):
+        return "bad_signature"
+    return None
 
 
 def main():
@@ -68,8 +234,19 @@ def main():
         assert key.sign(CONTEXT + payload) == sig, f"{name}: signature not deterministic"
         assert hashlib.sha256(envelope).hexdigest() == v["id"], f"{name}: id"
         n += 1
-    assert n == 3, f"expected 3 vectors, found {n}"
-    print(f"{n} passed, 0 failed")
+    assert n == 4, f"expected 4 valid vectors, found {n}"
+    labels = set()
+    for v in vectors(doc, "```rix-invalid-vector"):
+        envelope = bytes.fromhex(v["envelope_hex"])
+        if "pad_to" in v:
+            envelope += b" " * (int(v["pad_to"]) - len(envelope))
+        got = classify(envelope, v["charter_key"])
+        assert got == v["expect"], f"{v['name']}: expected {v['expect']}, this check says {got}"
+        labels.add(got)
+        n += 1
+    missing = set(LABELS) - labels
+    assert not missing, f"no invalid vector for {sorted(missing)}"
+    print(f"{n} passed, 0 failed ({len(labels)} failure labels covered)")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@
 //! channel; whether the signing history is known is the actor's, published on a watch channel.
 //!
 //! Everything that reaches the replica from outside, gossip, sync and import alike, goes
-//! through one pipeline, [`Node::accept`] (one batch verification, one write, indexing and
+//! through one pipeline, [`Node::accept`] (one verification pass, one write, indexing and
 //! metrics of exactly what was new).
 
 use std::net::SocketAddr;

@@ -63,7 +63,7 @@ impl StoredBatch {
     }
 }
 
-/// Verifies records against the charter (one batch verification) and stores the valid ones
+/// Verifies records against the charter (`verify_batch`: strict, on every core) and stores the valid ones
 /// in one write: the step every path that takes records from outside shares (gossip, sync,
 /// import, online or offline).
 pub fn verify_and_store(

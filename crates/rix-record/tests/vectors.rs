@@ -6,12 +6,17 @@ use rix_record::envelope::{SignedRecord, encode_payload, signing_input};
 use rix_record::{Charter, CharterMember, MemberKey, RecordId};
 
 fn vectors() -> Vec<std::collections::HashMap<String, String>> {
+    blocks("```rix-vector")
+}
+
+/// The blocks of docs/record-format.md that open with `fence`, as key-value maps.
+fn blocks(fence: &str) -> Vec<std::collections::HashMap<String, String>> {
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/record-format.md")).unwrap();
     let mut out = Vec::new();
     let mut current: Option<std::collections::HashMap<String, String>> = None;
     for line in doc.lines() {
         match (line, current.as_mut()) {
-            ("```rix-vector", None) => current = Some(Default::default()),
+            (l, None) if l == fence => current = Some(Default::default()),
             ("```", Some(_)) => out.push(current.take().unwrap()),
             (l, Some(v)) => {
                 let (k, val) = l.split_once(": ").expect("key: value");
@@ -26,7 +31,7 @@ fn vectors() -> Vec<std::collections::HashMap<String, String>> {
 #[test]
 fn the_documented_vectors_match_the_implementation() {
     let vectors = vectors();
-    assert_eq!(vectors.len(), 3, "docs/record-format.md should hold three vectors");
+    assert_eq!(vectors.len(), 4, "docs/record-format.md should hold four valid vectors");
     for v in vectors {
         let name = &v["name"];
         let seed: [u8; 32] = hex::decode(&v["seed"]).unwrap().try_into().unwrap();
@@ -54,5 +59,88 @@ fn the_documented_vectors_match_the_implementation() {
         });
         let verified = SignedRecord::from_bytes(envelope).verify(&charter).unwrap();
         assert_eq!(encode_payload(verified.record()).unwrap(), payload, "{name}: canonical re-encoding");
+    }
+}
+
+/// A charter for `almaty-integrity` whose only member, KZ, has `key` (64 hex digits).
+fn charter_with(key: &str) -> Charter {
+    let mut charter = Charter::new("almaty-integrity");
+    charter.upsert_member(CharterMember {
+        code: "KZ".parse().unwrap(),
+        name: "Kazakhstan".into(),
+        public_key: key.parse().unwrap(),
+        peer_id: String::new(),
+        addresses: vec![],
+    });
+    charter
+}
+
+#[test]
+fn every_invalid_vector_is_refused_with_its_label_alone_and_in_any_batch() {
+    let invalid = blocks("```rix-invalid-vector");
+    assert!(invalid.len() >= 20, "docs/record-format.md holds {} invalid vectors", invalid.len());
+    let labels: std::collections::BTreeSet<&str> = invalid.iter().map(|v| v["expect"].as_str()).collect();
+    for label in [
+        "too_large",
+        "truncated",
+        "bad_magic",
+        "unsupported_version",
+        "malformed",
+        "non_canonical",
+        "invalid_field",
+        "wrong_network",
+        "unknown_author",
+        "key_mismatch",
+        "bad_signature",
+    ] {
+        assert!(labels.contains(label), "no invalid vector for {label}");
+    }
+    // Valid records to batch the invalid ones with: the first valid vector's key signs them.
+    let key = MemberKey::from_seed(&hex::decode(&vectors()[0]["seed"]).unwrap().try_into().unwrap());
+    let author = rix_record::Author::new("almaty-integrity", "KZ".parse().unwrap(), key);
+    let mut head = None;
+    let honest: Vec<SignedRecord> = (0..63)
+        .map(|i| {
+            let content = rix_record::Content::Publication(Box::new(rix_record::content::Publication::new(
+                rix_record::Kind::BestPractice,
+                format!("record {i}"),
+                "en".parse().unwrap(),
+                vec![rix_record::KeyFactor::Transparency],
+            )));
+            let r = author.sign_next(head, content, rix_record::Timestamp::now()).unwrap();
+            head = Some(r.as_head());
+            r.signed()
+        })
+        .collect();
+    for v in &invalid {
+        let name = &v["name"];
+        let mut envelope = hex::decode(&v["envelope_hex"]).unwrap();
+        if let Some(pad_to) = v.get("pad_to") {
+            envelope.resize(pad_to.parse().unwrap(), b' ');
+        }
+        let charter = charter_with(&v["charter_key"]);
+        let signed = SignedRecord::from_bytes(envelope);
+        let refused = signed.verify(&charter).expect_err(name);
+        assert_eq!(refused.reason(), v["expect"], "{name}: {refused}");
+        // In a batch, at every position, it gets the same answer, and the others stay valid:
+        // a replica's answer must not depend on what a record arrived with.
+        if v["charter_key"] == author.key().author_key().to_string() {
+            for at in [0, 17, 63] {
+                let mut batch = honest.clone();
+                batch.insert(at, signed.clone());
+                let results = rix_record::verify_batch(&batch, &charter);
+                for (i, result) in results.iter().enumerate() {
+                    if i == at {
+                        assert_eq!(
+                            result.as_ref().map(|_| ()).unwrap_err().reason(),
+                            v["expect"],
+                            "{name} at {at} in a batch"
+                        );
+                    } else {
+                        assert!(result.is_ok(), "{name}: honest record {i} of the batch refused");
+                    }
+                }
+            }
+        }
     }
 }
