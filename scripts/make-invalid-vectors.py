@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Prints the invalid-record test vectors of docs/record-format.md section 8.2 (and the
-empty-section valid vector of 8.1), built in pure Python from the spec. Run it after changing
+"""Prints the invalid-record test vectors of docs/record-format.md section 9.2 (and the
+empty-section valid vector of 9.1), built in pure Python from the spec. Run it after changing
 them and paste its output into the document; scripts/verify-vectors.py and
 crates/rix-record/tests/vectors.rs check the document, not this script.
 
@@ -70,7 +70,7 @@ def main():
     base_payload = canon(BASE).encode()
     good = envelope(base_payload)
 
-    # 8.1: a valid record with an empty kind section and an empty optional string.
+    # 9.1: a valid record with an empty kind section and an empty optional string.
     empty = record(**{"content.best_practice": {}, "content.contact_unit": ""})
     payload = canon(empty).encode()
     env = envelope(payload)
@@ -96,6 +96,25 @@ def main():
             "a lowercase author code: a typed field (member code) fails as malformed, not invalid_field")
     invalid("unknown-factor", "malformed", envelope(canon(record(**{"content.factors": ["honesty"]})).encode()),
             "a key factor outside the vocabulary: a typed field, malformed")
+    not_a_point = next(y for y in range(2, 100) if ed.decompress(y.to_bytes(32, "little")) is None).to_bytes(32, "little")
+    invalid("author-key-not-a-point", "malformed", envelope(canon(record(author_key=not_a_point.hex())).encode()),
+            "an author_key whose y has no x on the curve")
+    y_plus_p = (ed.P + 1).to_bytes(32, "little")
+    invalid("author-key-non-canonical", "malformed", envelope(canon(record(author_key=y_plus_p.hex())).encode()),
+            "an author_key encoding y = p + 1, a second spelling of the identity's y = 1 (RFC 8032 refuses y >= p)")
+    invalid("date-not-in-calendar", "malformed",
+            envelope(canon(record(**{"content.period": {"from": "2007-02-29"}})).encode()), "period.from 2007-02-29: no such day")
+    invalid("date-with-sign", "malformed",
+            envelope(canon(record(**{"content.period": {"from": "+2007-01-01"}})).encode()), "a signed year: DATE is exactly YYYY-MM-DD")
+    invalid("time-with-fraction", "malformed", envelope(canon(record(created_at="2007-01-19T10:00:00.5Z")).encode()),
+            "created_at with a fraction of a second")
+    duplicate = canon(BASE).replace('"seq":1}', '"seq":1,"seq":1}').encode()
+    invalid("duplicate-key", "malformed", envelope(duplicate), "the key seq given twice")
+    invalid("trailing-text", "malformed", envelope(base_payload + b" x"), "text after the JSON value")
+    bad_then_cut = canon(record(**{"content.factors": [1]})).encode()
+    cut_at = bad_then_cut.index(b'"title"')
+    invalid("content-cut-after-a-bad-value", "truncated", envelope(bad_then_cut[:cut_at]),
+            "content has a number where a factor belongs, then the payload ends inside content: truncated, not malformed")
     spaced = canon(BASE).replace(',"format"', ', "format"').encode()
     invalid("non-canonical-space", "non_canonical", envelope(spaced), "one space after a comma, signed as it is")
     reordered = json.dumps(dict(reversed(list(BASE.items()))), ensure_ascii=False, separators=(",", ":")).encode()

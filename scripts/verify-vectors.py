@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Independent check of docs/record-format.md: verifies every test vector with Python's
 standard library (hashlib, json) and the `cryptography` package's Ed25519, using a canonical
-JSON writer written from the spec, not from the Rust code. Each invalid vector (section 8.2)
+JSON writer written from the spec, not from the Rust code. Each invalid vector (section 9.2)
 goes through the checks of section 2 as written here, in pure Python (ed25519_strict.py, since
 OpenSSL's Ed25519 is not the strict form), and must fail with its label.
 
     pip install cryptography && python3 scripts/verify-vectors.py
 """
+import datetime
 import hashlib
 import json
 import pathlib
@@ -128,14 +129,14 @@ def schema(record):
     The kind sections are checked as objects only; their inner fields are not exercised by
     the vectors."""
     fields(record, {"format": of("int"), "network": of("str"), "author": of("str", MEMBER_CODE),
-                    "author_key": of("str", HEX64), "seq": of("int"), "created_at": of("str", TIME),
+                    "author_key": point, "seq": of("int"), "created_at": timestamp,
                     "content": of("object")}, {"prev": of("str", HEX64)})
     content = record["content"]
     kind = content.get("type")
     if kind == "withdrawal":
         fields(content, {"type": of("str"), "withdraws": of("str", HEX64), "reason": of("str")}, {})
     elif kind == "publication":
-        period = lambda p: fields(p, {"from": of("str", DATE)}, {"to": of("str", DATE)})  # noqa: E731
+        period = lambda p: fields(p, {"from": date}, {"to": date})  # noqa: E731
         fields(content,
                {"type": of("str"), "kind": of("str", vocabulary=KINDS), "title": of("str"),
                 "language": of("str", LANGUAGE), "factors": list_of("str", vocabulary=FACTORS)},
@@ -148,6 +149,42 @@ def schema(record):
         raise Malformed(kind)
 
 
+def no_duplicates(pairs):
+    keys = [k for k, _ in pairs]
+    if len(keys) != len(set(keys)):
+        raise Malformed(keys)
+    return dict(pairs)
+
+
+def control(c):
+    """Unicode category Cc: U+0000-U+001F and U+007F-U+009F."""
+    return ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F
+
+
+def date(text):
+    """DATE: exactly YYYY-MM-DD, a day of the proleptic Gregorian calendar."""
+    typed(text, "str", DATE)
+    try:
+        datetime.date(int(text[:4]), int(text[5:7]), int(text[8:]))
+    except ValueError:
+        raise Malformed(text) from None
+
+
+def timestamp(text):
+    """created_at: exactly YYYY-MM-DDTHH:MM:SSZ, a real day and time (no leap second)."""
+    typed(text, "str", TIME)
+    date(text[:10])
+    if int(text[11:13]) > 23 or int(text[14:16]) > 59 or int(text[17:19]) > 59:
+        raise Malformed(text)
+
+
+def point(text):
+    """author_key: 64 lowercase hex digits that decode to a curve point (RFC 8032 5.1.3)."""
+    typed(text, "str", HEX64)
+    if ed25519_strict.decompress(bytes.fromhex(text)) is None:
+        raise Malformed(text)
+
+
 def rules(record):
     """Step 8, section 5's field rules: True if they hold."""
     if record["format"] != 1 or not NETWORK_NAME.fullmatch(record["network"]):
@@ -158,7 +195,7 @@ def rules(record):
     if content["type"] == "withdrawal":
         return content["reason"].strip() != ""
     title = content["title"]
-    if not title.strip() or len(title) > 500 or any(ord(c) < 0x20 or ord(c) == 0x7f for c in title):
+    if not title.strip() or len(title) > 500 or any(control(c) for c in title):
         return False
     if not content["factors"]:
         return False
@@ -166,7 +203,7 @@ def rules(record):
         values = content.get(key, [])
         if len(values) != len(set(values)):
             return False
-    if any(not 1 <= len(t) <= 64 or "\n" in t for t in content.get("tags", [])):
+    if any(not t.strip() or len(t) > 64 or any(control(c) for c in t) for t in content.get("tags", [])):
         return False
     period = content.get("period")
     if period and "to" in period and period["to"] < period["from"]:
@@ -193,9 +230,11 @@ def classify(envelope, charter_key):
     except UnicodeDecodeError:
         return "malformed"
     try:
-        record = json.loads(text)
+        record = json.loads(text, object_pairs_hook=no_duplicates)
     except json.JSONDecodeError as e:
         return "truncated" if e.pos >= len(text.rstrip()) else "malformed"
+    except Malformed:
+        return "malformed"
     try:
         schema(record)
     except Malformed:

@@ -65,10 +65,30 @@ impl AuthorKey {
         self.0.to_bytes()
     }
 
-    /// From 32 key bytes.
+    /// From 32 key bytes: the canonical encoding of a curve point (RFC 8032 §5.1.3).
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, KeyError> {
+        // ed25519-dalek also decodes the non-canonical encodings that RFC 8032 refuses: a y of
+        // p or more (y + p for y < 19) and x = 0 with the sign bit set. Refused here, so that
+        // an implementation that follows the RFC gives every key the same answer
+        // (record-format.md §2.1).
+        if non_canonical_point(bytes) {
+            return Err(KeyError::BadPublicKey(format!("{} is a non-canonical point encoding", hex::encode(bytes))));
+        }
         VerifyingKey::from_bytes(bytes).map(Self).map_err(|e| KeyError::BadPublicKey(e.to_string()))
     }
+}
+
+/// Whether 32 bytes are an encoding RFC 8032 §5.1.3 refuses though ed25519-dalek decodes it:
+/// y ≥ p = 2^255 − 19, or x = 0 (y = 1 or y = p − 1) with the sign bit set.
+fn non_canonical_point(bytes: &[u8; 32]) -> bool {
+    let mut y = *bytes;
+    let sign = y[31] >> 7;
+    y[31] &= 0x7f;
+    // y ≥ p: the top 31 bytes all ones (0x7f then 0xff...) and the lowest at least 0xed.
+    let at_least_p = y[31] == 0x7f && y[1..31].iter().all(|&b| b == 0xff) && y[0] >= 0xed;
+    let one = y[0] == 1 && y[1..].iter().all(|&b| b == 0);
+    let minus_one = y[31] == 0x7f && y[1..31].iter().all(|&b| b == 0xff) && y[0] == 0xec;
+    at_least_p || (sign == 1 && (one || minus_one))
 }
 
 impl FromStr for AuthorKey {
@@ -240,5 +260,29 @@ mod tests {
     fn debug_never_shows_the_secret() {
         let key = MemberKey::from_seed(&[7; 32]);
         assert!(!format!("{key:?}").contains(&hex::encode([7u8; 32])));
+    }
+}
+
+#[cfg(test)]
+mod encoding_tests {
+    use super::*;
+
+    #[test]
+    fn non_canonical_point_encodings_are_refused() {
+        let mut p = [0xffu8; 32];
+        p[31] = 0x7f;
+        p[0] = 0xed; // y = p, which ed25519-dalek reads as y = 0
+        assert!(AuthorKey::from_bytes(&p).is_err());
+        let mut one_negative = [0u8; 32];
+        one_negative[0] = 1;
+        one_negative[31] = 0x80; // the identity with x = -0
+        assert!(AuthorKey::from_bytes(&one_negative).is_err());
+        one_negative[31] = 0;
+        assert!(
+            AuthorKey::from_bytes(&one_negative).is_ok(),
+            "the identity itself decodes (and is refused later, as small order)"
+        );
+        let key = MemberKey::from_seed(&[7; 32]).author_key();
+        assert_eq!(AuthorKey::from_bytes(&key.to_bytes()).unwrap(), key);
     }
 }

@@ -66,6 +66,9 @@ impl FromStr for Timestamp {
             value: s.to_owned(),
             expected: "RFC 3339 UTC to the second, e.g. 2026-11-28T06:52:03Z",
         };
+        if !shaped(s, b"dddd-dd-ddTdd:dd:ddZ") {
+            return Err(err());
+        }
         let t = PrimitiveDateTime::parse(s, TIMESTAMP_FORMAT).map_err(|_| err())?;
         Self::from_unix(t.assume_offset(UtcOffset::UTC).unix_timestamp()).ok_or_else(err)
     }
@@ -99,11 +102,11 @@ impl FromStr for Date {
     type Err = InvalidTime;
 
     fn from_str(s: &str) -> Result<Self, InvalidTime> {
-        time::Date::parse(s, DATE_FORMAT).map(Self).map_err(|_| InvalidTime {
-            what: "date",
-            value: s.to_owned(),
-            expected: "YYYY-MM-DD, e.g. 2007-01-19",
-        })
+        let err = || InvalidTime { what: "date", value: s.to_owned(), expected: "YYYY-MM-DD, e.g. 2007-01-19" };
+        if !shaped(s, b"dddd-dd-dd") {
+            return Err(err());
+        }
+        time::Date::parse(s, DATE_FORMAT).map(Self).map_err(|_| err())
     }
 }
 
@@ -163,6 +166,15 @@ impl<'de> Deserialize<'de> for StringOrTomlDate {
         }
         d.deserialize_any(V).map(StringOrTomlDate)
     }
+}
+
+/// Whether `s` has exactly the shape of `pattern`, where `d` is an ASCII digit and any other
+/// byte stands for itself. The `time` crate's parser also takes a signed year (`+2007`,
+/// `-0001`): a second spelling of a date, or a date the spec does not have
+/// (record-format.md §4.1).
+fn shaped(s: &str, pattern: &[u8]) -> bool {
+    s.len() == pattern.len()
+        && s.bytes().zip(pattern).all(|(b, &p)| if p == b'd' { b.is_ascii_digit() } else { b == p })
 }
 
 #[cfg(test)]
