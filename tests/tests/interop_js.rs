@@ -120,6 +120,11 @@ async fn a_js_libp2p_observer_gets_every_record_by_gossip_relayed_ones_included_
     assert!(nodes[0].metric("rix_connections_refused_total") > refused_before, "KZ counted the refusal");
     assert_eq!(stranger_id.len(), observer_id.len());
 
+    // For checking other implementations' signature policies offline (tests/interop/README.md).
+    if let Some(path) = std::env::var_os("RIX_INTEROP_DUMP") {
+        let lines: Vec<String> = observer.events.iter().map(Value::to_string).collect();
+        std::fs::write(path, lines.join("\n")).unwrap();
+    }
     drop(stranger);
     drop(observer);
     for n in nodes.iter_mut() {

@@ -123,7 +123,12 @@ node.services.pubsub.addEventListener('gossipsub:message', (event) => {
   }
   held.set(result.id, msg.data)
   const from = msg.type === 'signed' ? msg.from.toString() : null
-  out({ event: 'record', via: 'gossip', id: result.id, author: result.author, seq: result.seq, from, relayed: from !== propagationSource.toString() })
+  // The message's signed fields as received, so that other implementations' checks can be run
+  // on exactly what a rix node forwards (tests/interop/README.md).
+  const wire = msg.type === 'signed'
+    ? { from: hex(msg.from.toMultihash().bytes), seqno: msg.sequenceNumber.toString(16).padStart(16, '0'), signature: hex(msg.signature), topic: msg.topic, data: hex(msg.data) }
+    : null
+  out({ event: 'record', via: 'gossip', id: result.id, author: result.author, seq: result.seq, from, relayed: from !== propagationSource.toString(), wire })
 })
 node.services.pubsub.subscribe(topic)
 node.services.pubsub.addEventListener('gossipsub:graft', (event) => out({ event: 'graft', peer: event.detail.peerId.toString(), direction: event.detail.direction }))
