@@ -22,6 +22,7 @@
 pub mod dial;
 mod engine;
 pub mod hold;
+pub mod membership;
 mod rng;
 pub mod scoring;
 pub mod serve;
