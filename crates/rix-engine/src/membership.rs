@@ -13,6 +13,13 @@
 //!    at least the threshold of countable approvals; if there are none, stop;
 //! 3. of those, the one with the smallest id wins (the tie-break); apply it and go to 2.
 //!
+//! A node that applied one amendment and later receives the approvals that take a competing
+//! amendment of the same version, with a smaller id, over its threshold switches to that one
+//! (and to what follows it): the chain is what the set gives, not what arrived first. Under the
+//! default majority threshold two competing amendments can both be approved only if some member
+//! approved both, which an honest node refuses to do; the switch is then the price of that
+//! member's double approval, and every node makes the same one.
+//!
 //! An approval counts once per member, and only if it was made with the key the amended
 //! version gives that member: approvals by non-members, by removed members and by rotated-out
 //! keys count for nothing, and several by one key count once (python-tuf's
