@@ -241,6 +241,19 @@ fn a_failed_worker_stops_the_daemon_with_a_nonzero_exit_naming_it() {
         );
         assert!(log.contains("a worker of the daemon failed"), "{worker}: the error is logged:\n{log}");
     }
+    // A failed daemon whose last flush hangs (a disk that stopped answering) still exits,
+    // once its 20 s bound has passed: the stuck thread is abandoned, not waited for.
+    let log_path = kz.dir.join("failpoint-stuck-flush.log");
+    let env = [("RUST_LOG", "warn"), ("RIX_FAILPOINT", "protocol engine,stuck flush")];
+    let mut daemon = rix.spawn_daemon_with(kz, &env, &log_path);
+    let mut exit = None;
+    wait_for("KZ's daemon exits though its flush hangs", || {
+        exit = daemon.try_wait().unwrap();
+        exit.is_some()
+    });
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert_eq!(exit.unwrap().code(), Some(1), "log:\n{log}");
+    assert!(log.contains("could not stop gracefully in time"), "the bound was reached:\n{log}");
     // Without the failpoint the same node runs, and stops cleanly on SIGTERM.
     let daemon = spawn_daemon(&rix, kz);
     wait_for("KZ runs with JP", || status(&rix, kz)["connected_peers"].as_array().is_some_and(|p| p.len() == 1));

@@ -95,7 +95,17 @@ impl RunningNode {
             let _ = jobs.try_send(IndexJob::Stop);
         }
         let replica = node.replica.clone();
-        blocking(move || replica.flush()).await??;
+        let stuck = node.supervisor.fails("stuck flush");
+        blocking(move || {
+            if stuck {
+                // The failpoint: a flush that never returns, as on a disk that stopped answering.
+                loop {
+                    std::thread::park();
+                }
+            }
+            replica.flush()
+        })
+        .await??;
         Ok(())
     }
 

@@ -25,7 +25,9 @@ pub struct WorkerFailure {
 
 /// The environment variable that makes one named worker panic half a second after start, to
 /// test that the daemon notices (a failpoint, as FoundationDB and TiKV have): for example
-/// `RIX_FAILPOINT="protocol engine"`. Unset in production; documented in `docs/operations.md`.
+/// `RIX_FAILPOINT="protocol engine"`. `stuck flush` (as in `"protocol engine,stuck flush"`)
+/// also makes the replica's flush after a failure hang, as a write to a failing disk can.
+/// Unset in production; documented in `docs/operations.md`.
 pub const FAILPOINT_ENV: &str = "RIX_FAILPOINT";
 
 /// Starts workers and tasks whose panics (and, for workers, any end) are reported on one
@@ -71,9 +73,9 @@ impl Supervisor {
         let _ = self.failed.send(WorkerFailure { worker, reason });
     }
 
-    /// Whether the failpoint names `worker`.
+    /// Whether the failpoint names `worker` (it may name several, separated by commas).
     pub(crate) fn fails(&self, worker: &str) -> bool {
-        self.failpoint.as_deref() == Some(worker)
+        self.failpoint.as_deref().is_some_and(|names| names.split(',').any(|name| name.trim() == worker))
     }
 
     /// Spawns a worker that must run until shutdown: its end before [`Supervisor::stop`], or

@@ -161,7 +161,17 @@ pub fn daemon(ctx: &Context) -> Result<()> {
         }
         running.run_until(shutdown).await?;
         anyhow::Ok(false)
-    })?;
+    });
+    let stopped_while_starting = match stopped_while_starting {
+        Ok(stopped) => stopped,
+        Err(e) => {
+            // A failed daemon has already stopped within its bound, or given up on part of it:
+            // a write stuck on a full disk may still hold a thread of the blocking pool, and
+            // dropping the runtime would wait for it for ever. Abandon it: the process ends.
+            runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+            return Err(e);
+        }
+    };
     if stopped_while_starting {
         ctx.note("rix daemon: stopped while starting; nothing was changed");
         // Whatever start was still doing (opening the replica on the blocking pool) is given a
