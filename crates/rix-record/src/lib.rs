@@ -9,6 +9,7 @@
 //! checked by `tests/vectors.rs` in this crate.
 #![deny(missing_docs)]
 
+pub mod amendment;
 pub mod author;
 pub mod canonical;
 pub mod charter;
