@@ -225,6 +225,20 @@ pub struct Approval {
     pub body: ApprovalBody,
 }
 
+/// Checks the size, magic and version; returns what follows them.
+fn after_header<'a>(bytes: &'a [u8], magic: [u8; 4], what: &'static str) -> Result<&'a [u8], AmendmentError> {
+    if bytes.len() > MAX_BYTES {
+        return Err(AmendmentError::TooLarge(bytes.len()));
+    }
+    if bytes.len() < 5 {
+        return Err(AmendmentError::Truncated(what));
+    }
+    if bytes[..4] != magic || bytes[4] != VERSION {
+        return Err(AmendmentError::BadMagic(what));
+    }
+    Ok(&bytes[5..])
+}
+
 fn canonical<T: Serialize>(value: &T) -> Vec<u8> {
     let json = serde_json::to_value(value).expect("serialisable");
     to_canonical_bytes(&json).expect("integers only")
@@ -289,16 +303,7 @@ impl Amendment {
     /// every proof of possession.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, AmendmentError> {
         const WHAT: &str = "amendment";
-        if bytes.len() > MAX_BYTES {
-            return Err(AmendmentError::TooLarge(bytes.len()));
-        }
-        if bytes.len() < 5 {
-            return Err(AmendmentError::Truncated(WHAT));
-        }
-        if bytes[..4] != AMENDMENT_MAGIC || bytes[4] != VERSION {
-            return Err(AmendmentError::BadMagic(WHAT));
-        }
-        let body: AmendmentBody = decode(&bytes[5..], WHAT)?;
+        let body: AmendmentBody = decode(after_header(bytes, AMENDMENT_MAGIC, WHAT)?, WHAT)?;
         for (index, change) in body.changes.iter().enumerate() {
             let proven = match change {
                 Change::Admit { code, public_key, proof, .. } | Change::RotateKey { code, public_key, proof } => {
@@ -339,20 +344,12 @@ impl Approval {
     /// counts is the charter chain's question.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, AmendmentError> {
         const WHAT: &str = "approval";
-        if bytes.len() > MAX_BYTES {
-            return Err(AmendmentError::TooLarge(bytes.len()));
-        }
-        if bytes.len() < 5 {
+        let rest = after_header(bytes, APPROVAL_MAGIC, WHAT)?;
+        if rest.len() <= SIGNATURE_LEN {
             return Err(AmendmentError::Truncated(WHAT));
         }
-        if bytes[..4] != APPROVAL_MAGIC || bytes[4] != VERSION {
-            return Err(AmendmentError::BadMagic(WHAT));
-        }
-        if bytes.len() <= 5 + SIGNATURE_LEN {
-            return Err(AmendmentError::Truncated(WHAT));
-        }
-        let signature = Signature::from_bytes(bytes[5..5 + SIGNATURE_LEN].try_into().expect("64 bytes"));
-        let payload = &bytes[5 + SIGNATURE_LEN..];
+        let signature = Signature::from_bytes(rest[..SIGNATURE_LEN].try_into().expect("64 bytes"));
+        let payload = &rest[SIGNATURE_LEN..];
         let body: ApprovalBody = decode(payload, WHAT)?;
         let mut message = APPROVAL_CONTEXT.to_vec();
         message.extend_from_slice(payload);

@@ -77,24 +77,14 @@ pub fn scenario(seed: u64, operations: usize) -> (Scenario, usize) {
     let mut ties = 0;
     let id = |rng: &mut Rng| rng.next_u64() | 1;
     for _ in 0..operations {
-        let changes = loop {
-            let changes = random_changes(&mut rng, &current, &mut next_member, &mut next_key);
-            if current.apply(&changes).is_ok() {
-                break changes;
-            }
-        };
+        let changes = applicable_changes(&mut rng, &current, &mut next_member, &mut next_key);
         let main = Amendment { id: id(&mut rng), amends: current_id, changes };
         approve(&mut rng, &current, &main, current.needed(), &mut items);
         let mut winner = main.clone();
         items.push(Item::Amendment(main));
         // A competing amendment of the same version, approved too (some members approve both).
         if rng.chance(0.2) {
-            let changes = loop {
-                let changes = random_changes(&mut rng, &current, &mut next_member, &mut next_key);
-                if current.apply(&changes).is_ok() {
-                    break changes;
-                }
-            };
+            let changes = applicable_changes(&mut rng, &current, &mut next_member, &mut next_key);
             let rival = Amendment { id: id(&mut rng), amends: current_id, changes };
             approve(&mut rng, &current, &rival, current.needed(), &mut items);
             if rival.id < winner.id {
@@ -149,6 +139,21 @@ fn approve(
         items.push(Item::Approval(Approval { amendment: amendment.id, member, key }));
         if rng.chance(0.1) {
             items.push(Item::Approval(Approval { amendment: amendment.id, member, key }));
+        }
+    }
+}
+
+/// Random changes that apply to `roster`.
+fn applicable_changes(
+    rng: &mut Rng,
+    roster: &Roster<SimTypes>,
+    next_member: &mut u32,
+    next_key: &mut u64,
+) -> Vec<Change<SimTypes>> {
+    loop {
+        let changes = random_changes(rng, roster, next_member, next_key);
+        if roster.apply(&changes).is_ok() {
+            return changes;
         }
     }
 }
