@@ -2074,7 +2074,6 @@ where
         }
     }
 
-    // Handles invalid messages received.
     /// rix patch: whether a received message's signature must be verified, by the rules the
     /// codec applied before (`protocol.rs`, `decode`): under Strict and Permissive, a message
     /// that carries one. (Under Strict the codec has refused those that carry none.)
@@ -2085,6 +2084,7 @@ where
         }
     }
 
+    // Handles invalid messages received.
     fn handle_invalid_message(
         &mut self,
         propagation_source: &PeerId,
