@@ -254,6 +254,39 @@ def classify(envelope, charter_key):
     return None
 
 
+def check_charter_vector(v):
+    """Section 10: the genesis hash, the amendment's bytes, id and proofs, the approval's
+    signature, all recomputed here."""
+    name = v["name"]
+    charter = json.loads(v["genesis_charter"])
+    ordered = dict(charter, members=sorted(charter["members"], key=lambda m: m["code"]))
+    if "observers" in ordered:
+        ordered["observers"] = sorted(ordered["observers"], key=lambda o: o["peer_id"])
+    genesis = hashlib.sha256(b"rix-charter-v1\x00" + canon(ordered).encode()).digest()
+    assert genesis.hex() == v["genesis_hash"], f"{name}: genesis hash"
+    amendment = bytes.fromhex(v["amendment_hex"])
+    assert amendment[:5] == b"RIXM\x01" and amendment[5:] == v["amendment"].encode(), f"{name}: amendment bytes"
+    body = json.loads(amendment[5:])
+    assert canon(body).encode() == amendment[5:], f"{name}: amendment not canonical"
+    assert body["genesis"] == body["amends"] == genesis.hex(), f"{name}: amends the genesis"
+    assert hashlib.sha256(amendment).hexdigest() == v["amendment_id"], f"{name}: amendment id"
+    for change in body["changes"]:
+        if change["type"] in ("admit", "rotate_key"):
+            key = bytes.fromhex(change["public_key"])
+            message = b"rix-key-proof-v1\x00" + genesis + change["code"].encode() + b"\x00" + key
+            assert ed25519_strict.verify_strict(key, message, bytes.fromhex(change["proof"])) is None, f"{name}: proof"
+    approval = bytes.fromhex(v["approval_hex"])
+    assert approval[:5] == b"RIXV\x01", f"{name}: approval magic"
+    signature, payload = approval[5:69], approval[69:]
+    ap = json.loads(payload)
+    assert canon(ap).encode() == payload, f"{name}: approval not canonical"
+    assert ap["amendment"] == v["amendment_id"], f"{name}: approval names the amendment"
+    members = {m["code"]: m["public_key"] for m in charter["members"]}
+    assert members[ap["approver"]] == ap["key"], f"{name}: the approver's key in the amended version"
+    assert ed25519_strict.verify_strict(bytes.fromhex(ap["key"]), b"rix-approval-v1\x00" + payload, signature) is None
+    assert hashlib.sha256(approval).hexdigest() == v["approval_id"], f"{name}: approval id"
+
+
 def main():
     doc = (pathlib.Path(__file__).parent.parent / "docs" / "record-format.md").read_text(encoding="utf-8")
     n = 0
@@ -283,6 +316,12 @@ def main():
         assert got == v["expect"], f"{v['name']}: expected {v['expect']}, this check says {got}"
         labels.add(got)
         n += 1
+    charters = 0
+    for v in vectors(doc, "```rix-charter-vector"):
+        check_charter_vector(v)
+        charters += 1
+    assert charters >= 1, "no charter vector (section 10)"
+    n += charters
     missing = set(LABELS) - labels
     assert not missing, f"no invalid vector for {sorted(missing)}"
     print(f"{n} passed, 0 failed ({len(labels)} failure labels covered)")

@@ -144,3 +144,25 @@ fn every_invalid_vector_is_refused_with_its_label_alone_and_in_any_batch() {
         }
     }
 }
+
+#[test]
+fn the_charter_vectors_read_back_with_their_ids() {
+    use rix_record::amendment::{Amendment, Approval};
+    let vectors = blocks("```rix-charter-vector");
+    assert!(!vectors.is_empty(), "docs/record-format.md section 10 holds a charter vector");
+    for v in vectors {
+        let name = &v["name"];
+        let charter: Charter = serde_json::from_str(&v["genesis_charter"]).unwrap();
+        assert_eq!(charter.genesis_hash().to_hex(), v["genesis_hash"], "{name}: genesis hash");
+        let amendment = Amendment::from_bytes(&hex::decode(&v["amendment_hex"]).unwrap()).expect(name);
+        assert_eq!(amendment.id.to_hex(), v["amendment_id"], "{name}: amendment id");
+        assert_eq!(amendment.body.amends, charter.genesis_hash());
+        // Written by this implementation, the same body gives the same bytes.
+        assert_eq!(Amendment::new(amendment.body.clone()).bytes, amendment.bytes, "{name}: canonical bytes");
+        let approval = Approval::from_bytes(&hex::decode(&v["approval_hex"]).unwrap()).expect(name);
+        assert_eq!(approval.id.to_hex(), v["approval_id"], "{name}: approval id");
+        assert_eq!(approval.body.amendment, amendment.id);
+        let member = charter.member(&approval.body.approver).expect("the approver is a member");
+        assert_eq!(member.public_key, approval.body.key, "{name}: the approver's key");
+    }
+}
