@@ -20,7 +20,6 @@
 use ed25519_dalek::Signature;
 use serde::{Deserialize, Serialize};
 
-use crate::canonical::to_canonical_bytes;
 use crate::keys::AuthorKey;
 use crate::{Charter, MemberCode, MemberKey, RecordId, Timestamp};
 
@@ -240,8 +239,7 @@ fn after_header<'a>(bytes: &'a [u8], magic: [u8; 4], what: &'static str) -> Resu
 }
 
 fn canonical<T: Serialize>(value: &T) -> Vec<u8> {
-    let json = serde_json::to_value(value).expect("serialisable");
-    to_canonical_bytes(&json).expect("integers only")
+    crate::canonical::encode(value).expect("amendments and approvals hold integers only")
 }
 
 fn decode<T: for<'de> Deserialize<'de> + Serialize>(payload: &[u8], what: &'static str) -> Result<T, AmendmentError> {

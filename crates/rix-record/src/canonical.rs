@@ -23,6 +23,12 @@ pub enum CanonicalError {
     NonInteger(String),
 }
 
+/// Encodes a record, amendment or approval canonically, through its JSON tree. Panics only if
+/// `value`'s `Serialize` fails, which rix's types never do (no maps with non-string keys).
+pub fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, CanonicalError> {
+    to_canonical_bytes(&serde_json::to_value(value).expect("rix's types serialise to JSON"))
+}
+
 /// Encodes `value` canonically.
 pub fn to_canonical_bytes(value: &Value) -> Result<Vec<u8>, CanonicalError> {
     let mut out = Vec::with_capacity(1024);

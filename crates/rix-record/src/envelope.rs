@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use ed25519_dalek::Signature;
 
-use crate::canonical::{CanonicalError, to_canonical_bytes};
+use crate::canonical::CanonicalError;
 use crate::charter::Charter;
 use crate::content::{InvalidField, Record};
 use crate::id::RecordId;
@@ -261,8 +261,7 @@ fn check_authority(record: &Record, charter: &Charter) -> Result<(), VerifyError
 
 /// The canonical payload bytes of a record.
 pub fn encode_payload(record: &Record) -> Result<Vec<u8>, CanonicalError> {
-    let value = serde_json::to_value(record).expect("records always serialise to JSON");
-    to_canonical_bytes(&value)
+    crate::canonical::encode(record)
 }
 
 /// The bytes an author's key signs: [`SIGNING_CONTEXT`] followed by the payload.

@@ -84,10 +84,12 @@ fn non_canonical_point(bytes: &[u8; 32]) -> bool {
     let mut y = *bytes;
     let sign = y[31] >> 7;
     y[31] &= 0x7f;
-    // y ≥ p: the top 31 bytes all ones (0x7f then 0xff...) and the lowest at least 0xed.
-    let at_least_p = y[31] == 0x7f && y[1..31].iter().all(|&b| b == 0xff) && y[0] >= 0xed;
+    // p = 2^255 − 19 is 0xed then 30 bytes 0xff then 0x7f (little-endian): y ≥ p when the
+    // upper 31 bytes are those and the lowest at least 0xed; p − 1 ends in 0xec.
+    let top_of_p = y[31] == 0x7f && y[1..31].iter().all(|&b| b == 0xff);
+    let at_least_p = top_of_p && y[0] >= 0xed;
     let one = y[0] == 1 && y[1..].iter().all(|&b| b == 0);
-    let minus_one = y[31] == 0x7f && y[1..31].iter().all(|&b| b == 0xff) && y[0] == 0xec;
+    let minus_one = top_of_p && y[0] == 0xec;
     at_least_p || (sign == 1 && (one || minus_one))
 }
 
