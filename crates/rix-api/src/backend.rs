@@ -2,9 +2,11 @@
 //! to a node. A node's replica opened directly, a node running in this process and a daemon
 //! over HTTP all answer it with the same views.
 
+use rix_record::amendment::Change;
 use rix_record::pack::EntryKind;
 use rix_record::{Content, RecordId};
 
+use crate::charter::{CharterLog, CharterView, PendingProposals, ProposalView};
 use crate::error::Error;
 use crate::filter::{RecordFilter, SearchQuery, SearchResults};
 use crate::reports::{ImportReport, ReindexReport, StatsReport, StatusView, VerifyReport};
@@ -57,4 +59,15 @@ pub trait Backend {
     fn reindex(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<ReindexReport, Error>;
     /// `rix history`: every version of a record, oldest first.
     fn history(&self, id: &str) -> Result<Vec<RecordView>, Error>;
+    /// `rix charter show`: the current version, or version `version`.
+    fn charter(&self, version: Option<u64>) -> Result<CharterView, Error>;
+    /// `rix charter log`.
+    fn charter_log(&self) -> Result<CharterLog, Error>;
+    /// `rix charter pending`.
+    fn charter_pending(&self) -> Result<PendingProposals, Error>;
+    /// `rix charter propose`: checks `changes` against the current version, then signs and
+    /// stores the amendment with this member's approval.
+    fn charter_propose(&self, changes: Vec<Change>) -> Result<ProposalView, Error>;
+    /// `rix charter approve`: a full id or unique prefix of a proposal of the current version.
+    fn charter_approve(&self, proposal: &str) -> Result<ProposalView, Error>;
 }

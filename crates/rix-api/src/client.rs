@@ -6,11 +6,13 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use rix_record::amendment::Change;
 use rix_record::pack::{PackError, PackReader, PackWriter};
 use rix_record::{Content, RecordId};
 use serde::de::DeserializeOwned;
 
 use crate::backend::Backend;
+use crate::charter::{CharterLog, CharterView, PendingProposals, ProposalView};
 use crate::error::{Error, ErrorBody, ErrorKind};
 use crate::filter::{RecordFilter, SearchQuery, SearchResults, percent_encode};
 use crate::reports::{ImportReport, PeerView, ReindexReport, StatsReport, StatusView, VerifyReport};
@@ -89,6 +91,17 @@ impl ApiClient {
 
     fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
         self.read(path, self.agent.get(self.url(path)).header("Authorization", &self.auth).call())
+    }
+
+    fn post_json<T: DeserializeOwned>(&self, path: &str, body: &[u8]) -> Result<T, Error> {
+        self.read(
+            path,
+            self.agent
+                .post(self.url(path))
+                .header("Authorization", &self.auth)
+                .header("Content-Type", "application/json")
+                .send(body),
+        )
     }
 
     fn get_stream(&self, path: &str) -> Result<Response, Error> {
@@ -197,14 +210,7 @@ impl Backend for ApiClient {
 
     fn publish(&self, content: Content) -> Result<RecordView, Error> {
         let body = serde_json::to_vec(&content).map_err(|e| Error::refused(ErrorKind::Invalid, e.to_string()))?;
-        self.read(
-            routes::PUBLISH,
-            self.agent
-                .post(self.url(routes::PUBLISH))
-                .header("Authorization", &self.auth)
-                .header("Content-Type", "application/json")
-                .send(&body[..]),
-        )
+        self.post_json(routes::PUBLISH, &body)
     }
 
     fn search(&self, query: &SearchQuery) -> Result<SearchResults, Error> {
@@ -222,6 +228,31 @@ impl Backend for ApiClient {
 
     fn history(&self, id: &str) -> Result<Vec<RecordView>, Error> {
         Ok(self.get::<RecordList>(&format!("{}/{}", routes::HISTORY, percent_encode(id)))?.records)
+    }
+
+    fn charter(&self, version: Option<u64>) -> Result<CharterView, Error> {
+        match version {
+            Some(v) => self.get(&format!("{}?version={v}", routes::CHARTER)),
+            None => self.get(routes::CHARTER),
+        }
+    }
+
+    fn charter_log(&self) -> Result<CharterLog, Error> {
+        self.get(routes::CHARTER_LOG)
+    }
+
+    fn charter_pending(&self) -> Result<PendingProposals, Error> {
+        self.get(routes::CHARTER_PENDING)
+    }
+
+    fn charter_propose(&self, changes: Vec<Change>) -> Result<ProposalView, Error> {
+        let body = serde_json::to_vec(&serde_json::json!({ "changes": changes }))
+            .map_err(|e| Error::refused(ErrorKind::Invalid, e.to_string()))?;
+        self.post_json(routes::CHARTER_PROPOSE, &body)
+    }
+
+    fn charter_approve(&self, proposal: &str) -> Result<ProposalView, Error> {
+        self.post_json(&format!("{}/{}", routes::CHARTER_APPROVE, percent_encode(proposal)), b"{}")
     }
 
     fn resolve(&self, prefix: &str) -> Result<RecordId, Error> {

@@ -3,6 +3,7 @@
 //!
 //! - [`views`]: records as clients see them, with typed ids, times, member codes and
 //!   vocabulary terms (their JSON is the shape `docs/cli.md` promises to scripts);
+//! - [`charter`]: charter versions, the chain of versions and proposals;
 //! - [`filter`]: which records a listing, search or export selects;
 //! - [`reports`]: what `stats`, `status`, `peers`, `import`, `verify` and `reindex` report;
 //! - [`Backend`]: every question and action, answered the same way by a node's replica opened
@@ -17,6 +18,7 @@
 #![deny(missing_docs)]
 
 pub mod backend;
+pub mod charter;
 pub mod client;
 mod error;
 pub mod filter;
@@ -28,6 +30,7 @@ pub mod views;
 pub use rix_record as record;
 
 pub use backend::Backend;
+pub use charter::{CharterLog, CharterView, PendingProposals, ProposalView};
 pub use client::ApiClient;
 pub use error::{Error, ErrorBody, ErrorKind};
 pub use filter::{RecordFilter, SearchHit, SearchQuery, SearchResults};

@@ -30,6 +30,16 @@ pub const SEARCH: &str = "/v1/search";
 pub const REINDEX: &str = "/v1/reindex";
 /// `GET /v1/history/ID`: [`crate::RecordList`], oldest first.
 pub const HISTORY: &str = "/v1/history";
+/// `GET [?version=N]`: [`crate::CharterView`].
+pub const CHARTER: &str = "/v1/charter";
+/// `GET`: [`crate::CharterLog`].
+pub const CHARTER_LOG: &str = "/v1/charter/log";
+/// `GET`: [`crate::PendingProposals`].
+pub const CHARTER_PENDING: &str = "/v1/charter/pending";
+/// `POST {"changes": [CHANGE...]}`: the new [`crate::ProposalView`].
+pub const CHARTER_PROPOSE: &str = "/v1/charter/propose";
+/// `POST /v1/charter/approve/PREFIX`: the approved [`crate::ProposalView`].
+pub const CHARTER_APPROVE: &str = "/v1/charter/approve";
 /// `GET`, no token: OpenMetrics text.
 pub const METRICS: &str = "/metrics";
 

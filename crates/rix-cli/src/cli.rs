@@ -268,17 +268,41 @@ pub struct ImportArgs {
 /// `rix charter ...`
 #[derive(Debug, Subcommand)]
 pub enum CharterCommand {
-    /// Print the charter.
+    /// The current charter version (or `--version N`): members, observers, threshold.
+    ///
+    /// The charter is replicated data: version 1 is the genesis (`charter.toml`), each later
+    /// version comes from an amendment approved by a threshold of members.
+    #[command(disable_version_flag = true)]
     Show {
-        /// Charter file [default: the one the config names].
+        /// Show this charter file as a genesis instead of the node's chain.
+        #[arg(long, value_name = "FILE", conflicts_with = "at_version")]
+        charter: Option<PathBuf>,
+        /// Show this version instead of the current one.
+        #[arg(long = "version", id = "at_version", value_name = "N")]
+        at_version: Option<u64>,
+    },
+    /// Propose an amendment of the current version, signed as this node's member (which is
+    /// also its first approval).
+    ///
+    /// Each change is checked against the current version before anything is signed. Until
+    /// amendments travel between nodes (issue 16), a proposal stays in this node's replica.
+    #[command(subcommand)]
+    Propose(ProposeCommand),
+    /// The open proposals of the current version: who approved, how many more are needed.
+    Pending,
+    /// Approve a proposal of the current version as this node's member.
+    Approve {
+        /// The proposal's id, or a unique prefix of it.
+        proposal: String,
+    },
+    /// Every version: its changes, who approved it and when it took effect.
+    Log,
+    /// Admit a read-only replica: a proposal of `add-observer` (or, with `--charter`, an edit
+    /// of a charter file that is not yet any network's genesis).
+    AddObserver {
+        /// Edit this charter file instead of proposing.
         #[arg(long, value_name = "FILE")]
         charter: Option<PathBuf>,
-    },
-    /// Admit a read-only replica: it may connect and replicate but not author.
-    AddObserver {
-        /// Charter file to edit.
-        #[arg(long, value_name = "FILE")]
-        charter: PathBuf,
         /// The observer node's peer id.
         #[arg(long, value_name = "ID")]
         peer_id: String,
@@ -288,5 +312,71 @@ pub enum CharterCommand {
         /// Where it can be dialled (repeatable; optional).
         #[arg(long, value_name = "MULTIADDR")]
         address: Vec<String>,
+    },
+}
+
+/// `rix charter propose ...`
+#[derive(Debug, Subcommand)]
+pub enum ProposeCommand {
+    /// Admit a new member.
+    Admit {
+        /// Its code (two capital letters, like TJ).
+        #[arg(long, value_name = "C")]
+        code: String,
+        /// The administration's name.
+        #[arg(long, value_name = "TEXT")]
+        name: String,
+        /// Its record-signing public key (`rix init` prints it), 64 hex digits.
+        #[arg(long, value_name = "HEX")]
+        public_key: String,
+        /// Its node's peer id (`rix init` prints it).
+        #[arg(long, value_name = "ID")]
+        peer_id: String,
+        /// Where its node listens (repeatable).
+        #[arg(long, value_name = "MULTIADDR")]
+        address: Vec<String>,
+    },
+    /// Remove a member. Its records up to the newest this node holds stay valid; later ones
+    /// are refused.
+    Remove {
+        /// Its code.
+        #[arg(long, value_name = "C")]
+        member: String,
+    },
+    /// Change a member's node: its peer id and addresses.
+    SetNode {
+        /// Its code.
+        #[arg(long, value_name = "C")]
+        member: String,
+        /// The node's peer id.
+        #[arg(long, value_name = "ID")]
+        peer_id: String,
+        /// Where it listens (repeatable).
+        #[arg(long, value_name = "MULTIADDR")]
+        address: Vec<String>,
+    },
+    /// Admit a read-only replica.
+    AddObserver {
+        /// Its peer id.
+        #[arg(long, value_name = "ID")]
+        peer_id: String,
+        /// Who runs it.
+        #[arg(long, value_name = "TEXT")]
+        name: String,
+        /// Where it can be dialled (repeatable; optional).
+        #[arg(long, value_name = "MULTIADDR")]
+        address: Vec<String>,
+    },
+    /// Remove an observer.
+    RemoveObserver {
+        /// Its peer id.
+        #[arg(long, value_name = "ID")]
+        peer_id: String,
+    },
+    /// How many members must approve an amendment: a number, or `majority`.
+    SetThreshold {
+        /// A number from 1 to the number of members, or `majority`.
+        #[arg(value_name = "K")]
+        threshold: String,
     },
 }

@@ -32,7 +32,7 @@ fn main() {
         Command::Import(args) => commands::transfer::import(&ctx, args),
         Command::Verify => commands::transfer::verify(&ctx),
         Command::Status => commands::node::status(&ctx),
-        Command::Charter(command) => commands::node::charter(&ctx, command),
+        Command::Charter(command) => commands::charter::run(&ctx, command),
         Command::Peers => commands::node::peers(&ctx),
         Command::Daemon => commands::node::daemon(&ctx),
         Command::Devnet(args) => commands::devnet::run(&ctx, args),

@@ -25,17 +25,39 @@
 //! keys count for nothing, and several by one key count once (python-tuf's
 //! GHSA-r7vq-6425-j94w was the opposite).
 //!
-//! Pure logic, generic over the member, key and id types ([`ChainTypes`]): signatures are
-//! checked before an approval reaches it (an [`Approval`] carries the key that verified it), so
-//! the same code runs on signed data in the daemon and on small integers in the simulator
-//! ([`sim`]).
+//! Pure logic, generic over what a version holds ([`State`]): how changes apply, who may approve
+//! with which key and how many must. Signatures are checked before an approval reaches it (an
+//! [`Approval`] carries the key that verified it), so the same rule runs on the full signed
+//! charter in the daemon and on a [`Roster`] of small integers in the simulator ([`sim`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
 
 pub mod sim;
 
-/// The types a chain is made of.
+/// What one version of a chain holds: the daemon's charter, or the simulator's [`Roster`].
+pub trait State: Clone + Debug + PartialEq {
+    /// A member's code.
+    type Member: Ord + Clone + Debug;
+    /// A member's signing key.
+    type Key: Ord + Clone + Debug;
+    /// An amendment's id, which is also the id of the version it makes.
+    type Id: Ord + Clone + Debug;
+    /// One change an amendment makes.
+    type Change: Clone + Debug + PartialEq;
+    /// Why a list of changes does not apply.
+    type Error: Debug;
+
+    /// The state after `changes`, applied in order and whole, or why not.
+    fn apply(&self, changes: &[Self::Change]) -> Result<Self, Self::Error>;
+    /// The key whose approvals count for `member` in this version (none for a non-member, or
+    /// a member whose key is revoked and not yet replaced).
+    fn approver_key(&self, member: &Self::Member) -> Option<&Self::Key>;
+    /// The number of distinct approvals an amendment of this version needs (at least 1).
+    fn needed(&self) -> usize;
+}
+
+/// The types a [`Roster`] is made of.
 pub trait ChainTypes: Clone + Debug + PartialEq + Eq + PartialOrd + Ord {
     /// A member's code.
     type Member: Ord + Clone + Debug;
@@ -64,18 +86,27 @@ pub struct Roster<T: ChainTypes> {
     pub threshold: Threshold,
 }
 
-impl<T: ChainTypes> Roster<T> {
-    /// The number of approvals an amendment of this version needs.
-    pub fn needed(&self) -> usize {
+impl<T: ChainTypes> State for Roster<T> {
+    type Member = T::Member;
+    type Key = T::Key;
+    type Id = T::Id;
+    type Change = Change<T>;
+    type Error = ChangeError;
+
+    fn needed(&self) -> usize {
         match self.threshold {
             Threshold::Majority => self.members.len() / 2 + 1,
             Threshold::Fixed(k) => k,
         }
     }
 
-    /// Applies `changes` in order; `Err` names the first that does not apply, and the roster
-    /// is then unusable (an amendment applies whole or not at all).
-    pub fn apply(&self, changes: &[Change<T>]) -> Result<Roster<T>, ChangeError> {
+    fn approver_key(&self, member: &T::Member) -> Option<&T::Key> {
+        self.members.get(member)
+    }
+
+    /// `Err` names the first change that does not apply (an amendment applies whole or not
+    /// at all).
+    fn apply(&self, changes: &[Change<T>]) -> Result<Roster<T>, ChangeError> {
         let mut next = self.clone();
         for (i, change) in changes.iter().enumerate() {
             let fail = |why| Err(ChangeError { index: i, why });
@@ -156,64 +187,64 @@ pub struct ChangeError {
 
 /// A proposed amendment.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Amendment<T: ChainTypes> {
+pub struct Amendment<S: State> {
     /// Its id (the hash of its signed form), which becomes the new version's id.
-    pub id: T::Id,
+    pub id: S::Id,
     /// The id of the version it amends.
-    pub amends: T::Id,
+    pub amends: S::Id,
     /// What it changes, in order.
-    pub changes: Vec<Change<T>>,
+    pub changes: Vec<S::Change>,
 }
 
 /// An approval whose signature has been verified with `key`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Approval<T: ChainTypes> {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Approval<S: State> {
     /// The amendment approved.
-    pub amendment: T::Id,
+    pub amendment: S::Id,
     /// The member it claims to be from.
-    pub member: T::Member,
+    pub member: S::Member,
     /// The key that verified its signature.
-    pub key: T::Key,
+    pub key: S::Key,
 }
 
 /// One version of the charter.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Version<T: ChainTypes> {
+#[derive(Debug, Clone, PartialEq)]
+pub struct Version<S: State> {
     /// 1 for the genesis, then 2, 3, ...
     pub number: u64,
     /// The genesis hash, or the id of the amendment that made it.
-    pub id: T::Id,
-    /// Its members and threshold.
-    pub roster: Roster<T>,
+    pub id: S::Id,
+    /// What it holds.
+    pub state: S,
     /// The members whose approvals counted for it, none for the genesis.
-    pub approved_by: BTreeSet<T::Member>,
+    pub approved_by: BTreeSet<S::Member>,
 }
 
 /// The keys each member approved one amendment with.
-type KeysByMember<T> = BTreeMap<<T as ChainTypes>::Member, BTreeSet<<T as ChainTypes>::Key>>;
+type KeysByMember<S> = BTreeMap<<S as State>::Member, BTreeSet<<S as State>::Key>>;
 
 /// The amendments and approvals a node holds, and the versions they give.
 #[derive(Debug, Clone)]
-pub struct Chain<T: ChainTypes> {
-    genesis: Version<T>,
+pub struct Chain<S: State> {
+    genesis: Version<S>,
     /// Amendments by the version they amend, then by id.
-    amendments: BTreeMap<T::Id, BTreeMap<T::Id, Amendment<T>>>,
+    amendments: BTreeMap<S::Id, BTreeMap<S::Id, Amendment<S>>>,
     /// Approvals by amendment.
-    approvals: BTreeMap<T::Id, KeysByMember<T>>,
+    approvals: BTreeMap<S::Id, KeysByMember<S>>,
 }
 
-impl<T: ChainTypes> Chain<T> {
-    /// A chain holding only the genesis `roster`, whose hash is `id`.
-    pub fn new(id: T::Id, roster: Roster<T>) -> Self {
+impl<S: State> Chain<S> {
+    /// A chain holding only the genesis `state`, whose hash is `id`.
+    pub fn new(id: S::Id, state: S) -> Self {
         Self {
-            genesis: Version { number: 1, id, roster, approved_by: BTreeSet::new() },
+            genesis: Version { number: 1, id, state, approved_by: BTreeSet::new() },
             amendments: BTreeMap::new(),
             approvals: BTreeMap::new(),
         }
     }
 
     /// Adds an amendment; false if it was already held.
-    pub fn add_amendment(&mut self, amendment: Amendment<T>) -> bool {
+    pub fn add_amendment(&mut self, amendment: Amendment<S>) -> bool {
         let of_version = self.amendments.entry(amendment.amends.clone()).or_default();
         if of_version.contains_key(&amendment.id) {
             return false;
@@ -223,45 +254,55 @@ impl<T: ChainTypes> Chain<T> {
     }
 
     /// Adds a verified approval; false if it was already held.
-    pub fn add_approval(&mut self, approval: Approval<T>) -> bool {
+    pub fn add_approval(&mut self, approval: Approval<S>) -> bool {
         self.approvals.entry(approval.amendment).or_default().entry(approval.member).or_default().insert(approval.key)
     }
 
-    /// The members whose approvals of `amendment` count under `roster`: each once, and only
-    /// with the key the roster gives it.
-    pub fn counted(&self, amendment: &T::Id, roster: &Roster<T>) -> BTreeSet<T::Member> {
+    /// The amendments held, by the version they amend.
+    pub fn amendments(&self) -> impl Iterator<Item = &Amendment<S>> {
+        self.amendments.values().flat_map(|of_version| of_version.values())
+    }
+
+    /// The members whose approvals of `amendment` count under `state`: each once, and only
+    /// with the key the state gives it.
+    pub fn counted(&self, amendment: &S::Id, state: &S) -> BTreeSet<S::Member> {
         let Some(by_member) = self.approvals.get(amendment) else { return BTreeSet::new() };
         by_member
             .iter()
-            .filter(|(member, keys)| roster.members.get(*member).is_some_and(|key| keys.contains(key)))
+            .filter(|(member, keys)| state.approver_key(member).is_some_and(|key| keys.contains(key)))
             .map(|(member, _)| member.clone())
             .collect()
     }
 
+    /// The members who approved `amendment`, whatever their approvals count for.
+    pub fn approvers(&self, amendment: &S::Id) -> BTreeSet<S::Member> {
+        self.approvals.get(amendment).map(|by_member| by_member.keys().cloned().collect()).unwrap_or_default()
+    }
+
     /// Every version, the genesis first: the rule of the module's documentation.
-    pub fn versions(&self) -> Vec<Version<T>> {
+    pub fn versions(&self) -> Vec<Version<S>> {
         let mut chain = vec![self.genesis.clone()];
         loop {
             let current = chain.last().expect("the genesis at least");
             let Some(candidates) = self.amendments.get(&current.id) else { break };
             // In id order, so the first that qualifies is the tie-break's winner.
             let winner = candidates.values().find_map(|a| {
-                let roster = current.roster.apply(&a.changes).ok()?;
-                let approved_by = self.counted(&a.id, &current.roster);
-                (approved_by.len() >= current.roster.needed()).then_some((a, roster, approved_by))
+                let state = current.state.apply(&a.changes).ok()?;
+                let approved_by = self.counted(&a.id, &current.state);
+                (approved_by.len() >= current.state.needed()).then_some((a, state, approved_by))
             });
-            let Some((amendment, roster, approved_by)) = winner else { break };
+            let Some((amendment, state, approved_by)) = winner else { break };
             // An id already on the chain would loop; ids are hashes, so only forged data could.
             if chain.iter().any(|v| v.id == amendment.id) {
                 break;
             }
-            chain.push(Version { number: current.number + 1, id: amendment.id.clone(), roster, approved_by });
+            chain.push(Version { number: current.number + 1, id: amendment.id.clone(), state, approved_by });
         }
         chain
     }
 
     /// The current version.
-    pub fn head(&self) -> Version<T> {
+    pub fn head(&self) -> Version<S> {
         self.versions().pop().expect("the genesis at least")
     }
 }

@@ -108,6 +108,11 @@ pub fn router(node: Arc<Node>) -> Router {
         .route(routes::SEARCH, get(search))
         .route(routes::REINDEX, post(reindex))
         .route(&format!("{}/{{id}}", routes::HISTORY), get(history))
+        .route(routes::CHARTER, get(charter))
+        .route(routes::CHARTER_LOG, get(charter_log))
+        .route(routes::CHARTER_PENDING, get(charter_pending))
+        .route(routes::CHARTER_PROPOSE, post(charter_propose))
+        .route(&format!("{}/{{prefix}}", routes::CHARTER_APPROVE), post(charter_approve))
         .route_layer(middleware::from_fn_with_state(node.clone(), authenticate));
     Router::new().route(routes::METRICS, get(metrics)).merge(authenticated).with_state(node)
 }
@@ -318,4 +323,44 @@ async fn reindex(State(node): State<Arc<Node>>) -> ApiResult<Json<rix_api::Reind
 
 async fn history(State(node): State<Arc<Node>>, UrlPath(id): UrlPath<String>) -> ApiResult<Json<RecordList>> {
     Ok(Json(RecordList { records: answer(node, move |b| b.history(&id)).await? }))
+}
+
+#[derive(serde::Deserialize)]
+struct VersionQuery {
+    version: Option<u64>,
+}
+
+async fn charter(
+    State(node): State<Arc<Node>>,
+    Query(VersionQuery { version }): Query<VersionQuery>,
+) -> ApiResult<Json<rix_api::CharterView>> {
+    Ok(Json(answer(node, move |b| b.charter(version)).await?))
+}
+
+async fn charter_log(State(node): State<Arc<Node>>) -> ApiResult<Json<rix_api::CharterLog>> {
+    Ok(Json(answer(node, |b| b.charter_log()).await?))
+}
+
+async fn charter_pending(State(node): State<Arc<Node>>) -> ApiResult<Json<rix_api::PendingProposals>> {
+    Ok(Json(answer(node, |b| b.charter_pending()).await?))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Proposal {
+    changes: Vec<rix_record::amendment::Change>,
+}
+
+async fn charter_propose(
+    State(node): State<Arc<Node>>,
+    Json(Proposal { changes }): Json<Proposal>,
+) -> ApiResult<Json<rix_api::ProposalView>> {
+    Ok(Json(answer(node, move |b| b.charter_propose(changes)).await?))
+}
+
+async fn charter_approve(
+    State(node): State<Arc<Node>>,
+    UrlPath(prefix): UrlPath<String>,
+) -> ApiResult<Json<rix_api::ProposalView>> {
+    Ok(Json(answer(node, move |b| b.charter_approve(&prefix)).await?))
 }

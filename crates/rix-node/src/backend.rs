@@ -5,12 +5,15 @@
 //! they differ only in what [`Local`] says: how they publish, store an import's batches,
 //! search and report status. A running daemon's API client is `rix_api::ApiClient`.
 
+use rix_api::charter::{CharterLog, CharterView, PendingProposals, ProposalView};
 use rix_api::{Backend, Error, ImportReport, ReindexReport, StatusView, VerifyReport};
+use rix_record::amendment::Change;
 use rix_record::{Author, Charter, Content, MemberCode, MemberKey, RecordId, SignedRecord, Timestamp};
 use rix_search::{SearchIndex, SearchQuery, SearchResults};
 use rix_store::query::{Detail, RecordFilter, RecordList, RecordView, StatsReport, view_of};
 use rix_store::{Durability, Replica};
 
+use crate::charter::CharterChain;
 use crate::config::LoadedConfig;
 use crate::error::NodeError;
 use crate::ops::{self, StoredBatch};
@@ -20,8 +23,12 @@ use crate::publish::{Publisher, SigningJournal};
 pub trait Local {
     /// The replica.
     fn replica(&self) -> &Replica;
-    /// The charter records are verified against.
+    /// The charter records are verified against: the current version of the chain.
     fn charter(&self) -> &Charter;
+    /// The genesis charter (the node's `charter.toml`).
+    fn genesis(&self) -> &Charter;
+    /// The node's config.
+    fn config(&self) -> &LoadedConfig;
     /// The search index, for `reindex`.
     fn search_index(&self) -> Result<&SearchIndex, NodeError>;
     /// `rix search`, with whatever the index must catch up first.
@@ -40,6 +47,24 @@ pub struct ReplicaBackend<L>(pub L);
 impl<L: Local> ReplicaBackend<L> {
     fn members(&self) -> Vec<MemberCode> {
         self.0.charter().members.iter().map(|m| m.code.clone()).collect()
+    }
+
+    /// The charter chain, read from the replica: a few dozen small items, so each charter
+    /// command reads it afresh rather than keep a copy that could go stale.
+    fn chain(&self) -> Result<CharterChain, NodeError> {
+        Ok(CharterChain::load(self.0.genesis(), self.0.replica())?)
+    }
+
+    /// This node's member and signing key, for proposals and approvals.
+    fn signer(&self) -> Result<(MemberCode, MemberKey), NodeError> {
+        let config = &self.0.config().config;
+        let member = config.member.clone().ok_or(NodeError::NotAMember)?;
+        Ok((member, MemberKey::load(&config.keys.signing)?))
+    }
+
+    fn proposal(chain: &CharterChain, id: RecordId) -> Result<ProposalView, Error> {
+        let view = chain.proposal(&id).expect("the chain holds what it just stored");
+        Ok(view)
     }
 }
 
@@ -106,6 +131,32 @@ impl<L: Local> Backend for ReplicaBackend<L> {
     fn history(&self, id: &str) -> Result<Vec<RecordView>, Error> {
         Ok(self.0.replica().history(id).map_err(NodeError::from)?)
     }
+
+    fn charter(&self, version: Option<u64>) -> Result<CharterView, Error> {
+        Ok(self.chain()?.view(version).map_err(NodeError::from)?)
+    }
+
+    fn charter_log(&self) -> Result<CharterLog, Error> {
+        Ok(self.chain()?.log())
+    }
+
+    fn charter_pending(&self) -> Result<PendingProposals, Error> {
+        Ok(self.chain()?.pending())
+    }
+
+    fn charter_propose(&self, changes: Vec<Change>) -> Result<ProposalView, Error> {
+        let (member, key) = self.signer()?;
+        let mut chain = self.chain()?;
+        let id = chain.propose(self.0.replica(), &member, &key, changes, Timestamp::now())?;
+        Self::proposal(&chain, id)
+    }
+
+    fn charter_approve(&self, proposal: &str) -> Result<ProposalView, Error> {
+        let (member, key) = self.signer()?;
+        let mut chain = self.chain()?;
+        let id = chain.approve(self.0.replica(), &member, &key, proposal, Timestamp::now())?;
+        Self::proposal(&chain, id)
+    }
 }
 
 /// Rebuilds `index` from `replica`.
@@ -127,6 +178,7 @@ pub fn rebuild_index(
 /// A node whose daemon is not running: its replica, opened by this process.
 pub struct Offline {
     config: LoadedConfig,
+    genesis: Charter,
     charter: Charter,
     replica: Replica,
     search: std::sync::OnceLock<SearchIndex>,
@@ -139,10 +191,11 @@ impl LocalBackend {
     /// Opens the node's replica and charter. Fails with [`NodeError::is_locked`] while a
     /// daemon holds the replica.
     pub fn open(config: LoadedConfig) -> Result<Self, NodeError> {
-        let charter = Charter::load(&config.config.charter)?;
+        let genesis = Charter::load(&config.config.charter)?;
         let options = config.config.store.replica_options();
         let replica = Replica::open(&config.replica_dir(), &options)?;
-        Ok(ReplicaBackend(Offline { config, charter, replica, search: std::sync::OnceLock::new() }))
+        let charter = CharterChain::load(&genesis, &replica)?.charter();
+        Ok(ReplicaBackend(Offline { config, genesis, charter, replica, search: std::sync::OnceLock::new() }))
     }
 
     /// The replica.
@@ -158,6 +211,14 @@ impl Local for Offline {
 
     fn charter(&self) -> &Charter {
         &self.charter
+    }
+
+    fn genesis(&self) -> &Charter {
+        &self.genesis
+    }
+
+    fn config(&self) -> &LoadedConfig {
+        &self.config
     }
 
     /// The search index, opened on first use.
@@ -203,6 +264,9 @@ pub fn publisher_for(config: &LoadedConfig, charter: &Charter) -> Result<Publish
     let key = MemberKey::load(&config.config.keys.signing)?;
     if charter.member(&member).is_some_and(|m| m.public_key != key.author_key()) {
         return Err(NodeError::KeyNotInCharter { member: member.to_string(), key: config.config.keys.signing.clone() });
+    }
+    if charter.retirement(&member, &key.author_key()).is_some() {
+        return Err(NodeError::KeyRevoked { member: member.to_string() });
     }
     let author = Author::new(charter.network.clone(), member, key);
     Ok(Publisher::new(author, SigningJournal::new(config.journal_path()), charter.clone()))

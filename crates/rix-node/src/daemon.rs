@@ -140,8 +140,11 @@ impl RunningNode {
 
 /// Starts a node from its config: network, event handling, periodic sync and the local API.
 pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
-    let charter = Charter::load(&config.config.charter)?;
+    let genesis = Charter::load(&config.config.charter)?;
     let identity = NodeIdentity::load(&config.config.keys.node)?;
+    let options = config.config.store.replica_options();
+    let replica = Arc::new(open_replica(config.replica_dir(), options).await?);
+    let charter = crate::charter::CharterChain::load(&genesis, &replica)?.charter();
     let publisher = match &config.config.member {
         Some(_) => Some(publisher_for(&config, &charter)?),
         None => None,
@@ -150,8 +153,6 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
     if let Some(m) = listed.filter(|m| m.peer_id != identity.peer_id().to_string()) {
         tracing::warn!(charter_peer_id = %m.peer_id, node_peer_id = %identity.peer_id(), "this node's peer id is not the one the charter lists for its member; other nodes will refuse it");
     }
-    let options = config.config.store.replica_options();
-    let replica = Arc::new(open_replica(config.replica_dir(), options).await?);
 
     let net_config = &config.config.network;
     let settings = NetworkSettings {
@@ -228,6 +229,7 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
     let (queries_tx, queries) = mpsc::channel(QUERY_QUEUE);
     let node = Arc::new(Node {
         config,
+        genesis,
         charter,
         replica,
         publisher,

@@ -12,6 +12,9 @@ pub enum NodeError {
     /// The charter file.
     #[error(transparent)]
     Charter(#[from] rix_record::CharterError),
+    /// A charter command (propose, approve, show a version).
+    #[error(transparent)]
+    CharterChain(#[from] crate::charter::CharterChainError),
     /// A key file.
     #[error(transparent)]
     Key(#[from] rix_record::KeyError),
@@ -48,6 +51,14 @@ pub enum NodeError {
         member: String,
         /// The key file.
         key: PathBuf,
+    },
+    /// The member's signing key is revoked by the charter.
+    #[error(
+        "{member}'s signing key is revoked by the charter; it can sign again once a new key is installed (`rix charter show`)"
+    )]
+    KeyRevoked {
+        /// The member.
+        member: String,
     },
     /// A signed export (`rix import`) that cannot be read.
     #[error("{source}{}", imported_before(.read))]
@@ -129,11 +140,23 @@ impl NodeError {
             | Self::Pack { .. }
             | Self::Publish(crate::publish::PublishError::Sign(_)) => ErrorKind::Invalid,
             Self::Publish(_) => ErrorKind::Conflict,
-            Self::NotAMember | Self::MemberNotInCharter { .. } | Self::KeyNotInCharter { .. } => ErrorKind::Forbidden,
+            Self::NotAMember
+            | Self::MemberNotInCharter { .. }
+            | Self::KeyNotInCharter { .. }
+            | Self::KeyRevoked { .. } => ErrorKind::Forbidden,
             Self::HistoryUnknown | Self::Stopping | Self::NoSearchIndex | Self::DiskReserve { .. } => {
                 ErrorKind::Unavailable
             }
             Self::Api(e) => e.kind(),
+            Self::CharterChain(e) => {
+                use crate::charter::CharterChainError as C;
+                match e {
+                    C::Refused { .. } | C::AmbiguousProposal { .. } => ErrorKind::Invalid,
+                    C::NotAnApprover { .. } => ErrorKind::Forbidden,
+                    C::NoSuchVersion { .. } | C::UnknownProposal(_) => ErrorKind::NotFound,
+                    C::NotCurrent { .. } => ErrorKind::Conflict,
+                }
+            }
             _ => ErrorKind::Node,
         }
     }

@@ -41,6 +41,14 @@ impl Local for Running {
         self.node.charter()
     }
 
+    fn genesis(&self) -> &Charter {
+        self.node.genesis()
+    }
+
+    fn config(&self) -> &crate::config::LoadedConfig {
+        self.node.config()
+    }
+
     fn search_index(&self) -> Result<&SearchIndex, NodeError> {
         self.node.search_index()
     }

@@ -9,6 +9,7 @@
 mod actor;
 pub mod api;
 pub mod backend;
+pub mod charter;
 pub mod client;
 pub mod config;
 mod config_text;

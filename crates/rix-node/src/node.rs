@@ -51,6 +51,10 @@ const STORED_NOTICES: usize = 4096;
 /// A running node, as its API handlers, benchmarks and tests see it.
 pub struct Node {
     pub(crate) config: LoadedConfig,
+    /// The genesis charter (`charter.toml`).
+    pub(crate) genesis: Charter,
+    /// The charter version current when the node started, which records are verified against
+    /// (until a running node applies new versions: issue 16, item 6).
     pub(crate) charter: Charter,
     pub(crate) replica: Arc<Replica>,
     pub(crate) publisher: Option<Publisher>,
@@ -88,9 +92,14 @@ impl Node {
         &self.replica
     }
 
-    /// The charter.
+    /// The charter version records are verified against.
     pub fn charter(&self) -> &Charter {
         &self.charter
+    }
+
+    /// The genesis charter.
+    pub fn genesis(&self) -> &Charter {
+        &self.genesis
     }
 
     /// The config.

@@ -101,13 +101,19 @@ pub enum Change {
         /// Its node's addresses.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         addresses: Vec<String>,
-        /// The new key's proof of possession, 128 hex digits.
-        proof: String,
+        /// The new key's proof of possession, 128 hex digits, if the proposer has it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        proof: Option<String>,
     },
-    /// A member leaves.
+    /// A member leaves; its records after the cut-off are refused.
     Remove {
         /// Its code.
         code: MemberCode,
+        /// The last sequence number of its that stays valid (0: none).
+        after_seq: u64,
+        /// That record's id (absent when `after_seq` is 0).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        last_id: Option<RecordId>,
     },
     /// A member's new key.
     RotateKey {
@@ -304,7 +310,8 @@ impl Amendment {
         let body: AmendmentBody = decode(after_header(bytes, AMENDMENT_MAGIC, WHAT)?, WHAT)?;
         for (index, change) in body.changes.iter().enumerate() {
             let proven = match change {
-                Change::Admit { code, public_key, proof, .. } | Change::RotateKey { code, public_key, proof } => {
+                Change::Admit { code, public_key, proof: Some(proof), .. }
+                | Change::RotateKey { code, public_key, proof } => {
                     proof_verifies(proof, &body.amends, code, public_key)
                 }
                 _ => true,
@@ -395,7 +402,7 @@ mod tests {
                 public_key: key(9).author_key(),
                 peer_id: String::new(),
                 addresses: vec![],
-                proof: key_proof(proof_key, &genesis, &tj),
+                proof: Some(key_proof(proof_key, &genesis, &tj)),
             }],
         }
     }

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::RecordId;
+use crate::amendment::ThresholdRule;
 use crate::content::valid_network_name;
 use crate::keys::AuthorKey;
 use crate::member::MemberCode;
@@ -59,6 +61,55 @@ pub struct Charter {
     /// Peers that may connect and replicate but not author.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub observers: Vec<Observer>,
+    /// How many members must approve an amendment of this version (absent: a majority).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<ThresholdRule>,
+    /// Keys that no longer sign new records: rotated out, revoked, or of removed members.
+    /// Derived by the charter chain, never written in a charter file.
+    #[serde(skip)]
+    pub retired: Vec<RetiredKey>,
+}
+
+/// A key that no longer signs new records, and which of its records stay valid.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RetiredKey {
+    /// The member that held it.
+    pub code: MemberCode,
+    /// The key.
+    pub public_key: AuthorKey,
+    /// The version that retired it.
+    pub since_version: u64,
+    /// Why, and its cut-off.
+    pub why: Retirement,
+}
+
+/// Why a key was retired.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "reason")]
+pub enum Retirement {
+    /// Replaced by a new key of the same member.
+    Rotated,
+    /// Revoked: its records up to the cut-off stay valid, later ones are refused.
+    Revoked(Cutoff),
+    /// Its member left: its records up to the cut-off stay valid, later ones are refused.
+    Removed(Cutoff),
+}
+
+/// The last record of a member's chain that a retired key may have signed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cutoff {
+    /// Its sequence number (0: none).
+    pub after_seq: u64,
+    /// Its id (absent when `after_seq` is 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_id: Option<RecordId>,
+}
+
+impl Cutoff {
+    /// Whether the record at `seq` with `id` is within the cut-off.
+    pub fn admits(&self, seq: u64, id: &RecordId) -> bool {
+        seq < self.after_seq || (seq == self.after_seq && self.last_id.as_ref() == Some(id))
+    }
 }
 
 /// A member administration.
@@ -95,7 +146,14 @@ pub struct Observer {
 impl Charter {
     /// An empty charter for `network`.
     pub fn new(network: impl Into<String>) -> Self {
-        Self { network: network.into(), description: String::new(), members: vec![], observers: vec![] }
+        Self {
+            network: network.into(),
+            description: String::new(),
+            members: vec![],
+            observers: vec![],
+            threshold: None,
+            retired: vec![],
+        }
     }
 
     /// A charter of one member, `code`, named after its code, with `key`'s public key and no
@@ -163,6 +221,19 @@ impl Charter {
         self.observers.iter().find(|o| o.peer_id == peer_id)
     }
 
+    /// The number of approvals an amendment of this version needs.
+    pub fn needed(&self) -> usize {
+        match self.threshold {
+            None | Some(ThresholdRule::Majority) => self.members.len() / 2 + 1,
+            Some(ThresholdRule::Fixed { count }) => usize::try_from(count).unwrap_or(usize::MAX),
+        }
+    }
+
+    /// What the charter says of `key` as `code`'s key, if it was ever retired.
+    pub fn retirement(&self, code: &MemberCode, key: &AuthorKey) -> Option<&RetiredKey> {
+        self.retired.iter().find(|r| &r.code == code && &r.public_key == key)
+    }
+
     /// Whether a node with this peer id may connect (member node or observer).
     pub fn admits_peer(&self, peer_id: &str) -> bool {
         self.member_by_peer(peer_id).is_some() || self.observer(peer_id).is_some()
@@ -210,6 +281,14 @@ impl Charter {
                 check_multiaddr(a).map_err(|r| invalid(field("addresses"), r))?;
             }
         }
+        if let Some(ThresholdRule::Fixed { count }) = self.threshold
+            && !(1..=self.members.len() as u64).contains(&count)
+        {
+            return Err(invalid(
+                "threshold.count".into(),
+                format!("{count} is outside 1..={} (the number of members)", self.members.len()),
+            ));
+        }
         for (i, o) in self.observers.iter().enumerate() {
             let field = |f: &str| format!("observers[{i}].{f}");
             check_peer_id(&o.peer_id).map_err(|r| invalid(field("peer_id"), r))?;
@@ -225,7 +304,7 @@ impl Charter {
 }
 
 /// A light shape check; the network layer parses peer ids fully.
-fn check_peer_id(peer_id: &str) -> Result<(), String> {
+pub(crate) fn check_peer_id(peer_id: &str) -> Result<(), String> {
     const BASE58: &str = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
     if (40..=64).contains(&peer_id.len()) && peer_id.chars().all(|c| BASE58.contains(c)) {
         Ok(())
@@ -234,7 +313,7 @@ fn check_peer_id(peer_id: &str) -> Result<(), String> {
     }
 }
 
-fn check_multiaddr(addr: &str) -> Result<(), String> {
+pub(crate) fn check_multiaddr(addr: &str) -> Result<(), String> {
     if addr.starts_with('/') && !addr.contains(char::is_whitespace) {
         Ok(())
     } else {

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use ed25519_dalek::Signature;
 
 use crate::canonical::CanonicalError;
-use crate::charter::Charter;
+use crate::charter::{Charter, Retirement};
 use crate::content::{InvalidField, Record};
 use crate::id::RecordId;
 use crate::keys::MemberKey;
@@ -71,6 +71,17 @@ pub enum VerifyError {
     /// The author is not a member in the charter.
     #[error("author {0} is not a member of this network's charter")]
     UnknownAuthor(MemberCode),
+    /// Signed with a key its member held, after that key's cut-off (revoked, or its member
+    /// removed).
+    #[error("record {seq} of {member} is signed with a key retired after record {after_seq}")]
+    KeyRetired {
+        /// The author.
+        member: MemberCode,
+        /// The record's sequence number.
+        seq: u64,
+        /// The key's last valid sequence number.
+        after_seq: u64,
+    },
     /// The record's author key is not the charter's key for that member.
     #[error("record claims author {0}, but its key is not {0}'s key in the charter")]
     KeyMismatch(MemberCode),
@@ -93,6 +104,7 @@ impl VerifyError {
             Self::WrongNetwork { .. } => "wrong_network",
             Self::UnknownAuthor(_) => "unknown_author",
             Self::KeyMismatch(_) => "key_mismatch",
+            Self::KeyRetired { .. } => "key_retired",
             Self::BadSignature => "bad_signature",
         }
     }
@@ -209,7 +221,7 @@ impl SignedRecord {
     /// Full verification against the charter. The only way to a [`VerifiedRecord`] from bytes.
     pub fn verify(&self, charter: &Charter) -> Result<VerifiedRecord, VerifyError> {
         let (record, signature) = self.decode()?;
-        check_authority(&record, charter)?;
+        check_authority(&record, &self.id(), charter)?;
         record
             .author_key
             .verifying_key()
@@ -248,9 +260,21 @@ pub fn verify_batch(records: &[SignedRecord], charter: &Charter) -> Vec<Result<V
 }
 
 /// Checks that the record's network and author match the charter.
-fn check_authority(record: &Record, charter: &Charter) -> Result<(), VerifyError> {
+fn check_authority(record: &Record, id: &RecordId, charter: &Charter) -> Result<(), VerifyError> {
     if record.network != charter.network {
         return Err(VerifyError::WrongNetwork { expected: charter.network.clone(), found: record.network.clone() });
+    }
+    if let Some(retired) = charter.retirement(&record.author, &record.author_key) {
+        return match &retired.why {
+            // Until the rotation rule lands (issue 16, item 5), a rotated-out key keeps signing.
+            Retirement::Rotated => Ok(()),
+            Retirement::Revoked(cutoff) | Retirement::Removed(cutoff) if cutoff.admits(record.seq, id) => Ok(()),
+            Retirement::Revoked(cutoff) | Retirement::Removed(cutoff) => Err(VerifyError::KeyRetired {
+                member: record.author.clone(),
+                seq: record.seq,
+                after_seq: cutoff.after_seq,
+            }),
+        };
     }
     let member = charter.member(&record.author).ok_or_else(|| VerifyError::UnknownAuthor(record.author.clone()))?;
     if member.public_key != record.author_key {

@@ -54,6 +54,19 @@ pub enum KeyError {
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AuthorKey(VerifyingKey);
 
+/// By their bytes, so that sets of keys have one order on every node.
+impl Ord for AuthorKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.as_bytes().cmp(other.0.as_bytes())
+    }
+}
+
+impl PartialOrd for AuthorKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 impl AuthorKey {
     /// The ed25519 verifying key.
     pub fn verifying_key(&self) -> &VerifyingKey {

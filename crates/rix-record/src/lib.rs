@@ -13,6 +13,7 @@ pub mod amendment;
 pub mod author;
 pub mod canonical;
 pub mod charter;
+pub mod charter_state;
 pub mod content;
 pub mod envelope;
 pub mod file;
@@ -25,7 +26,8 @@ pub mod timefmt;
 pub mod vocab;
 
 pub use author::{Author, ChainHead};
-pub use charter::{Charter, CharterError, CharterMember, Observer};
+pub use charter::{Charter, CharterError, CharterMember, Cutoff, Observer, RetiredKey, Retirement};
+pub use charter_state::{ChangeRefused, CharterState, Refusal};
 pub use content::{Content, LanguageTag, Publication, Record, Withdrawal};
 pub use envelope::{MAX_RECORD_BYTES, SIGNING_CONTEXT, SignedRecord, VerifiedRecord, VerifyError, verify_batch};
 pub use id::RecordId;

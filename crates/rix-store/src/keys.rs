@@ -9,6 +9,8 @@
 //! w target-id withdrawal-id -> ()                      "withdrawal names target" (as claimed)
 //! e author 0 seq id         -> envelope bytes          equivocation evidence
 //! m name                    -> value                   metadata (format version, count)
+//! a amendment-id            -> amendment bytes         charter amendments
+//! v amendment-id approval-id -> approval bytes         their approvals
 //! ```
 //! `time` is the record's `created_at` in Unix seconds, big-endian with the sign bit flipped so
 //! byte order is time order. `seq` is big-endian u64. `facets` is a publication's kind slug
@@ -34,6 +36,8 @@ pub const SUPERSEDES: u8 = b's';
 pub const WITHDRAWS: u8 = b'w';
 pub const EVIDENCE: u8 = b'e';
 pub const META: u8 = b'm';
+pub const AMENDMENT: u8 = b'a';
+pub const APPROVAL: u8 = b'v';
 
 pub fn record(id: &RecordId) -> Vec<u8> {
     cat(&[&[RECORD], id.as_bytes()])

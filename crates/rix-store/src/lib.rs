@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 mod chain;
+mod charter;
 mod error;
 mod keys;
 pub mod query;

@@ -481,7 +481,7 @@ fn hex_bytes(even_hex: &str) -> Vec<u8> {
     (0..even_hex.len()).step_by(2).map(|i| u8::from_str_radix(&even_hex[i..i + 2], 16).expect("checked hex")).collect()
 }
 
-fn hex_string(v: &[u8]) -> String {
+pub(crate) fn hex_string(v: &[u8]) -> String {
     v.iter().map(|b| format!("{b:02x}")).collect()
 }
 

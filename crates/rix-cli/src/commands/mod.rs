@@ -10,6 +10,7 @@ macro_rules! outln {
     }};
 }
 
+pub mod charter;
 pub mod devnet;
 pub mod node;
 pub mod records;

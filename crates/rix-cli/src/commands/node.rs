@@ -1,11 +1,10 @@
-//! Node set-up and state: `init`, `status`, `charter`.
+//! Node set-up and state: `init`, `status`.
 
 use anyhow::{Context as _, Result};
-use rix_api::record::{Charter, Observer};
 use rix_node::init::{InitOptions, init_node};
 
 use super::Context;
-use crate::cli::{CharterCommand, InitArgs};
+use crate::cli::InitArgs;
 use crate::render::Table;
 
 pub fn init(ctx: &Context, args: &InitArgs) -> Result<()> {
@@ -34,7 +33,7 @@ pub fn init(ctx: &Context, args: &InitArgs) -> Result<()> {
     outln!("  peer id     {}", outcome.peer_id);
     if outcome.member.is_none() {
         outln!(
-            "\nAsk the members to run `rix charter add-observer --charter FILE --peer-id {} --name TEXT`\nand to send you the updated charter for {}.",
+            "\nAsk a member to run `rix charter propose add-observer --peer-id {} --name TEXT`\n(or, before the network starts, `rix charter add-observer --charter FILE ...`) and to\nsend you the network's genesis charter for {}.",
             outcome.peer_id,
             outcome.charter.display()
         );
@@ -201,47 +200,4 @@ pub fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
             let _ = tokio::signal::ctrl_c().await;
         })
     }
-}
-
-pub fn charter(ctx: &Context, command: &CharterCommand) -> Result<()> {
-    match command {
-        CharterCommand::Show { charter } => {
-            let path = match charter {
-                Some(p) => p.clone(),
-                None => ctx.load_config()?.config.charter,
-            };
-            let c = Charter::load(&path)?;
-            if ctx.json {
-                return ctx.print_json(&c);
-            }
-            outln!(
-                "network {:?}: {} members, {} observers ({})",
-                c.network,
-                c.members.len(),
-                c.observers.len(),
-                path.display()
-            );
-            let mut t = Table::new(&["CODE", "NAME", "PEER ID", "ADDRESSES"], 1);
-            for m in &c.members {
-                t.row(vec![m.code.to_string(), m.name.clone(), m.peer_id.clone(), m.addresses.len().to_string()]);
-            }
-            for o in &c.observers {
-                t.row(vec!["observer".into(), o.name.clone(), o.peer_id.clone(), o.addresses.len().to_string()]);
-            }
-            t.print(&mut std::io::stdout().lock())?;
-        }
-        CharterCommand::AddObserver { charter, peer_id, name, address } => {
-            let mut c = Charter::load(charter)?;
-            if c.member_by_peer(peer_id).is_some() {
-                anyhow::bail!("{peer_id} is a member's node already");
-            }
-            c.upsert_observer(Observer { name: name.clone(), peer_id: peer_id.clone(), addresses: address.clone() });
-            c.save(charter).with_context(|| format!("saving {}", charter.display()))?;
-            if ctx.json {
-                return ctx.print_json(&c);
-            }
-            outln!("{name} ({peer_id}) is now an observer in {}; copy the charter to every node.", charter.display());
-        }
-    }
-    Ok(())
 }

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Amendment, Approval, Chain, ChainTypes, Change, Roster, Threshold, Version};
+use super::{Amendment, Approval, Chain, ChainTypes, Change, Roster, State, Threshold, Version};
 use crate::Rng;
 
 /// Small integers for members, keys and ids.
@@ -22,13 +22,16 @@ impl ChainTypes for SimTypes {
     type Id = u64;
 }
 
+/// The simulator's chain state.
+pub type SimState = Roster<SimTypes>;
+
 /// One item a node can receive.
 #[derive(Debug, Clone)]
 pub enum Item {
     /// An amendment.
-    Amendment(Amendment<SimTypes>),
+    Amendment(Amendment<SimState>),
     /// A verified approval.
-    Approval(Approval<SimTypes>),
+    Approval(Approval<SimState>),
 }
 
 /// A generated history.
@@ -129,7 +132,7 @@ pub fn scenario(seed: u64, operations: usize) -> (Scenario, usize) {
 fn approve(
     rng: &mut Rng,
     roster: &Roster<SimTypes>,
-    amendment: &Amendment<SimTypes>,
+    amendment: &Amendment<SimState>,
     count: usize,
     items: &mut Vec<Item>,
 ) {
@@ -192,7 +195,7 @@ fn shuffle<X>(rng: &mut Rng, items: &mut [X]) {
     }
 }
 
-fn insert(chain: &mut Chain<SimTypes>, item: &Item) {
+fn insert(chain: &mut Chain<SimState>, item: &Item) {
     match item {
         Item::Amendment(a) => chain.add_amendment(a.clone()),
         Item::Approval(a) => chain.add_approval(a.clone()),
@@ -202,15 +205,15 @@ fn insert(chain: &mut Chain<SimTypes>, item: &Item) {
 /// Checks a chain of versions against the approvals delivered so far, counted here
 /// independently of [`Chain::counted`]: distinct members of the amended version, each with the
 /// key that version gives it.
-fn check_thresholds(versions: &[Version<SimTypes>], delivered: &BTreeSet<(u64, u32, u64)>) -> Result<(), String> {
+fn check_thresholds(versions: &[Version<SimState>], delivered: &BTreeSet<(u64, u32, u64)>) -> Result<(), String> {
     for pair in versions.windows(2) {
         let (before, after) = (&pair[0], &pair[1]);
-        let counted = before.roster.members.iter().filter(|(m, k)| delivered.contains(&(after.id, **m, **k))).count();
-        if counted < before.roster.needed() {
+        let counted = before.state.members.iter().filter(|(m, k)| delivered.contains(&(after.id, **m, **k))).count();
+        if counted < before.state.needed() {
             return Err(format!(
                 "version {} took effect with {counted} approvals, {} needed",
                 after.number,
-                before.roster.needed()
+                before.state.needed()
             ));
         }
     }

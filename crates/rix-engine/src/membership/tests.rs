@@ -1,15 +1,15 @@
-use super::sim::SimTypes;
+use super::sim::{SimState, SimTypes};
 use super::*;
 
 fn roster(n: u32) -> Roster<SimTypes> {
     Roster { members: (0..n).map(|m| (m, 100 + u64::from(m))).collect(), threshold: Threshold::Majority }
 }
 
-fn approval(amendment: u64, member: u32, key: u64) -> Approval<SimTypes> {
+fn approval(amendment: u64, member: u32, key: u64) -> Approval<SimState> {
     Approval { amendment, member, key }
 }
 
-fn admit(id: u64, amends: u64, member: u32) -> Amendment<SimTypes> {
+fn admit(id: u64, amends: u64, member: u32) -> Amendment<SimState> {
     Amendment { id, amends, changes: vec![Change::Admit { member, key: 500 + u64::from(member) }] }
 }
 
@@ -30,12 +30,12 @@ fn an_amendment_takes_effect_at_its_threshold_of_distinct_members() {
     let head = chain.head();
     assert_eq!((head.number, head.id), (2, 10));
     assert_eq!(head.approved_by, [0, 1, 2].into());
-    assert!(head.roster.members.contains_key(&9));
+    assert!(head.state.members.contains_key(&9));
 }
 
 /// The four deliveries of `competing_amendments_...`: two amendments of version 1 and the
 /// approvals that make each reach the threshold.
-fn deliver(chain: &mut Chain<SimTypes>, item: usize) {
+fn deliver(chain: &mut Chain<SimState>, item: usize) {
     let fresh = match item {
         0 => chain.add_amendment(admit(20, 1, 8)),
         1 => chain.add_amendment(admit(30, 1, 9)),

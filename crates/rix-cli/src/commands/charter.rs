@@ -1,0 +1,229 @@
+//! `rix charter`: show a version, propose, approve, list pending proposals, the log.
+
+use anyhow::{Context as _, Result, bail};
+use rix_api::charter::{CharterView, ProposalView};
+use rix_api::record::amendment::{Change, ThresholdRule};
+use rix_api::record::{Charter, Observer};
+use rix_node::charter::CharterChain;
+
+use super::Context;
+use crate::cli::{CharterCommand, ProposeCommand};
+use crate::render::Table;
+
+pub fn run(ctx: &Context, command: &CharterCommand) -> Result<()> {
+    match command {
+        CharterCommand::Show { charter: Some(path), .. } => {
+            let genesis = Charter::load(path)?;
+            let view = CharterChain::of_genesis(&genesis).view(None)?;
+            print_charter(ctx, &view)
+        }
+        CharterCommand::Show { charter: None, at_version } => print_charter(ctx, &ctx.backend()?.charter(*at_version)?),
+        CharterCommand::Propose(propose) => {
+            let changes = vec![change_of(propose)?];
+            let view = ctx.backend()?.charter_propose(changes)?;
+            print_proposal(ctx, &view, "proposed")
+        }
+        CharterCommand::Approve { proposal } => {
+            let view = ctx.backend()?.charter_approve(proposal)?;
+            print_proposal(ctx, &view, "approved")
+        }
+        CharterCommand::Pending => {
+            let pending = ctx.backend()?.charter_pending()?;
+            if ctx.json {
+                return ctx.print_json(&pending);
+            }
+            if pending.proposals.is_empty() {
+                outln!("no open proposal of charter version {}", pending.version);
+            }
+            for p in &pending.proposals {
+                describe_proposal(p)?;
+                outln!();
+            }
+            Ok(())
+        }
+        CharterCommand::Log => {
+            let log = ctx.backend()?.charter_log()?;
+            if ctx.json {
+                return ctx.print_json(&log);
+            }
+            for v in &log.versions {
+                match &v.proposer {
+                    None => outln!("version {}  {}  genesis", v.version, v.hash),
+                    Some(proposer) => outln!(
+                        "version {}  {}  proposed by {proposer}, approved by {}{}",
+                        v.version,
+                        v.hash,
+                        codes(&v.approved_by),
+                        v.effective_at.map(|t| format!(", in effect since {t}")).unwrap_or_default()
+                    ),
+                }
+                for c in &v.changes {
+                    outln!("    {}", describe(c));
+                }
+            }
+            Ok(())
+        }
+        CharterCommand::AddObserver { charter: Some(path), peer_id, name, address } => {
+            let mut c = Charter::load(path)?;
+            if c.member_by_peer(peer_id).is_some() {
+                bail!("{peer_id} is a member's node already");
+            }
+            c.upsert_observer(Observer { name: name.clone(), peer_id: peer_id.clone(), addresses: address.clone() });
+            c.save(path).with_context(|| format!("saving {}", path.display()))?;
+            if ctx.json {
+                return ctx.print_json(&c);
+            }
+            outln!("{name} ({peer_id}) is now an observer in {}; copy the charter to every node.", path.display());
+            Ok(())
+        }
+        CharterCommand::AddObserver { charter: None, peer_id, name, address } => {
+            let change =
+                Change::AddObserver { peer_id: peer_id.clone(), name: name.clone(), addresses: address.clone() };
+            let view = ctx.backend()?.charter_propose(vec![change])?;
+            print_proposal(ctx, &view, "proposed")
+        }
+    }
+}
+
+/// The change a `propose` subcommand asks for. Codes and keys are parsed here so that a typo
+/// is an error naming the argument; the rules of the current version are the node's check.
+fn change_of(command: &ProposeCommand) -> Result<Change> {
+    let code = |c: &str| c.parse().map_err(|e| anyhow::anyhow!("--code/--member {c:?}: {e}"));
+    Ok(match command {
+        ProposeCommand::Admit { code: c, name, public_key, peer_id, address } => Change::Admit {
+            code: code(c)?,
+            name: name.clone(),
+            public_key: public_key.parse().map_err(|e| anyhow::anyhow!("--public-key {public_key:?}: {e}"))?,
+            peer_id: peer_id.clone(),
+            addresses: address.clone(),
+            proof: None,
+        },
+        // The node fills the cut-off from the newest record of the member it holds.
+        ProposeCommand::Remove { member } => Change::Remove { code: code(member)?, after_seq: 0, last_id: None },
+        ProposeCommand::SetNode { member, peer_id, address } => {
+            Change::SetNode { code: code(member)?, peer_id: peer_id.clone(), addresses: address.clone() }
+        }
+        ProposeCommand::AddObserver { peer_id, name, address } => {
+            Change::AddObserver { peer_id: peer_id.clone(), name: name.clone(), addresses: address.clone() }
+        }
+        ProposeCommand::RemoveObserver { peer_id } => Change::RemoveObserver { peer_id: peer_id.clone() },
+        ProposeCommand::SetThreshold { threshold } => Change::SetThreshold {
+            threshold: match threshold.as_str() {
+                "majority" => ThresholdRule::Majority,
+                k => ThresholdRule::Fixed {
+                    count: k.parse().map_err(|_| anyhow::anyhow!("threshold {k:?}: give a number or `majority`"))?,
+                },
+            },
+        },
+    })
+}
+
+fn codes(codes: &[rix_api::record::MemberCode]) -> String {
+    if codes.is_empty() {
+        return "nobody".into();
+    }
+    codes.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ")
+}
+
+/// One change in words.
+fn describe(change: &Change) -> String {
+    match change {
+        Change::Admit { code, name, public_key, peer_id, addresses, .. } => format!(
+            "admit {code} {name:?}, key {public_key}, node {}{}",
+            if peer_id.is_empty() { "(none)" } else { peer_id },
+            if addresses.is_empty() { String::new() } else { format!(" at {}", addresses.join(" ")) }
+        ),
+        Change::Remove { code, after_seq, .. } => format!("remove {code} (its records after #{after_seq} refused)"),
+        Change::RotateKey { code, public_key, .. } => format!("rotate {code}'s key to {public_key}"),
+        Change::RevokeKey { code, public_key, after_seq, .. } => {
+            format!("revoke {code}'s key {public_key} after record #{after_seq}")
+        }
+        Change::SetNode { code, peer_id, addresses } => {
+            format!("set {code}'s node to {peer_id}{}", if addresses.is_empty() { "" } else { " at " })
+                + &addresses.join(" ")
+        }
+        Change::AddObserver { peer_id, name, .. } => format!("add observer {name:?} ({peer_id})"),
+        Change::RemoveObserver { peer_id } => format!("remove observer {peer_id}"),
+        Change::SetThreshold { threshold: ThresholdRule::Majority } => "set the threshold to a majority".into(),
+        Change::SetThreshold { threshold: ThresholdRule::Fixed { count } } => format!("set the threshold to {count}"),
+    }
+}
+
+fn describe_proposal(p: &ProposalView) -> Result<()> {
+    outln!("proposal {}", p.proposal);
+    outln!("  amends    version {} (proposed by {} at {})", p.amends_version, p.proposer, p.created_at);
+    for c in &p.changes {
+        outln!("  change    {}", describe(c));
+    }
+    outln!("  approved  {} ({} of {} needed)", codes(&p.approvals), p.approvals.len(), p.needed);
+    let state = match (&p.applied, &p.stale) {
+        (Some(v), _) => format!("applied: it made version {v}"),
+        (None, Some(why)) => format!("cannot apply: {why}"),
+        (None, None) => {
+            let more = (p.needed as usize).saturating_sub(p.approvals.len());
+            format!(
+                "pending: {more} more approval{} needed (`rix charter approve ID`)",
+                if more == 1 { "" } else { "s" }
+            )
+        }
+    };
+    outln!("  status    {state}");
+    Ok(())
+}
+
+fn print_proposal(ctx: &Context, view: &ProposalView, what: &str) -> Result<()> {
+    if ctx.json {
+        return ctx.print_json(view);
+    }
+    describe_proposal(view)?;
+    if view.applied.is_none() && view.stale.is_none() {
+        ctx.note(format!(
+            "note: {what} in this node's replica; amendments do not yet travel between nodes (issue 16), so other members cannot approve it from theirs"
+        ));
+    }
+    Ok(())
+}
+
+fn print_charter(ctx: &Context, c: &CharterView) -> Result<()> {
+    if ctx.json {
+        return ctx.print_json(c);
+    }
+    outln!("charter version {} of network {:?}{}", c.version, c.network, if c.current { " (current)" } else { "" });
+    outln!("  hash       {}", c.hash);
+    outln!("  genesis    {}", c.genesis);
+    let rule = match c.threshold_rule {
+        ThresholdRule::Majority => "a majority".to_owned(),
+        ThresholdRule::Fixed { .. } => "fixed".to_owned(),
+    };
+    outln!("  threshold  {} of {} members ({rule})", c.threshold, c.members.len());
+    outln!();
+    let mut t = Table::new(&["CODE", "NAME", "JOINED", "PUBLIC KEY", "PEER ID", "ADDRESSES"], 1);
+    for m in &c.members {
+        let key =
+            if m.key_revoked { format!("{} (revoked)", &m.public_key[..16]) } else { m.public_key[..16].to_owned() };
+        t.row(vec![
+            m.code.to_string(),
+            m.name.clone(),
+            format!("v{}", m.joined),
+            key,
+            m.peer_id.clone(),
+            m.addresses.join(" "),
+        ]);
+    }
+    for o in &c.observers {
+        t.row(vec![
+            "observer".into(),
+            o.name.clone(),
+            String::new(),
+            String::new(),
+            o.peer_id.clone(),
+            o.addresses.join(" "),
+        ]);
+    }
+    t.print(&mut std::io::stdout().lock())?;
+    for r in &c.retired_keys {
+        let cutoff = r.after_seq.map(|s| format!(", valid up to record #{s}")).unwrap_or_default();
+        outln!("retired key of {}: {} ({} in version {}{cutoff})", r.code, r.public_key, r.reason, r.since_version);
+    }
+    Ok(())
+}

@@ -1,0 +1,153 @@
+use rix_record::content::Publication;
+use rix_record::{Author, CharterMember, Content, KeyFactor, Kind};
+use rix_store::ReplicaOptions;
+
+use super::*;
+
+const NETWORK: &str = "almaty-test";
+const TJ_PEER: &str = "12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo";
+
+fn key(seed: u8) -> MemberKey {
+    MemberKey::from_seed(&[seed; 32])
+}
+
+fn code(c: &str) -> MemberCode {
+    c.parse().unwrap()
+}
+
+const MEMBERS: [(&str, u8); 3] = [("KZ", 1), ("JP", 2), ("MN", 3)];
+
+fn genesis() -> Charter {
+    let mut charter = Charter::new(NETWORK);
+    for (c, seed) in MEMBERS {
+        charter.upsert_member(CharterMember {
+            code: code(c),
+            name: format!("Customs {c}"),
+            public_key: key(seed).author_key(),
+            peer_id: String::new(),
+            addresses: vec![],
+        });
+    }
+    charter
+}
+
+fn at(minute: u32) -> Timestamp {
+    format!("2026-12-03T10:{minute:02}:00Z").parse().unwrap()
+}
+
+fn admit_tj() -> Change {
+    Change::Admit {
+        code: code("TJ"),
+        name: "Customs Service of Tajikistan".into(),
+        public_key: key(9).author_key(),
+        peer_id: TJ_PEER.into(),
+        addresses: vec![],
+        proof: None,
+    }
+}
+
+fn replica() -> (tempfile::TempDir, Replica) {
+    let dir = tempfile::tempdir().unwrap();
+    let replica = Replica::open(dir.path(), &ReplicaOptions::default()).unwrap();
+    (dir, replica)
+}
+
+fn kind(e: crate::NodeError) -> rix_api::ErrorKind {
+    e.kind()
+}
+
+#[test]
+fn a_proposal_applies_once_a_majority_approved_and_the_chain_reads_back_from_the_replica() {
+    let (_dir, replica) = replica();
+    let mut chain = CharterChain::load(&genesis(), &replica).unwrap();
+    assert_eq!((chain.head().version, chain.genesis()), (1, genesis().genesis_hash()));
+    let id = chain.propose(&replica, &code("KZ"), &key(1), vec![admit_tj()], at(0)).unwrap();
+    let view = chain.proposal(&id).unwrap();
+    assert_eq!((view.approvals.clone(), view.needed, view.applied), (vec![code("KZ")], 2, None));
+    assert_eq!(chain.pending().proposals.len(), 1);
+    // Approving twice changes nothing; JP's approval makes the majority.
+    chain.approve(&replica, &code("KZ"), &key(1), &id.to_string()[..8], at(1)).unwrap();
+    assert_eq!(chain.proposal(&id).unwrap().approvals, vec![code("KZ")]);
+    chain.approve(&replica, &code("JP"), &key(2), &id.to_string(), at(2)).unwrap();
+    assert_eq!(chain.head().version, 2);
+    assert!(chain.charter().member(&code("TJ")).is_some());
+    assert_eq!(chain.proposal(&id).unwrap().applied, Some(2));
+    assert!(chain.pending().proposals.is_empty());
+
+    // Another process reading the same replica sees the same chain.
+    let reread = CharterChain::load(&genesis(), &replica).unwrap();
+    assert_eq!(reread.view(None).unwrap(), chain.view(None).unwrap());
+    let log = reread.log();
+    assert_eq!(log.versions.len(), 2);
+    assert_eq!(log.versions[1].approved_by, vec![code("JP"), code("KZ")]);
+    assert_eq!(log.versions[1].effective_at, Some(at(2)));
+    assert_eq!(log.versions[1].proposer, Some(code("KZ")));
+    let v2 = reread.view(None).unwrap();
+    assert_eq!((v2.version, v2.hash, v2.threshold, v2.members.len()), (2, id, 3, 4));
+    assert_eq!(v2.members.iter().find(|m| m.code == code("TJ")).unwrap().joined, 2);
+    assert_eq!(reread.view(Some(1)).unwrap().members.len(), 3);
+    assert!(matches!(reread.view(Some(3)), Err(CharterChainError::NoSuchVersion { asked: 3, current: 2 })));
+}
+
+#[test]
+fn bad_proposals_and_approvals_are_refused_before_anything_is_signed() {
+    let (_dir, replica) = replica();
+    let mut chain = CharterChain::load(&genesis(), &replica).unwrap();
+    let propose = |chain: &mut CharterChain, who: &str, seed: u8, change: Change| {
+        chain.propose(&replica, &code(who), &key(seed), vec![change], at(0)).map(|_| ()).unwrap_err()
+    };
+    let remove = |c: &str| Change::Remove { code: code(c), after_seq: 0, last_id: None };
+    let fixed = |count| Change::SetThreshold { threshold: ThresholdRule::Fixed { count } };
+    let e = propose(&mut chain, "KZ", 1, remove("TJ"));
+    assert_eq!((kind(e), replica.amendments().unwrap().len()), (rix_api::ErrorKind::Invalid, 0));
+    assert!(propose(&mut chain, "KZ", 1, fixed(4)).to_string().contains("threshold 4 is outside 1..=3"));
+    let mut duplicate = admit_tj();
+    if let Change::Admit { code: c, .. } = &mut duplicate {
+        *c = code("JP");
+    }
+    assert!(propose(&mut chain, "KZ", 1, duplicate).to_string().contains("JP is already a member"));
+    // A key that is not the member's, and a node whose member is not in the charter.
+    assert_eq!(kind(propose(&mut chain, "KZ", 2, fixed(2))), rix_api::ErrorKind::Forbidden);
+    assert_eq!(kind(propose(&mut chain, "TJ", 9, fixed(2))), rix_api::ErrorKind::Forbidden);
+    assert!(replica.amendments().unwrap().is_empty() && replica.approvals().unwrap().is_empty());
+
+    // Two competing proposals of version 1: once one applies, the other cannot be approved.
+    let first = chain.propose(&replica, &code("KZ"), &key(1), vec![fixed(3)], at(1)).unwrap();
+    let second = chain.propose(&replica, &code("JP"), &key(2), vec![fixed(1)], at(1)).unwrap();
+    chain.approve(&replica, &code("MN"), &key(3), &second.to_string(), at(2)).unwrap();
+    assert_eq!(chain.head().charter.needed(), 1);
+    let e = chain.approve(&replica, &code("MN"), &key(3), &first.to_string(), at(3)).unwrap_err();
+    assert_eq!(kind(e), rix_api::ErrorKind::Conflict);
+    assert!(chain.proposal(&first).unwrap().stale.unwrap().contains("version 2 was made by another amendment"));
+    assert_eq!(
+        kind(chain.approve(&replica, &code("MN"), &key(3), "ffff", at(3)).unwrap_err()),
+        rix_api::ErrorKind::NotFound
+    );
+}
+
+#[test]
+fn a_removed_members_history_stays_valid_and_its_later_records_are_refused() {
+    let (_dir, replica) = replica();
+    let kz = Author::new(NETWORK, code("KZ"), key(1));
+    let mut head = None;
+    let mut records = vec![];
+    for i in 0..4 {
+        let p =
+            Publication::new(Kind::BestPractice, format!("KZ {i}"), "en".parse().unwrap(), vec![KeyFactor::Leadership]);
+        let r = kz.sign_next(head, Content::Publication(Box::new(p)), at(i)).unwrap();
+        head = Some(r.as_head());
+        records.push(r);
+    }
+    replica.insert_batch(&records[..3]).unwrap();
+    let mut chain = CharterChain::load(&genesis(), &replica).unwrap();
+    let remove = Change::Remove { code: code("KZ"), after_seq: 0, last_id: None };
+    let id = chain.propose(&replica, &code("JP"), &key(2), vec![remove], at(5)).unwrap();
+    // The cut-off is the newest record of KZ this node holds.
+    let Change::Remove { after_seq, last_id, .. } = &chain.proposal(&id).unwrap().changes[0] else { panic!() };
+    assert_eq!((*after_seq, *last_id), (3, Some(records[2].id())));
+    chain.approve(&replica, &code("MN"), &key(3), &id.to_string(), at(6)).unwrap();
+    let charter = chain.charter();
+    let verdicts: Vec<_> =
+        records.iter().map(|r| r.signed().verify(&charter).map_or_else(|e| e.reason(), |_| "ok")).collect();
+    assert_eq!(verdicts, ["ok", "ok", "ok", "key_retired"]);
+}

@@ -1,0 +1,111 @@
+//! The charter chain's raw material in the replica: every amendment and approval held, stored
+//! exactly as received (`a` and `v` entries, `keys.rs`). Which version they give is the charter
+//! chain's question (`rix_node::charter`); the store only keeps them, checked and durable.
+
+use rix_record::RecordId;
+use rix_record::amendment::{Amendment, Approval};
+
+use crate::error::StoreError;
+use crate::keys::{AMENDMENT, APPROVAL};
+use crate::replica::Replica;
+
+fn amendment_key(id: &RecordId) -> Vec<u8> {
+    let mut key = vec![AMENDMENT];
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+fn approval_key(approval: &Approval) -> Vec<u8> {
+    let mut key = vec![APPROVAL];
+    key.extend_from_slice(approval.body.amendment.as_bytes());
+    key.extend_from_slice(approval.id.as_bytes());
+    key
+}
+
+impl Replica {
+    /// Stores an amendment (its form and proofs were checked when it was read); false if it
+    /// was already held. Durable when it returns.
+    pub fn put_amendment(&self, amendment: &Amendment) -> Result<bool, StoreError> {
+        self.put_charter_item(amendment_key(&amendment.id), &amendment.bytes)
+    }
+
+    /// Stores an approval (its signature was checked when it was read); false if it was
+    /// already held. Durable when it returns.
+    pub fn put_approval(&self, approval: &Approval) -> Result<bool, StoreError> {
+        self.put_charter_item(approval_key(approval), &approval.bytes)
+    }
+
+    fn put_charter_item(&self, key: Vec<u8>, bytes: &[u8]) -> Result<bool, StoreError> {
+        let previous = self.db.insert(key, bytes)?;
+        if previous.is_none() {
+            self.flush()?;
+        }
+        Ok(previous.is_none())
+    }
+
+    /// Every amendment held, by id.
+    pub fn amendments(&self) -> Result<Vec<Amendment>, StoreError> {
+        self.db
+            .scan_prefix([AMENDMENT])
+            .map(|entry| {
+                let (key, bytes) = entry?;
+                Amendment::from_bytes(&bytes).map_err(|e| corrupt(&key, e))
+            })
+            .collect()
+    }
+
+    /// Every approval held, by amendment.
+    pub fn approvals(&self) -> Result<Vec<Approval>, StoreError> {
+        self.db
+            .scan_prefix([APPROVAL])
+            .map(|entry| {
+                let (key, bytes) = entry?;
+                Approval::from_bytes(&bytes).map_err(|e| corrupt(&key, e))
+            })
+            .collect()
+    }
+}
+
+fn corrupt(key: &[u8], error: rix_record::amendment::AmendmentError) -> StoreError {
+    StoreError::Corrupt { id: crate::replica::hex_string(key), reason: error.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use rix_record::amendment::{AmendmentBody, Change};
+    use rix_record::{Charter, MemberKey, Timestamp};
+
+    use super::*;
+    use crate::ReplicaOptions;
+
+    #[test]
+    fn amendments_and_approvals_survive_a_reopen_once_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = MemberKey::from_seed(&[1; 32]);
+        let charter = Charter::with_member("almaty-test", "KZ".parse().unwrap(), &key);
+        let genesis = charter.genesis_hash();
+        let at: Timestamp = "2026-12-03T10:00:00Z".parse().unwrap();
+        let amendment = Amendment::new(AmendmentBody {
+            format: 1,
+            network: charter.network.clone(),
+            genesis,
+            amends: genesis,
+            version: 2,
+            proposer: "KZ".parse().unwrap(),
+            created_at: at,
+            changes: vec![Change::RemoveObserver { peer_id: "x".into() }],
+        });
+        let approval = Approval::sign(&key, &charter.network, "KZ".parse().unwrap(), amendment.id, at);
+        {
+            let replica = Replica::open(dir.path(), &ReplicaOptions::default()).unwrap();
+            assert!(replica.put_amendment(&amendment).unwrap());
+            assert!(!replica.put_amendment(&amendment).unwrap());
+            assert!(replica.put_approval(&approval).unwrap());
+            assert!(!replica.put_approval(&approval).unwrap());
+        }
+        let replica = Replica::open(dir.path(), &ReplicaOptions::default()).unwrap();
+        assert_eq!(replica.amendments().unwrap(), vec![amendment]);
+        assert_eq!(replica.approvals().unwrap(), vec![approval]);
+        assert_eq!(replica.len().unwrap(), 0, "not counted as records");
+    }
+}
