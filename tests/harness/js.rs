@@ -65,11 +65,12 @@ pub struct JsPeer {
 
 impl JsPeer {
     /// Starts an observer with identity `key` that dials `dial` (a multiaddr ending in `/p2p/`)
-    /// on `network`, trusting `members` (code to hex record-signing key).
-    pub fn observe(key: &str, dial: &str, network: &str, members: &[(String, String)]) -> Self {
+    /// on `network` with genesis hash `genesis`, trusting `members` (code to hex
+    /// record-signing key).
+    pub fn observe(key: &str, dial: &str, network: &str, genesis: &str, members: &[(String, String)]) -> Self {
         let members: serde_json::Map<String, Value> =
             members.iter().map(|(code, key)| (code.clone(), Value::String(key.clone()))).collect();
-        let args = json!({"key": key, "dial": dial, "network": network, "members": members});
+        let args = json!({"key": key, "dial": dial, "network": network, "genesis": genesis, "members": members});
         let mut child = Command::new("node")
             .arg(js_dir().join("observer.mjs"))
             .arg("observe")

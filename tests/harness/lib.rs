@@ -208,6 +208,19 @@ impl NodeDir {
     pub fn config_arg(&self) -> &str {
         self.config.to_str().expect("utf-8 path")
     }
+
+    /// The genesis hash of the node's charter file, in hex.
+    pub fn genesis(&self) -> String {
+        let config = rix_node::config::NodeConfig::load(&self.config).expect("config");
+        rix_record::Charter::load(&config.config.charter).expect("charter").genesis_hash().to_string()
+    }
+
+    /// The network's gossip topic, which names its genesis hash.
+    pub fn topic(&self) -> libp2p::gossipsub::IdentTopic {
+        let config = rix_node::config::NodeConfig::load(&self.config).expect("config");
+        let network = rix_record::Charter::load(&config.config.charter).expect("charter").network;
+        rix_net::topic_for(&network, &self.genesis())
+    }
 }
 
 /// A network of node directories sharing one charter, in a temporary directory.

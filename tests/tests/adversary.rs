@@ -51,7 +51,7 @@ fn hostile_with(
     let identity = NodeIdentity::load(&dir.dir.join("keys/node.key")).expect("node key");
     spawn(
         identity.keypair().clone(),
-        rix_net::topic_for("rix-test"),
+        target.topic(),
         target.peer_id.parse().expect("peer id"),
         format!("/ip4/127.0.0.1/tcp/{}", target.p2p_port).parse().expect("address"),
     )
@@ -303,7 +303,7 @@ async fn hostile_members_are_rejected_counted_and_banned_while_honest_records_fl
     // equivocation is kept as evidence that `rix verify` and `rix status` report.
     assert!(on_a * 10 >= honest_ids.len() * 8 && on_c * 10 >= honest_ids.len() * 8, "honest delivery held up");
     for n in &honest {
-        let report = verify_replica(n.node().replica(), n.node().charter(), |_| {}).unwrap();
+        let report = verify_replica(n.node().replica(), &n.node().charter(), |_| {}).unwrap();
         assert!(report.failures.is_empty(), "{}: {:?}", n.dir.member, report.failures);
         assert_eq!(n.records(), expected, "{} holds exactly the valid records", n.dir.member);
     }

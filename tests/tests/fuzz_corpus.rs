@@ -56,12 +56,22 @@ fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     writer.write(pack::EntryKind::Record, first.bytes()).unwrap();
     writer.write(pack::EntryKind::Evidence, second.bytes()).unwrap();
     let packed = writer.finish().unwrap();
-    let requests = [SyncRequest::Summary, SyncRequest::Fetch { author: "AA".into(), from: 1, to: 2, limit: 512 }];
+    let requests = [
+        SyncRequest::Summary,
+        SyncRequest::Fetch { author: "AA".into(), from: 1, to: 2, limit: 512 },
+        SyncRequest::Charter { after: Some("61".repeat(33)) },
+    ];
     let responses = [
         SyncResponse::Summary {
             network: "rix-fuzz".into(),
             heads: vec![AuthorHead { author: "AA".into(), contiguous: 2, max_seq: 2, held: 2 }],
+            charter: Some(rix_net::protocol::CharterSummary {
+                genesis: "ab".repeat(32),
+                items: 2,
+                digest: "cd".repeat(32),
+            }),
         },
+        SyncResponse::Charter { items: vec![b"RIXM\x01{}".to_vec()], count: 1, more: false },
         SyncResponse::records(vec![first.bytes().to_vec(), second.bytes().to_vec()], false),
         SyncResponse::Busy { retry_after_ms: 20 },
         SyncResponse::Error { message: "not admitted".into() },

@@ -58,7 +58,7 @@ async fn a_js_libp2p_observer_gets_every_record_by_gossip_relayed_ones_included_
 
     // The observer dials KZ only: everything JP and MN publish reaches it through KZ.
     let kz = &net.nodes[0];
-    let mut observer = JsPeer::observe(&observer_key, &dial_address(kz), "rix-test", &members);
+    let mut observer = JsPeer::observe(&observer_key, &dial_address(kz), "rix-test", &kz.genesis(), &members);
     observer.wait(WAIT, "a gossipsub mesh link with KZ", |events| {
         events.iter().any(|e| e["event"] == "graft" && e["peer"] == kz.peer_id.as_str())
     });
@@ -105,7 +105,7 @@ async fn a_js_libp2p_observer_gets_every_record_by_gossip_relayed_ones_included_
 
     // A js peer that is not in the charter gets nothing: no record by gossip or sync.
     let refused_before = nodes[0].metric("rix_connections_refused_total");
-    let mut stranger = JsPeer::observe(&stranger_key, &dial_address(kz), "rix-test", &members);
+    let mut stranger = JsPeer::observe(&stranger_key, &dial_address(kz), "rix-test", &kz.genesis(), &members);
     stranger.command("sync");
     stranger.wait(WAIT, "the stranger's sync attempt to end", |events| {
         events.iter().any(|e| e["event"] == "synced" || e["event"] == "sync_failed")

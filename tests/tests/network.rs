@@ -49,7 +49,7 @@ async fn all_connected(nodes: &[TestNode]) {
 }
 
 fn no_equivocations(node: &TestNode) {
-    let report = rix_node::ops::verify_replica(node.node().replica(), node.node().charter(), |_| {}).unwrap();
+    let report = rix_node::ops::verify_replica(node.node().replica(), &node.node().charter(), |_| {}).unwrap();
     assert!(report.ok(), "{}: {:?}", node.dir.member, report.failures);
     assert!(report.equivocations.is_empty(), "{}: {:?}", node.dir.member, report.equivocations);
     for chain in &report.chains {
@@ -227,6 +227,7 @@ async fn outsiders_are_refused_and_forged_gossip_is_rejected_and_not_forwarded()
     let ev_identity = NodeIdentity::load(&ev_dir.dir.join("keys/node.key")).unwrap();
     let settings = NetworkSettings {
         listen: vec![],
+        genesis: Charter::load(&net.charter).unwrap().genesis_hash().to_string(),
         charter: ev_charter,
         mdns: false,
         idle_timeout: Duration::from_secs(60),

@@ -284,8 +284,8 @@ pub enum CharterCommand {
     /// Propose an amendment of the current version, signed as this node's member (which is
     /// also its first approval).
     ///
-    /// Each change is checked against the current version before anything is signed. Until
-    /// amendments travel between nodes (issue 16), a proposal stays in this node's replica.
+    /// Each change is checked against the current version before anything is signed. The
+    /// proposal travels to the other members like a record (gossip, then sync).
     #[command(subcommand)]
     Propose(ProposeCommand),
     /// The open proposals of the current version: who approved, how many more are needed.

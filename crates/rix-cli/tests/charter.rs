@@ -138,3 +138,80 @@ fn a_single_members_proposal_applies_at_once_and_a_daemon_answers_the_same_comma
     // Offline again: the replica holds the same chain.
     assert_eq!(rix.json(&["--config", config, "charter", "log"]), log);
 }
+
+fn charter_version(rix: &Rix, config: &str) -> u64 {
+    let out = rix.run(&["--json", "--config", config, "charter", "show"]);
+    serde_json::from_slice::<serde_json::Value>(&out.stdout).ok().and_then(|v| v["version"].as_u64()).unwrap_or(0)
+}
+
+fn running(rix: &Rix, config: &str) -> bool {
+    rix.run(&["--json", "--config", config, "status"]).stdout.windows(22).any(|w| w == b"\"daemon_running\": true")
+}
+
+#[test]
+fn a_proposal_travels_applies_on_every_member_without_a_restart_and_an_offline_member_learns_it_by_sync() {
+    let rix = rix();
+    let net = TestNet::init(&rix, &["KZ", "JP", "MN"]);
+    let (kz, jp, mn) = (net.node("KZ"), net.node("JP"), net.node("MN"));
+    let wait = Duration::from_secs(60);
+    let kz_daemon = rix.spawn_daemon(kz);
+    let jp_daemon = rix.spawn_daemon(jp);
+    for node in [kz, jp] {
+        rix_tests::wait_for(wait, &format!("{} runs", node.member), || running(&rix, node.config_arg()));
+    }
+    rix_tests::wait_for(wait, "KZ and JP connect", || {
+        rix.json(&["--config", kz.config_arg(), "status"])["connected_peers"].as_array().is_some_and(|p| !p.is_empty())
+    });
+    let proposed = rix.json(&[
+        "--config",
+        kz.config_arg(),
+        "charter",
+        "propose",
+        "add-observer",
+        "--peer-id",
+        OBSERVER,
+        "--name",
+        "WCO RILO",
+    ]);
+    let id = proposed["proposal"].as_str().unwrap().to_owned();
+    rix_tests::wait_for(wait, "JP holds KZ's proposal", || {
+        let pending = rix.json(&["--config", jp.config_arg(), "charter", "pending"]);
+        pending["proposals"].as_array().is_some_and(|p| p.iter().any(|p| p["proposal"] == id.as_str()))
+    });
+    let approved = rix.json(&["--config", jp.config_arg(), "charter", "approve", &id[..12]]);
+    assert_eq!(
+        (approved["applied"].as_u64(), approved["approvals"].clone()),
+        (Some(2), serde_json::json!(["JP", "KZ"]))
+    );
+    // KZ's daemon applies the version JP's approval made, without a restart.
+    rix_tests::wait_for(wait, "KZ applies version 2", || charter_version(&rix, kz.config_arg()) == 2);
+    let kz_show = rix.json(&["--config", kz.config_arg(), "charter", "show"]);
+    assert_eq!(kz_show["observers"][0]["peer_id"], OBSERVER);
+
+    // MN was offline: it learns the amendment and the approvals from a peer by sync.
+    assert_eq!(charter_version(&rix, mn.config_arg()), 1);
+    let mn_daemon = rix.spawn_daemon(mn);
+    rix_tests::wait_for(wait, "MN learns version 2 by sync", || charter_version(&rix, mn.config_arg()) == 2);
+    let log = |n: &rix_tests::NodeDir| rix.json(&["--config", n.config_arg(), "charter", "log"]);
+    assert_eq!(log(mn), log(kz));
+    assert_eq!(log(jp), log(kz));
+    let metrics = metrics(mn.api_port);
+    assert!(metrics.contains("rix_charter_version 2"), "{metrics}");
+    assert!(
+        metrics.contains(r#"rix_charter_items_total{source="sync",outcome="new"} 3"#),
+        "the amendment and two approvals: {metrics}"
+    );
+    for d in [kz_daemon, jp_daemon, mn_daemon] {
+        d.stop_cleanly();
+    }
+}
+
+/// The daemon's OpenMetrics text.
+fn metrics(port: u16) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("metrics");
+    write!(stream, "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    text
+}

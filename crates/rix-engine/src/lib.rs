@@ -32,7 +32,9 @@ mod time;
 pub mod verdict;
 pub mod wire;
 
-pub use engine::{BatchId, Engine, EngineConfig, Event, Output, PeerSync, Serve, StoreFailed, Tag, Timer, Types};
+pub use engine::{
+    BatchId, CharterOutcome, Engine, EngineConfig, Event, Output, PeerSync, Serve, StoreFailed, Tag, Timer, Types,
+};
 pub use rng::Rng;
 pub use scoring::{Offence, ScoringConfig};
 pub use serve::ServeLimits;

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::wire::AuthorHead;
+use crate::wire::{AuthorHead, CharterSummary};
 
 /// What this node holds of one author's chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +68,17 @@ pub enum Reply<R> {
         network: String,
         /// What it holds of each author.
         heads: Vec<AuthorHead>,
+        /// What it holds of the charter chain, if it says.
+        charter: Option<CharterSummary>,
+    },
+    /// Charter amendments and approvals, not yet checked.
+    Charter {
+        /// Their bytes, in the order sent.
+        items: Vec<Vec<u8>>,
+        /// The id of the last one (computed by the driver), to ask for the next page.
+        last: Option<String>,
+        /// The responder has more.
+        more: bool,
     },
     /// Records, not yet verified.
     Records {
@@ -103,6 +114,8 @@ pub enum Reply<R> {
 pub enum SyncFailure {
     /// The peer is on another network.
     WrongNetwork(String),
+    /// The peer's charter chain starts from another genesis.
+    WrongGenesis(String),
     /// The peer answered with the wrong kind of message.
     Unexpected,
     /// The peer refused a request.
@@ -123,11 +136,12 @@ impl std::fmt::Display for SyncFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             SyncFailure::WrongNetwork(n) => write!(f, "the peer is on network {n:?}"),
+            SyncFailure::WrongGenesis(g) => write!(f, "the peer's charter has another genesis ({g})"),
             SyncFailure::Unexpected => write!(f, "the peer answered with the wrong kind of message"),
             SyncFailure::Refused(m) => write!(f, "the peer refused: {m}"),
             SyncFailure::StayedBusy => write!(f, "the peer stayed busy"),
             SyncFailure::Transport(r) => write!(f, "no answer: {r}"),
-            SyncFailure::ServedInvalid(n) => write!(f, "the peer served {n} invalid records; banned"),
+            SyncFailure::ServedInvalid(n) => write!(f, "the peer served {n} invalid records or charter items"),
             SyncFailure::StoreFailed => write!(f, "this node could not store what it fetched"),
             SyncFailure::Disconnected => write!(f, "the peer disconnected"),
         }

@@ -38,6 +38,11 @@ pub enum Outcome {
     Equivocation,
     /// Failed verification (forged, malformed, not a member...).
     Invalid,
+    /// Refused for what a newer charter version could change: its author is not a member, or
+    /// its key is not (or no longer) the member's. Judged as [`Outcome::Invalid`] when this
+    /// node's charter chain agrees with every peer's; otherwise not held against the sender,
+    /// which may know a version this node has yet to fetch.
+    Unjudged,
 }
 
 /// What gossipsub is told about a message.
@@ -73,6 +78,10 @@ pub fn verdict(source: Source, outcome: Outcome) -> Verdict {
         (Source::Gossip, Outcome::Duplicate) => (Acceptance::Ignore, Some(Offence::Replay)),
         (Source::Sync | Source::Import, Outcome::Duplicate) => (Acceptance::Ignore, None),
         (Source::Gossip, Outcome::Invalid) => (Acceptance::Reject, Some(Offence::InvalidGossip)),
+        (Source::Gossip, Outcome::Unjudged) => (Acceptance::Ignore, None),
+        // A sync session fetches the peer's charter chain before its records.
+        (Source::Sync, Outcome::Unjudged) => (Acceptance::Reject, Some(Offence::InvalidSync)),
+        (Source::Import, Outcome::Unjudged) => (Acceptance::Reject, None),
         (Source::Sync, Outcome::Invalid) => (Acceptance::Reject, Some(Offence::InvalidSync)),
         // A user's file: refused record by record, nobody to penalise.
         (Source::Import, Outcome::Invalid) => (Acceptance::Reject, None),

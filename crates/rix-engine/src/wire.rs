@@ -31,6 +31,26 @@ pub enum SyncRequest {
         /// Most records wanted (at most [`MAX_FETCH_RECORDS`]).
         limit: u32,
     },
+    /// "Send me the charter amendments and approvals you hold, in id order, after `after`":
+    /// answered by [`SyncResponse::Charter`].
+    Charter {
+        /// The store key of the last item received (66 or 130 lowercase hex digits, see
+        /// `docs/protocol.md` §4.2); absent for the first page.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<String>,
+    },
+}
+
+/// What a node holds of the charter chain: compared, not read, by the requester.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CharterSummary {
+    /// The genesis hash, 64 hex digits: a peer with another genesis is on another network.
+    pub genesis: String,
+    /// How many amendments and approvals it holds.
+    pub items: u64,
+    /// SHA-256 of their ids in byte order, 64 hex digits (of nothing when there are none).
+    pub digest: String,
 }
 
 /// What a node holds of one author's chain.
@@ -57,6 +77,20 @@ pub enum SyncResponse {
         network: String,
         /// One entry per author the responder holds records of.
         heads: Vec<AuthorHead>,
+        /// The responder's charter chain (absent from a peer that does not replicate it, such
+        /// as an older node or a minimal observer).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        charter: Option<CharterSummary>,
+    },
+    /// Charter amendments and approvals, in id order. Carried as entries after the header.
+    Charter {
+        /// Their bytes.
+        #[serde(skip)]
+        items: Vec<Vec<u8>>,
+        /// How many entries follow the header.
+        count: u32,
+        /// True when the responder stopped early (size budget): ask again after the last.
+        more: bool,
     },
     /// Records, in sequence order. Carried as entries after the header, not in the JSON.
     Records {

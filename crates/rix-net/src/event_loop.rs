@@ -128,21 +128,61 @@ impl EventLoop {
         }
     }
 
+    fn publish(&mut self, data: Vec<u8>) -> GossipOutcome {
+        match self.swarm.behaviour_mut().gossipsub.publish(self.topic.clone(), data) {
+            Ok(_) => GossipOutcome::Sent,
+            Err(gossipsub::PublishError::Duplicate) => GossipOutcome::Duplicate,
+            Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => GossipOutcome::NoPeers,
+            Err(e) => {
+                tracing::warn!(error = %e, "gossip publish failed; it will travel by sync");
+                GossipOutcome::NoPeers
+            }
+        }
+    }
+
+    /// A new charter version: new member nodes and observers are admitted and dialled; peers
+    /// it no longer lists are refused and disconnected.
+    fn set_charter(&mut self, charter: Charter) {
+        let peers = match crate::service::charter_peers(&charter) {
+            Ok(peers) => peers,
+            Err(e) => {
+                tracing::error!(error = %e, "the new charter version has an address that does not parse; keeping the old peers");
+                return;
+            }
+        };
+        let local = *self.swarm.local_peer_id();
+        let admitted: HashSet<PeerId> = peers.iter().map(|(p, _)| *p).filter(|p| *p != local).collect();
+        let before: HashSet<PeerId> = crate::service::charter_peers(&self.charter)
+            .map(|peers| peers.into_iter().map(|(p, _)| p).collect())
+            .unwrap_or_default();
+        for peer in before.difference(&admitted) {
+            tracing::info!(%peer, role = self.role_of(peer), "the charter no longer lists this peer; disconnecting it");
+            self.swarm.behaviour_mut().admission.disallow_peer(*peer);
+            let _ = self.swarm.disconnect_peer_id(*peer);
+            self.addresses.remove(peer);
+        }
+        self.charter = charter;
+        for (peer, addrs) in peers.into_iter().filter(|(p, _)| *p != local) {
+            if !self.banned.contains(&peer) {
+                self.swarm.behaviour_mut().admission.allow_peer(peer);
+            }
+            let new_addresses = !addrs.is_empty() && self.addresses.get(&peer) != Some(&addrs);
+            if new_addresses {
+                self.addresses.insert(peer, addrs);
+                self.emit_reliably(NetworkEvent::Dialable { peer });
+            }
+        }
+    }
+
     fn on_command(&mut self, command: Command) {
         match command {
             Command::Publish { record, reply } => {
-                let outcome =
-                    match self.swarm.behaviour_mut().gossipsub.publish(self.topic.clone(), record.bytes().to_vec()) {
-                        Ok(_) => GossipOutcome::Sent,
-                        Err(gossipsub::PublishError::Duplicate) => GossipOutcome::Duplicate,
-                        Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => GossipOutcome::NoPeers,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "gossip publish failed; the record will travel by sync");
-                            GossipOutcome::NoPeers
-                        }
-                    };
-                let _ = reply.send(outcome);
+                let _ = reply.send(self.publish(record.bytes().to_vec()));
             }
+            Command::PublishCharter { item, reply } => {
+                let _ = reply.send(self.publish(item));
+            }
+            Command::SetCharter { charter } => self.set_charter(*charter),
             Command::Validate { message_id, source, acceptance } => {
                 self.swarm.behaviour_mut().gossipsub.report_message_validation_result(&message_id, &source, acceptance);
             }
@@ -282,9 +322,17 @@ impl EventLoop {
     fn on_behaviour_event(&mut self, event: BehaviourEvent) {
         match event {
             BehaviourEvent::Gossipsub(gossipsub::Event::Message { propagation_source, message_id, message }) => {
-                let record = SignedRecord::from_bytes(message.data);
-                let event =
-                    NetworkEvent::GossipRecord { source: propagation_source, message_id: message_id.clone(), record };
+                let (source, id) = (propagation_source, message_id.clone());
+                // Records start with `RIX` 0x01, amendments with `RIXM`, approvals with `RIXV`.
+                let event = if message.data.starts_with(b"RIXM") || message.data.starts_with(b"RIXV") {
+                    NetworkEvent::GossipCharter { source, message_id: id, item: message.data }
+                } else {
+                    NetworkEvent::GossipRecord {
+                        source,
+                        message_id: id,
+                        record: SignedRecord::from_bytes(message.data),
+                    }
+                };
                 if !self.emit(event) {
                     self.swarm.behaviour_mut().gossipsub.report_message_validation_result(
                         &message_id,

@@ -20,8 +20,8 @@ use rix_record::MAX_RECORD_BYTES;
 /// The protocol id.
 pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/rix/sync/1");
 pub use rix_engine::wire::{
-    AuthorHead, MAX_FETCH_RECORDS, MAX_HEADER_BYTES, MAX_REQUEST_BYTES, MAX_RESPONSE_RECORD_BYTES, SyncRequest,
-    SyncResponse,
+    AuthorHead, CharterSummary, MAX_FETCH_RECORDS, MAX_HEADER_BYTES, MAX_REQUEST_BYTES, MAX_RESPONSE_RECORD_BYTES,
+    SyncRequest, SyncResponse,
 };
 
 fn invalid(msg: impl Into<String>) -> io::Error {
@@ -77,16 +77,33 @@ pub async fn read_response<T: AsyncRead + Unpin>(io: &mut T) -> io::Result<SyncR
             records.push(entry);
         }
     }
+    if let SyncResponse::Charter { items, count, .. } = &mut response {
+        if *count > MAX_FETCH_RECORDS {
+            return Err(invalid(format!("response announces {count} charter items, over {MAX_FETCH_RECORDS}")));
+        }
+        let mut total = 0usize;
+        for _ in 0..*count {
+            let entry = read_frame(io, rix_record::amendment::MAX_BYTES).await?;
+            total += entry.len();
+            if total > MAX_RESPONSE_RECORD_BYTES {
+                return Err(invalid("response exceeds the byte budget"));
+            }
+            items.push(entry);
+        }
+    }
     Ok(response)
 }
 
 /// Writes a response, entries included.
 pub async fn write_response<T: AsyncWrite + Unpin>(io: &mut T, response: &SyncResponse) -> io::Result<()> {
     write_frame(io, &serde_json::to_vec(response).expect("serialisable")).await?;
-    if let SyncResponse::Records { records, .. } = response {
-        for r in records {
-            write_frame(io, r).await?;
-        }
+    let entries = match response {
+        SyncResponse::Records { records, .. } => records.as_slice(),
+        SyncResponse::Charter { items, .. } => items.as_slice(),
+        _ => &[],
+    };
+    for entry in entries {
+        write_frame(io, entry).await?;
     }
     io.close().await
 }

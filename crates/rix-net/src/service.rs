@@ -58,6 +58,8 @@ pub struct NetworkSettings {
     pub listen: Vec<Multiaddr>,
     /// The charter: who may connect, whom to dial, and the network name.
     pub charter: Charter,
+    /// The charter's genesis hash (64 hex digits), which the gossip topic names.
+    pub genesis: String,
     /// Find LAN peers with mDNS (only in a build with the `mdns` feature).
     pub mdns: bool,
     /// Close connections idle this long.
@@ -70,9 +72,10 @@ pub struct NetworkSettings {
     pub max_memory_bytes: usize,
 }
 
-/// The gossip topic of a network: networks never share one.
-pub fn topic_for(network: &str) -> IdentTopic {
-    IdentTopic::new(format!("/rix/{network}/records/1"))
+/// The gossip topic of a network: networks never share one. It names the genesis hash, so
+/// two networks that chose the same name do not mix either.
+pub fn topic_for(network: &str, genesis: &str) -> IdentTopic {
+    IdentTopic::new(format!("/rix/{network}/{genesis}/records/1"))
 }
 
 /// Outcome of publishing a record to gossip.
@@ -119,6 +122,16 @@ pub enum NetworkEvent {
         message_id: MessageId,
         /// The bytes.
         record: SignedRecord,
+    },
+    /// A charter amendment or approval arrived by gossip (its bytes start with `RIXM` or
+    /// `RIXV`). The node must answer with [`NetworkHandle::report_validation`].
+    GossipCharter {
+        /// The peer that forwarded it.
+        source: PeerId,
+        /// Gossipsub's id for it.
+        message_id: MessageId,
+        /// The bytes.
+        item: Vec<u8>,
     },
     /// A peer asks for sync data; answer with [`NetworkHandle::respond`]. Every request
     /// delivered here is followed, once its answer has been written or has failed, by one
@@ -167,6 +180,8 @@ pub enum NetworkEvent {
 
 pub(crate) enum Command {
     Publish { record: SignedRecord, reply: oneshot::Sender<GossipOutcome> },
+    PublishCharter { item: Vec<u8>, reply: oneshot::Sender<GossipOutcome> },
+    SetCharter { charter: Box<Charter> },
     Validate { message_id: MessageId, source: PeerId, acceptance: MessageAcceptance },
     Request { peer: PeerId, request: SyncRequest, reply: oneshot::Sender<Result<SyncResponse, NetError>> },
     Respond { channel: InboundRequest, response: SyncResponse },
@@ -277,6 +292,19 @@ impl NetworkHandle {
         self.send(Command::Dial { peer }).await
     }
 
+    /// Gossips a charter amendment or approval.
+    pub async fn publish_charter(&self, item: Vec<u8>) -> Result<GossipOutcome, NetError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::PublishCharter { item, reply }).await?;
+        rx.await.map_err(|_| NetError::Stopped)
+    }
+
+    /// A new charter version: admits and dials its new members' nodes and observers, and
+    /// disconnects and refuses the peers it no longer lists.
+    pub async fn set_charter(&self, charter: Charter) -> Result<(), NetError> {
+        self.send(Command::SetCharter { charter: Box::new(charter) }).await
+    }
+
     /// Stops the event loop.
     pub async fn shutdown(&self) {
         let _ = self.commands.send(Command::Shutdown).await;
@@ -288,7 +316,7 @@ pub fn new(
     identity: &NodeIdentity,
     settings: NetworkSettings,
 ) -> Result<(NetworkHandle, mpsc::Receiver<NetworkEvent>, EventLoop), NetError> {
-    let topic = topic_for(&settings.charter.network);
+    let topic = topic_for(&settings.charter.network, &settings.genesis);
     let mut swarm = build_swarm(identity, &settings, &topic)?;
     for addr in &settings.listen {
         swarm.listen_on(addr.clone()).map_err(|e| NetError::Setup(format!("listening on {addr}: {e}")))?;
@@ -310,7 +338,7 @@ pub fn new(
 }
 
 /// Peer ids of the charter's member nodes and observers, with their dialable addresses.
-fn charter_peers(charter: &Charter) -> Result<Vec<(PeerId, Vec<Multiaddr>)>, NetError> {
+pub(crate) fn charter_peers(charter: &Charter) -> Result<Vec<(PeerId, Vec<Multiaddr>)>, NetError> {
     let entries = charter
         .members
         .iter()

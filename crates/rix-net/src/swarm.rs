@@ -173,7 +173,7 @@ mod tests {
     fn a_full_ihave_fits_a_receivers_control_limit() {
         let limit = gossipsub::Config::default().max_control_message_size();
         // The longest topic: a 64-character network name (the charter's limit).
-        let topic = topic_for(&"n".repeat(64)).hash().into_string();
+        let topic = topic_for(&"n".repeat(64), &"f".repeat(64)).hash().into_string();
         // Protobuf: ControlMessage.ihave (tag, length up to 3 bytes) holding ControlIHave's
         // topic_id (tag, length, bytes) and one message_ids entry per id (tag, length, 32 bytes).
         let size = 1 + 3 + (1 + 1 + topic.len()) + MAX_IHAVE_IDS * (1 + 1 + 32);

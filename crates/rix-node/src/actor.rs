@@ -18,7 +18,8 @@ use std::sync::Arc;
 
 use rix_engine::sync::{LocalChain, Reply};
 use rix_engine::{
-    Acceptance, Clock, Engine, EngineConfig, Event, Outcome, Output, Rng, StoreFailed, Time, Timer, Types,
+    Acceptance, CharterOutcome, Clock, Engine, EngineConfig, Event, Outcome, Output, Rng, StoreFailed, Time, Timer,
+    Types,
 };
 use rix_net::protocol::{SyncRequest, SyncResponse};
 use rix_net::{InboundRequest, MessageAcceptance, MessageId, NetworkEvent, PeerId};
@@ -61,6 +62,14 @@ pub(crate) enum Query {
         /// Where the answer goes.
         reply: oneshot::Sender<PeerSyncs>,
     },
+    /// This node stored charter items of its own (a proposal, an approval): gossip them and
+    /// apply the version they make, if any.
+    CharterStored {
+        /// Their bytes.
+        items: Vec<Vec<u8>>,
+        /// Told once they are gossiped and applied.
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// The actor; [`Actor::run`] it as a worker.
@@ -88,8 +97,8 @@ pub(crate) struct Actor {
 pub(crate) fn engine_config(node: &Node) -> EngineConfig {
     let c = &node.config.config;
     EngineConfig {
-        network: node.charter.network.clone(),
-        members: node.charter.members.iter().map(|m| m.code.to_string()).collect(),
+        network: node.genesis.network.clone(),
+        members: node.charter_now().members(),
         sync_interval: std::time::Duration::from_secs(c.sync.interval_secs),
         batch_records: c.sync.batch_records,
         patience: std::time::Duration::from_secs(c.sync.request_timeout_secs),
@@ -116,7 +125,10 @@ impl Actor {
     ) -> (Self, Vec<Output<Wire>>) {
         let clock = Clock::start();
         let local = node.net.local_peer_id();
-        let (engine, first) = Engine::new(local, engine_config(&node), Rng::from_entropy(), clock.now());
+        let (mut engine, mut first) = Engine::new(local, engine_config(&node), Rng::from_entropy(), clock.now());
+        let current = node.charter_now();
+        let charter = Event::Charter { summary: current.summary.clone(), members: current.members() };
+        first.extend(engine.handle(charter, clock.now()));
         let (done, completions) = mpsc::unbounded_channel();
         let stop = node.supervisor.stopping();
         let actor = Self {
@@ -191,6 +203,9 @@ impl Actor {
             NetworkEvent::GossipRecord { source, message_id, record } => {
                 Event::Gossip { from: source, message: message_id, record }
             }
+            NetworkEvent::GossipCharter { source, message_id, item } => {
+                Event::CharterGossip { from: source, message: message_id, item }
+            }
             NetworkEvent::SyncRequest { peer, request, channel } => {
                 Event::SyncRequest { from: peer, request, reply: channel }
             }
@@ -211,6 +226,27 @@ impl Actor {
 
     fn answer(&self, query: Query) {
         match query {
+            Query::CharterStored { items, reply } => {
+                let (n, done) = (self.node.clone(), self.done.clone());
+                self.node.supervisor.task("charter", async move {
+                    for item in items {
+                        if let Err(e) = n.net.publish_charter(item).await {
+                            tracing::debug!(error = %e, "could not gossip a charter item; it travels by sync");
+                        }
+                    }
+                    let refreshed = {
+                        let n = n.clone();
+                        blocking(move || n.refresh_charter()).await
+                    };
+                    match refreshed {
+                        Ok(Ok(Some(current))) => announce(&n, &done, &current).await,
+                        Ok(Ok(None)) => {}
+                        Ok(Err(e)) => tracing::error!(error = %e, "could not read the charter chain"),
+                        Err(e) => tracing::error!(error = %e, "could not read the charter chain"),
+                    }
+                    let _ = reply.send(());
+                });
+            }
             Query::PeerSyncs { reply } => {
                 let syncs = self
                     .engine
@@ -307,6 +343,33 @@ impl Actor {
                     let _ = done.send(Event::Ingested { batch, outcomes });
                 });
             }
+            Output::IngestCharter { batch, source, from, items } => {
+                let (n, done) = (node.clone(), self.done.clone());
+                node.supervisor.task("ingest", async move {
+                    let accepting = n.clone();
+                    let outcome = match blocking(move || accepting.accept_charter(items, source)).await {
+                        Ok(Ok((accepted, changed))) => {
+                            if let Some(current) = changed {
+                                announce(&n, &done, &current).await;
+                            }
+                            if !accepted.new.is_empty() {
+                                tracing::info!(%from, new = accepted.new.len(), "stored charter items");
+                            }
+                            Ok(CharterOutcome {
+                                new: accepted.new.len() as u32,
+                                duplicate: accepted.duplicate,
+                                invalid: accepted.invalid.len() as u32,
+                            })
+                        }
+                        Ok(Err(e)) => {
+                            tracing::error!(error = %e, "could not store charter items");
+                            Err(StoreFailed)
+                        }
+                        Err(_) => Err(StoreFailed),
+                    };
+                    let _ = done.send(Event::CharterIngested { batch, outcome });
+                });
+            }
             Output::Validate { message, from, acceptance } => {
                 let acceptance = match acceptance {
                     Acceptance::Accept => MessageAcceptance::Accept,
@@ -393,6 +456,16 @@ impl Actor {
     }
 }
 
+/// Tells the engine and the network of a new charter version (or summary): the engine syncs
+/// the new members' chains and compares summaries against it; the network admits, dials and
+/// disconnects by it.
+async fn announce(node: &Node, done: &mpsc::UnboundedSender<Event<Wire>>, current: &crate::charter::Current) {
+    let _ = done.send(Event::Charter { summary: current.summary.clone(), members: current.members() });
+    if let Err(e) = node.net.set_charter((*current.charter).clone()).await {
+        tracing::debug!(error = %e, "could not hand the new charter version to the network");
+    }
+}
+
 /// Waits until `at`, or forever without a timer.
 async fn sleep_until(at: Option<std::time::Instant>) {
     match at {
@@ -405,7 +478,13 @@ async fn sleep_until(at: Option<std::time::Instant>) {
 /// unverified from the last one (see [`Reply::Records`]).
 fn reply_of(request: &SyncRequest, response: SyncResponse) -> Reply<SignedRecord> {
     match response {
-        SyncResponse::Summary { network, heads } => Reply::Summary { network, heads },
+        SyncResponse::Summary { network, heads, charter } => Reply::Summary { network, heads, charter },
+        SyncResponse::Charter { items, more, .. } => {
+            let last = items.last().and_then(|i| rix_store::charter_key(i)).map(hex::encode);
+            // Without a key for the last item, the next page cannot be asked for.
+            let more = more && last.is_some();
+            Reply::Charter { items, last, more }
+        }
         SyncResponse::Records { records, more, .. } => {
             let next = match (request, records.last()) {
                 (SyncRequest::Fetch { author, from, .. }, Some(last)) => SignedRecord::from_bytes(last.clone())
@@ -430,6 +509,12 @@ fn outcome_of(result: &Result<crate::node::Accepted, rix_record::VerifyError>) -
             Inserted::Duplicate => Outcome::Duplicate,
             Inserted::Equivocation { .. } => Outcome::Equivocation,
         },
+        // What a charter version this node has yet to fetch could make valid.
+        Err(
+            rix_record::VerifyError::UnknownAuthor(_)
+            | rix_record::VerifyError::KeyMismatch(_)
+            | rix_record::VerifyError::KeyRetired { .. },
+        ) => Outcome::Unjudged,
         Err(_) => Outcome::Invalid,
     }
 }

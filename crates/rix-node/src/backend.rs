@@ -5,6 +5,8 @@
 //! they differ only in what [`Local`] says: how they publish, store an import's batches,
 //! search and report status. A running daemon's API client is `rix_api::ApiClient`.
 
+use std::sync::Arc;
+
 use rix_api::charter::{CharterLog, CharterView, PendingProposals, ProposalView};
 use rix_api::{Backend, Error, ImportReport, ReindexReport, StatusView, VerifyReport};
 use rix_record::amendment::Change;
@@ -24,7 +26,10 @@ pub trait Local {
     /// The replica.
     fn replica(&self) -> &Replica;
     /// The charter records are verified against: the current version of the chain.
-    fn charter(&self) -> &Charter;
+    fn charter(&self) -> Arc<Charter>;
+    /// This node stored charter items of its own: a running node gossips them and applies
+    /// the version they make; a replica opened offline keeps them for the next start.
+    fn charter_stored(&self, items: Vec<Vec<u8>>) -> Result<(), NodeError>;
     /// The genesis charter (the node's `charter.toml`).
     fn genesis(&self) -> &Charter;
     /// The node's config.
@@ -105,7 +110,7 @@ impl<L: Local> Backend for ReplicaBackend<L> {
     fn verify(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<VerifyReport, Error> {
         let replica = self.0.replica();
         let total = replica.len().map_err(NodeError::from)?;
-        Ok(ops::verify_replica(replica, self.0.charter(), |n| progress(n as u64, total)).map_err(NodeError::from)?)
+        Ok(ops::verify_replica(replica, &self.0.charter(), |n| progress(n as u64, total)).map_err(NodeError::from)?)
     }
 
     fn status(&self) -> Result<StatusView, Error> {
@@ -147,14 +152,18 @@ impl<L: Local> Backend for ReplicaBackend<L> {
     fn charter_propose(&self, changes: Vec<Change>) -> Result<ProposalView, Error> {
         let (member, key) = self.signer()?;
         let mut chain = self.chain()?;
-        let id = chain.propose(self.0.replica(), &member, &key, changes, Timestamp::now())?;
+        let (id, items) = chain.propose(self.0.replica(), &member, &key, changes, Timestamp::now())?;
+        self.0.charter_stored(items)?;
         Self::proposal(&chain, id)
     }
 
     fn charter_approve(&self, proposal: &str) -> Result<ProposalView, Error> {
         let (member, key) = self.signer()?;
         let mut chain = self.chain()?;
-        let id = chain.approve(self.0.replica(), &member, &key, proposal, Timestamp::now())?;
+        let (id, items) = chain.approve(self.0.replica(), &member, &key, proposal, Timestamp::now())?;
+        if !items.is_empty() {
+            self.0.charter_stored(items)?;
+        }
         Self::proposal(&chain, id)
     }
 }
@@ -179,7 +188,7 @@ pub fn rebuild_index(
 pub struct Offline {
     config: LoadedConfig,
     genesis: Charter,
-    charter: Charter,
+    charter: Arc<Charter>,
     replica: Replica,
     search: std::sync::OnceLock<SearchIndex>,
 }
@@ -194,7 +203,7 @@ impl LocalBackend {
         let genesis = Charter::load(&config.config.charter)?;
         let options = config.config.store.replica_options();
         let replica = Replica::open(&config.replica_dir(), &options)?;
-        let charter = CharterChain::load(&genesis, &replica)?.charter();
+        let charter = Arc::new(CharterChain::load(&genesis, &replica)?.charter());
         Ok(ReplicaBackend(Offline { config, genesis, charter, replica, search: std::sync::OnceLock::new() }))
     }
 
@@ -209,8 +218,12 @@ impl Local for Offline {
         &self.replica
     }
 
-    fn charter(&self) -> &Charter {
-        &self.charter
+    fn charter(&self) -> Arc<Charter> {
+        self.charter.clone()
+    }
+
+    fn charter_stored(&self, _items: Vec<Vec<u8>>) -> Result<(), NodeError> {
+        Ok(())
     }
 
     fn genesis(&self) -> &Charter {

@@ -73,6 +73,40 @@ pub enum CharterChainError {
     },
 }
 
+/// The charter version a node judges by, and what it holds of the chain (for sync summaries).
+#[derive(Debug, Clone)]
+pub struct Current {
+    /// The version's charter, which records are verified against.
+    pub charter: std::sync::Arc<Charter>,
+    /// Its number.
+    pub version: u64,
+    /// Its id.
+    pub hash: RecordId,
+    /// What the replica holds of the chain.
+    pub summary: rix_engine::wire::CharterSummary,
+}
+
+impl Current {
+    /// The member codes of this version, as the engine syncs them.
+    pub fn members(&self) -> std::collections::BTreeSet<String> {
+        self.charter.members.iter().map(|m| m.code.to_string()).collect()
+    }
+}
+
+/// What checking and storing incoming charter items did.
+#[derive(Debug, Clone, Default)]
+pub struct Accepted {
+    /// Stored for the first time.
+    pub new: Vec<Vec<u8>>,
+    /// Already held.
+    pub duplicate: u32,
+    /// Refused, with why (for logs and metrics).
+    pub invalid: Vec<String>,
+    /// Approvals by a key no held amendment gives their approver: not stored, not held
+    /// against the sender (the amendment that installs the key may not have arrived yet).
+    pub ignored: u32,
+}
+
 /// A charter version as the chain rule sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Version(pub CharterState);
@@ -179,6 +213,82 @@ impl CharterChain {
     /// The current version's charter, which records are verified against.
     pub fn charter(&self) -> Charter {
         self.head().charter.clone()
+    }
+
+    /// The current version with `replica`'s summary of the chain.
+    pub fn current(&self, replica: &Replica) -> Result<Current, rix_store::StoreError> {
+        let (items, digest) = replica.charter_digest()?;
+        let head = self.head_version();
+        Ok(Current {
+            charter: std::sync::Arc::new(head.state.0.charter.clone()),
+            version: head.number,
+            hash: head.id,
+            summary: rix_engine::wire::CharterSummary {
+                genesis: self.genesis.to_string(),
+                items,
+                digest: digest.to_string(),
+            },
+        })
+    }
+
+    /// Whether `key` is, or may become, `member`'s key: its key in the genesis, or one that a
+    /// held amendment admits or rotates in for it.
+    fn may_approve(&self, member: &MemberCode, key: &AuthorKey) -> bool {
+        let genesis = &self.versions[0].state.0.charter;
+        genesis.member(member).is_some_and(|m| &m.public_key == key)
+            || self.amendments.values().flat_map(|a| &a.body.changes).any(|c| match c {
+                Change::Admit { code, public_key, .. } | Change::RotateKey { code, public_key, .. } => {
+                    code == member && public_key == key
+                }
+                _ => false,
+            })
+    }
+
+    /// Checks and stores charter items from a peer (record-format.md §10.6): amendments of
+    /// this network and genesis whose form and proofs hold; approvals whose signature holds,
+    /// by a key that the genesis or a held amendment gives their approver. Amendments are
+    /// taken before approvals, whatever the order received.
+    pub fn accept(&mut self, replica: &Replica, items: Vec<Vec<u8>>) -> Result<Accepted, rix_store::StoreError> {
+        let mut accepted = Accepted::default();
+        let (amendments, approvals): (Vec<_>, Vec<_>) = items.into_iter().partition(|i| i.starts_with(b"RIXM"));
+        for bytes in amendments {
+            match Amendment::from_bytes(&bytes) {
+                Err(e) => accepted.invalid.push(e.to_string()),
+                Ok(a) if a.body.network != self.network => {
+                    accepted.invalid.push(format!("amendment of network {:?}", a.body.network));
+                }
+                Ok(a) if a.body.genesis != self.genesis => {
+                    accepted.invalid.push(format!("amendment of another genesis ({})", a.body.genesis));
+                }
+                Ok(a) => {
+                    if replica.put_amendment(&a)? {
+                        self.add_amendment(a);
+                        accepted.new.push(bytes);
+                    } else {
+                        accepted.duplicate += 1;
+                    }
+                }
+            }
+        }
+        for bytes in approvals {
+            match Approval::from_bytes(&bytes) {
+                Err(e) => accepted.invalid.push(e.to_string()),
+                Ok(a) if a.body.network != self.network => {
+                    accepted.invalid.push(format!("approval of network {:?}", a.body.network));
+                }
+                Ok(a) if !self.may_approve(&a.body.approver, &a.body.key) => accepted.ignored += 1,
+                Ok(a) => {
+                    if replica.put_approval(&a)? {
+                        self.add_approval(a);
+                        accepted.new.push(bytes);
+                    } else {
+                        accepted.duplicate += 1;
+                    }
+                }
+            }
+        }
+        self.versions = self.chain.versions();
+        Ok(accepted)
     }
 
     /// `rix charter show`.
@@ -335,7 +445,8 @@ impl CharterChain {
 
     /// `rix charter propose`: checks `changes` against the current version, fills each
     /// removal's cut-off with the removed member's newest record held, then signs and stores
-    /// the amendment and this member's approval. Returns the proposal's id.
+    /// the amendment and this member's approval. Returns the proposal's id and the bytes
+    /// stored.
     pub fn propose(
         &mut self,
         replica: &Replica,
@@ -343,7 +454,7 @@ impl CharterChain {
         key: &MemberKey,
         mut changes: Vec<Change>,
         now: Timestamp,
-    ) -> Result<RecordId, crate::NodeError> {
+    ) -> Result<(RecordId, Vec<Vec<u8>>), crate::NodeError> {
         self.check_approver(member, key)?;
         for change in &mut changes {
             if let Change::Remove { code, after_seq, last_id } = change {
@@ -367,11 +478,11 @@ impl CharterChain {
         let approval = Approval::sign(key, &amendment.body.network, member.clone(), amendment.id, now);
         replica.put_amendment(&amendment)?;
         replica.put_approval(&approval)?;
-        let id = amendment.id;
+        let (id, items) = (amendment.id, vec![amendment.bytes.clone(), approval.bytes.clone()]);
         self.add_amendment(amendment);
         self.add_approval(approval);
         self.versions = self.chain.versions();
-        Ok(id)
+        Ok((id, items))
     }
 
     /// The proposal a full id or unique prefix names.
@@ -387,7 +498,8 @@ impl CharterChain {
     }
 
     /// `rix charter approve`: adds this member's approval to a proposal of the current
-    /// version. Approving twice changes nothing.
+    /// version. Approving twice changes nothing (and stores nothing: the bytes returned are
+    /// empty).
     pub fn approve(
         &mut self,
         replica: &Replica,
@@ -395,11 +507,11 @@ impl CharterChain {
         key: &MemberKey,
         prefix: &str,
         now: Timestamp,
-    ) -> Result<RecordId, crate::NodeError> {
+    ) -> Result<(RecordId, Vec<Vec<u8>>), crate::NodeError> {
         let id = self.resolve(prefix)?;
         let view = self.proposal(&id).expect("resolved above");
         if view.applied.is_some() {
-            return Ok(id);
+            return Ok((id, vec![]));
         }
         let head = self.head_version();
         if let Some(why) = &view.stale {
@@ -420,13 +532,14 @@ impl CharterChain {
         }
         self.check_approver(member, key)?;
         if view.approvals.contains(member) {
-            return Ok(id);
+            return Ok((id, vec![]));
         }
         let approval = Approval::sign(key, &head.state.0.charter.network, member.clone(), id, now);
         replica.put_approval(&approval)?;
+        let items = vec![approval.bytes.clone()];
         self.add_approval(approval);
         self.versions = self.chain.versions();
-        Ok(id)
+        Ok((id, items))
     }
 }
 

@@ -144,7 +144,9 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
     let identity = NodeIdentity::load(&config.config.keys.node)?;
     let options = config.config.store.replica_options();
     let replica = Arc::new(open_replica(config.replica_dir(), options).await?);
-    let charter = crate::charter::CharterChain::load(&genesis, &replica)?.charter();
+    let current = crate::charter::CharterChain::load(&genesis, &replica)?.current(&replica)?;
+    let charter = (*current.charter).clone();
+    tracing::info!(version = current.version, hash = %current.hash, genesis = %current.summary.genesis, "charter version in force");
     let publisher = match &config.config.member {
         Some(_) => Some(publisher_for(&config, &charter)?),
         None => None,
@@ -158,6 +160,7 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
     let settings = NetworkSettings {
         listen: net_config.listen.clone(),
         charter: charter.clone(),
+        genesis: current.summary.genesis.clone(),
         mdns: net_config.mdns,
         idle_timeout: Duration::from_secs(net_config.idle_timeout_secs),
         request_timeout: Duration::from_secs(config.config.sync.request_timeout_secs),
@@ -230,7 +233,7 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
     let node = Arc::new(Node {
         config,
         genesis,
-        charter,
+        charter: watch::channel(Arc::new(current)).0,
         replica,
         publisher,
         net: net.clone(),
@@ -246,6 +249,7 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
         disk,
     });
     node.metrics.records_stored.set(node.replica.len()? as i64);
+    node.metrics.charter_version.set(node.charter_now().version as i64);
     if !node.disk.accepting() {
         tracing::warn!("{}", node.below_reserve());
     }

@@ -37,8 +37,12 @@ impl Local for Running {
         self.node.replica()
     }
 
-    fn charter(&self) -> &Charter {
+    fn charter(&self) -> Arc<Charter> {
         self.node.charter()
+    }
+
+    fn charter_stored(&self, items: Vec<Vec<u8>>) -> Result<(), NodeError> {
+        self.runtime.block_on(self.node.charter_stored(items))
     }
 
     fn genesis(&self) -> &Charter {

@@ -46,6 +46,11 @@ pub struct Metrics {
     pub peers_banned: Counter,
     /// Gossip messages from banned peers dropped unread.
     pub gossip_dropped: Counter,
+    /// The number of the charter version in force.
+    pub charter_version: Gauge,
+    /// Charter amendments and approvals received, by source and outcome (`new`, `duplicate`,
+    /// `rejected`, `ignored`).
+    pub charter_items: Family<Labels, Counter>,
 }
 
 impl Default for Metrics {
@@ -76,6 +81,8 @@ impl Metrics {
             penalties: Family::default(),
             peers_banned: Counter::default(),
             gossip_dropped: Counter::default(),
+            charter_version: Gauge::default(),
+            charter_items: Family::default(),
             registry: Registry::default(),
         };
         registry.register("records_stored", "Records in the replica", m.records_stored.clone());
@@ -107,7 +114,21 @@ impl Metrics {
         registry.register("penalties", "Misbehaviour penalties, by offence", m.penalties.clone());
         registry.register("peers_banned", "Peers banned for misbehaviour", m.peers_banned.clone());
         registry.register("gossip_dropped", "Gossip from banned peers dropped unread", m.gossip_dropped.clone());
+        registry.register("charter_version", "The charter version in force", m.charter_version.clone());
+        registry.register(
+            "charter_items",
+            "Charter amendments and approvals received, by source and outcome",
+            m.charter_items.clone(),
+        );
         Self { registry, ..m }
+    }
+
+    /// Counts `n` charter items of `source` with `outcome`.
+    pub fn charter_items(&self, source: &str, outcome: &str, n: u64) {
+        if n > 0 {
+            let labels = vec![("source".into(), source.into()), ("outcome".into(), outcome.into())];
+            self.charter_items.get_or_create(&labels).inc_by(n);
+        }
     }
 
     /// Counts one received record of `source`.

@@ -15,7 +15,7 @@ use std::time::Duration;
 use rix_engine::Serve;
 use rix_engine::serve::page;
 use rix_net::NetworkHandle;
-use rix_net::protocol::{AuthorHead, MAX_RESPONSE_RECORD_BYTES, SyncResponse};
+use rix_net::protocol::{AuthorHead, MAX_FETCH_RECORDS, MAX_RESPONSE_RECORD_BYTES, SyncResponse};
 use rix_record::{Charter, Content, SignedRecord, Timestamp, VerifiedRecord};
 use rix_search::{SearchIndex, SearchQuery, SearchResults};
 use rix_store::query::{Detail, RecordView, view_of};
@@ -53,9 +53,9 @@ pub struct Node {
     pub(crate) config: LoadedConfig,
     /// The genesis charter (`charter.toml`).
     pub(crate) genesis: Charter,
-    /// The charter version current when the node started, which records are verified against
-    /// (until a running node applies new versions: issue 16, item 6).
-    pub(crate) charter: Charter,
+    /// The charter version in force, which records are verified against; the actor replaces
+    /// it when stored amendments and approvals make a new version.
+    pub(crate) charter: watch::Sender<Arc<crate::charter::Current>>,
     pub(crate) replica: Arc<Replica>,
     pub(crate) publisher: Option<Publisher>,
     pub(crate) net: NetworkHandle,
@@ -93,8 +93,70 @@ impl Node {
     }
 
     /// The charter version records are verified against.
-    pub fn charter(&self) -> &Charter {
-        &self.charter
+    pub fn charter(&self) -> Arc<Charter> {
+        self.charter.borrow().charter.clone()
+    }
+
+    /// The charter version in force, with the node's summary of the chain.
+    pub fn charter_now(&self) -> Arc<crate::charter::Current> {
+        self.charter.borrow().clone()
+    }
+
+    /// Checks and stores charter items from a peer (call from a blocking thread); returns
+    /// what became of them, and the new version if they made one.
+    pub(crate) fn accept_charter(
+        &self,
+        items: Vec<Vec<u8>>,
+        source: Source,
+    ) -> Result<(crate::charter::Accepted, Option<Arc<crate::charter::Current>>), NodeError> {
+        let mut chain = crate::charter::CharterChain::load(&self.genesis, &self.replica)?;
+        let accepted = chain.accept(&self.replica, items).inspect_err(|e| self.write_failed(e))?;
+        for why in &accepted.invalid {
+            tracing::warn!(source = source.label(), error = %why, "rejected a charter item");
+        }
+        let label = source.label();
+        self.metrics.charter_items(label, "new", accepted.new.len() as u64);
+        self.metrics.charter_items(label, "duplicate", u64::from(accepted.duplicate));
+        self.metrics.charter_items(label, "rejected", accepted.invalid.len() as u64);
+        self.metrics.charter_items(label, "ignored", u64::from(accepted.ignored));
+        Ok((accepted, self.apply_chain(&chain)?))
+    }
+
+    /// This node stored charter items of its own: the actor gossips them and applies the
+    /// version they make; returns once it has.
+    pub async fn charter_stored(&self, items: Vec<Vec<u8>>) -> Result<(), NodeError> {
+        let (reply, done) = oneshot::channel();
+        self.queries.send(Query::CharterStored { items, reply }).await.map_err(|_| NodeError::Stopping)?;
+        done.await.map_err(|_| NodeError::Stopping)
+    }
+
+    /// Reads the chain from the replica again (after a local proposal or approval); the new
+    /// version if it changed.
+    pub(crate) fn refresh_charter(&self) -> Result<Option<Arc<crate::charter::Current>>, NodeError> {
+        let chain = crate::charter::CharterChain::load(&self.genesis, &self.replica)?;
+        self.apply_chain(&chain)
+    }
+
+    /// Makes `chain`'s current version the one in force; the new version if it changed (the
+    /// summary alone may change without a new version: more items held).
+    fn apply_chain(
+        &self,
+        chain: &crate::charter::CharterChain,
+    ) -> Result<Option<Arc<crate::charter::Current>>, NodeError> {
+        let current = Arc::new(chain.current(&self.replica)?);
+        let before = self.charter_now();
+        self.charter.send_replace(current.clone());
+        if current.hash != before.hash {
+            tracing::info!(
+                version = current.version,
+                hash = %current.hash,
+                members = current.charter.members.len(),
+                observers = current.charter.observers.len(),
+                "applied a new charter version"
+            );
+            self.metrics.charter_version.set(current.version as i64);
+        }
+        Ok((current.summary != before.summary || current.hash != before.hash).then_some(current))
     }
 
     /// The genesis charter.
@@ -282,7 +344,7 @@ impl Node {
             Source::Gossip | Source::Sync => Durability::Flushed,
             Source::Import => Durability::Synced,
         };
-        let stored = crate::ops::verify_and_store(&self.replica, &self.charter, records, durability)
+        let stored = crate::ops::verify_and_store(&self.replica, &self.charter(), records, durability)
             .inspect_err(|e| self.write_failed(e))?;
         for e in stored.slots.iter().filter_map(|s| s.as_ref().err()) {
             tracing::warn!(source = source.label(), reason = e.reason(), error = %e, "rejected a record");
@@ -312,7 +374,8 @@ impl Node {
     pub(crate) fn serve(&self, serve: &Serve) -> SyncResponse {
         let result = match serve {
             Serve::Summary => self.replica.chain_heads().map(|chains| SyncResponse::Summary {
-                network: self.charter.network.clone(),
+                network: self.genesis.network.clone(),
+                charter: Some(self.charter_now().summary.clone()),
                 heads: chains
                     .iter()
                     .map(|c| AuthorHead {
@@ -323,6 +386,15 @@ impl Node {
                     })
                     .collect(),
             }),
+            Serve::Charter { after } => {
+                let after = after.as_deref().and_then(|a| hex::decode(a).ok());
+                self.replica
+                    .charter_items_after(after.as_deref(), MAX_RESPONSE_RECORD_BYTES, MAX_FETCH_RECORDS as usize)
+                    .map(|(items, more)| {
+                        let items: Vec<Vec<u8>> = items.into_iter().map(|(_, bytes)| bytes).collect();
+                        SyncResponse::Charter { count: items.len() as u32, items, more }
+                    })
+            }
             Serve::Fetch(fetch) => {
                 let Ok(author) = fetch.author.parse() else {
                     return SyncResponse::Error { message: format!("not a member code: {}", fetch.author) };
@@ -340,7 +412,7 @@ impl Node {
     /// `rix status` from the running daemon.
     pub async fn status(self: &Arc<Self>) -> Result<StatusView, NodeError> {
         let node = self.clone();
-        let mut status = blocking(move || offline_status(&node.config, &node.charter, &node.replica)).await??;
+        let mut status = blocking(move || offline_status(&node.config, &node.charter(), &node.replica)).await??;
         status.daemon_running = true;
         status.peer_id = self.net.local_peer_id().to_string();
         status.listen_addresses = self.net.listen_addrs().await?.iter().map(ToString::to_string).collect();

@@ -1,7 +1,7 @@
 //! The signed forms of charter changes (issue "Membership and keys as signed, replicated
 //! data"): the genesis hash of a charter, amendments and approvals, their canonical bytes,
 //! ids and signature checks. Which version a set of them gives is `rix_engine::membership`'s
-//! rule; nodes do not exchange them yet.
+//! rule; `rix_node::charter` stores, checks and applies them.
 //!
 //! - The **genesis hash** names version 1: SHA-256 of `"rix-charter-v1" 0x00` and the canonical
 //!   JSON of the charter with its members sorted by code and its observers by peer id, so that

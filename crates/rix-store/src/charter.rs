@@ -9,6 +9,16 @@ use crate::error::StoreError;
 use crate::keys::{AMENDMENT, APPROVAL};
 use crate::replica::Replica;
 
+/// The store key of a charter item's bytes (what `charter_items_after` pages by), if they are
+/// an amendment or approval at all.
+pub fn charter_key(item: &[u8]) -> Option<Vec<u8>> {
+    if item.starts_with(b"RIXM") {
+        return Some(amendment_key(&RecordId::of_envelope(item)));
+    }
+    let approval = Approval::from_bytes(item).ok()?;
+    Some(approval_key(&approval))
+}
+
 fn amendment_key(id: &RecordId) -> Vec<u8> {
     let mut key = vec![AMENDMENT];
     key.extend_from_slice(id.as_bytes());
@@ -21,6 +31,9 @@ fn approval_key(approval: &Approval) -> Vec<u8> {
     key.extend_from_slice(approval.id.as_bytes());
     key
 }
+
+/// Charter items as (store key, bytes).
+pub type CharterPage = Vec<(Vec<u8>, Vec<u8>)>;
 
 impl Replica {
     /// Stores an amendment (its form and proofs were checked when it was read); false if it
@@ -41,6 +54,44 @@ impl Replica {
             self.flush()?;
         }
         Ok(previous.is_none())
+    }
+
+    /// The charter items after the store key `after` (amendments first, then approvals, each
+    /// in key order), as (key, bytes), until `budget` bytes or `limit` items; true if more
+    /// remain. The key is what a requester sends back as `after` for the next page.
+    pub fn charter_items_after(
+        &self,
+        after: Option<&[u8]>,
+        budget: usize,
+        limit: usize,
+    ) -> Result<(CharterPage, bool), StoreError> {
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        let entries = self.db.scan_prefix([AMENDMENT]).chain(self.db.scan_prefix([APPROVAL]));
+        for entry in entries {
+            let (key, value) = entry?;
+            if after.is_some_and(|a| key.as_ref() <= a) {
+                continue;
+            }
+            if out.len() >= limit || (!out.is_empty() && bytes + value.len() > budget) {
+                return Ok((out, true));
+            }
+            bytes += value.len();
+            out.push((key.to_vec(), value.to_vec()));
+        }
+        Ok((out, false))
+    }
+
+    /// How many charter items are held, and the SHA-256 of their store keys in order: two
+    /// replicas with the same digest hold the same items.
+    pub fn charter_digest(&self) -> Result<(u64, RecordId), StoreError> {
+        let mut keys = Vec::new();
+        let mut count = 0;
+        for key in self.db.scan_prefix([AMENDMENT]).keys().chain(self.db.scan_prefix([APPROVAL]).keys()) {
+            keys.extend_from_slice(&key?);
+            count += 1;
+        }
+        Ok((count, RecordId::of_envelope(&keys)))
     }
 
     /// Every amendment held, by id.

@@ -5,7 +5,7 @@
 //   node observer.mjs keygen
 //       prints {"peer_id": ..., "key": <hex of the libp2p protobuf private key>}
 //   node observer.mjs observe '<json>'
-//       json: {"key", "dial": multiaddr with /p2p/, "network", "members": {"KZ": "<hex key>", ...}}
+//       json: {"key", "dial": multiaddr with /p2p/, "network", "genesis": hex genesis hash, "members": {"KZ": "<hex key>", ...}}
 //       Subscribes to the network's topic with js-libp2p's default gossipsub policy
 //       (StrictSign), answers the sync protocol, and reads commands on stdin, one per line:
 //         sync   a sync round with the dialled peer: summary, then fetch of every author
@@ -111,11 +111,18 @@ const node = await createLibp2p({
     pubsub: gossipsub({ msgIdFn: (msg) => createHash('sha256').update(msg.data).digest() })
   }
 })
-const topic = `/rix/${args.network}/records/1`
+const topic = `/rix/${args.network}/${args.genesis}/records/1`
 const held = new Map() // id -> envelope
 
 node.services.pubsub.addEventListener('gossipsub:message', (event) => {
   const { msg, propagationSource } = event.detail
+  // Charter amendments (RIXM) and approvals (RIXV) share the topic; this observer does not
+  // replicate the charter chain (protocol.md §3).
+  const magic = Buffer.from(msg.data.subarray(0, 4)).toString('latin1')
+  if (magic === 'RIXM' || magic === 'RIXV') {
+    out({ event: 'charter_item', via: 'gossip' })
+    return
+  }
   const result = verifyRecord(msg.data)
   if (!result.ok) {
     out({ event: 'invalid', via: 'gossip', reason: result.reason })

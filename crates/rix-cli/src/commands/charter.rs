@@ -178,7 +178,7 @@ fn print_proposal(ctx: &Context, view: &ProposalView, what: &str) -> Result<()> 
     describe_proposal(view)?;
     if view.applied.is_none() && view.stale.is_none() {
         ctx.note(format!(
-            "note: {what} in this node's replica; amendments do not yet travel between nodes (issue 16), so other members cannot approve it from theirs"
+            "{what}; the daemon gossips it to the other members (or, if it is not running, they fetch it by sync after its next start)"
         ));
     }
     Ok(())

@@ -7,7 +7,7 @@ use crate::scoring::Offence;
 use crate::serve::{Fetch, Refusal};
 use crate::sync::{LocalChain, Reply, SyncFailure};
 use crate::verdict::{Acceptance, Outcome, Source};
-use crate::wire::{SyncRequest, SyncResponse};
+use crate::wire::{CharterSummary, SyncRequest, SyncResponse};
 
 /// Something that happened.
 #[derive(Debug)]
@@ -64,8 +64,46 @@ pub enum Event<T: Types> {
         /// The outcomes.
         outcomes: Result<Vec<Outcome>, StoreFailed>,
     },
+    /// A charter amendment or approval arrived by gossip.
+    CharterGossip {
+        /// The peer that sent it.
+        from: T::Peer,
+        /// Its handle for the verdict.
+        message: T::Message,
+        /// Its bytes.
+        item: Vec<u8>,
+    },
+    /// An [`Output::IngestCharter`] is done, or the replica failed. The driver reports
+    /// [`Event::Charter`] first if the items changed the charter.
+    CharterIngested {
+        /// The batch.
+        batch: BatchId,
+        /// What became of the items.
+        outcome: Result<CharterOutcome, StoreFailed>,
+    },
+    /// This node's charter chain is now `summary`, with these members (at start, and after
+    /// every change): summaries are compared against it and only these members' chains are
+    /// synced.
+    Charter {
+        /// What the node holds of the chain.
+        summary: CharterSummary,
+        /// The current version's member codes.
+        members: std::collections::BTreeSet<String>,
+    },
     /// A timer set by [`Output::SetTimer`] is due.
     Timer(Timer<T::Peer>),
+}
+
+/// What checking and storing charter items gave.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CharterOutcome {
+    /// Items stored for the first time.
+    pub new: u32,
+    /// Items already held.
+    pub duplicate: u32,
+    /// Items refused: not an amendment or approval of this network's chain, a bad signature
+    /// or proof, oversized.
+    pub invalid: u32,
 }
 
 /// The replica could not store a batch (this node's fault, not the sender's).
@@ -99,6 +137,12 @@ pub enum Serve {
     Summary,
     /// Records of one author, paged with [`crate::serve::page`].
     Fetch(Fetch),
+    /// Charter amendments and approvals after the id `after`, in id order, within
+    /// [`crate::wire::MAX_RESPONSE_RECORD_BYTES`].
+    Charter {
+        /// The last id the requester has (64 lowercase hex digits).
+        after: Option<String>,
+    },
 }
 
 /// Something the engine wants done, or reports.
@@ -148,6 +192,17 @@ pub enum Output<T: Types> {
         from: Option<T::Peer>,
         /// The records.
         records: Vec<T::Record>,
+    },
+    /// Check and store these charter items; report [`Event::CharterIngested`].
+    IngestCharter {
+        /// The batch.
+        batch: BatchId,
+        /// How they came.
+        source: Source,
+        /// The peer that sent them.
+        from: T::Peer,
+        /// Their bytes.
+        items: Vec<Vec<u8>>,
     },
     /// Tell gossipsub what to do with a message.
     Validate {

@@ -17,7 +17,20 @@ pub(super) struct Arrival<T: Types> {
 #[derive(Debug)]
 pub(super) enum InFlight<T: Types> {
     Gossip(Vec<(T::Peer, T::Message, Time)>),
-    Sync { peer: T::Peer, tag: Tag },
+    Sync {
+        peer: T::Peer,
+        tag: Tag,
+    },
+    /// A page of a peer's charter items; `next` is where the next page starts, if any.
+    CharterSync {
+        peer: T::Peer,
+        tag: Tag,
+        next: Option<String>,
+    },
+    CharterGossip {
+        from: T::Peer,
+        message: T::Message,
+    },
 }
 
 impl<T: Types> Engine<T> {
@@ -59,6 +72,42 @@ impl<T: Types> Engine<T> {
         self.out.push(Output::Ingest { batch, source: Source::Gossip, from: None, records });
     }
 
+    /// A charter item by gossip: checked and stored at once (they are rare), judged like a
+    /// record.
+    pub(super) fn on_charter_gossip(&mut self, from: T::Peer, message: T::Message, item: Vec<u8>, now: Time) {
+        if self.scores.is_banned(&from, now) {
+            self.drop_gossip(from, message);
+            return;
+        }
+        let batch = self.new_batch();
+        self.batches.insert(batch, InFlight::CharterGossip { from: from.clone(), message });
+        self.out.push(Output::IngestCharter { batch, source: Source::Gossip, from, items: vec![item] });
+    }
+
+    pub(super) fn on_charter_ingested(
+        &mut self,
+        batch: BatchId,
+        outcome: Result<super::CharterOutcome, StoreFailed>,
+        now: Time,
+    ) {
+        match self.batches.remove(&batch) {
+            Some(InFlight::CharterSync { peer, tag, next }) => self.charter_page_stored(peer, tag, next, outcome, now),
+            Some(InFlight::CharterGossip { from, message }) => {
+                let acceptance = match outcome {
+                    Err(StoreFailed) => store_failed().acceptance,
+                    Ok(o) if o.invalid > 0 => {
+                        self.penalise(&from, crate::scoring::Offence::InvalidGossip, now);
+                        Acceptance::Reject
+                    }
+                    Ok(o) if o.new > 0 => Acceptance::Accept,
+                    Ok(_) => Acceptance::Ignore,
+                };
+                self.out.push(Output::Validate { message, from, acceptance });
+            }
+            _ => {}
+        }
+    }
+
     pub(super) fn drop_gossip(&mut self, from: T::Peer, message: T::Message) {
         self.out.push(Output::GossipDropped { from: from.clone() });
         self.out.push(Output::Validate { message, from, acceptance: Acceptance::Ignore });
@@ -77,6 +126,9 @@ impl<T: Types> Engine<T> {
                 self.dispatch_gossip(now);
             }
             Some(InFlight::Sync { peer, tag }) => self.judge_sync(peer, tag, batch, outcomes, now),
+            Some(other) => {
+                self.batches.insert(batch, other);
+            }
             None => {}
         }
     }
@@ -98,7 +150,9 @@ impl<T: Types> Engine<T> {
             }
         };
         let mut held = false;
+        let settled = self.charter_settled();
         for ((from, message, arrived), outcome) in senders.into_iter().zip(outcomes) {
+            let outcome = if outcome == Outcome::Unjudged && settled { Outcome::Invalid } else { outcome };
             let v = verdict(Source::Gossip, outcome);
             if let Some(offence) = v.offence {
                 self.penalise(&from, offence, now);

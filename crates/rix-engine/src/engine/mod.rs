@@ -34,7 +34,7 @@ use crate::serve::{ServeBudgets, ServeLimits};
 use crate::sync::SyncFailure;
 use crate::{Rng, Time};
 
-pub use events::{Event, Output, PeerSync, Serve, StoreFailed, Timer};
+pub use events::{CharterOutcome, Event, Output, PeerSync, Serve, StoreFailed, Timer};
 use gossip::{Arrival, InFlight};
 use session::Session;
 
@@ -121,6 +121,10 @@ pub struct Engine<T: Types> {
     gossip_batch: Option<BatchId>,
     batches: HashMap<BatchId, InFlight<T>>,
     remote_max: BTreeMap<String, u64>,
+    /// What this node holds of the charter chain (none until the driver says).
+    charter: Option<crate::wire::CharterSummary>,
+    /// Each connected peer's charter digest, from its last summary.
+    peer_charters: HashMap<T::Peer, String>,
     out: Vec<Output<T>>,
 }
 
@@ -144,6 +148,8 @@ impl<T: Types> Engine<T> {
             gossip_batch: None,
             batches: HashMap::new(),
             remote_max: BTreeMap::new(),
+            charter: None,
+            peer_charters: HashMap::new(),
             out: Vec::new(),
         };
         engine.schedule_sync_round(now);
@@ -169,6 +175,12 @@ impl<T: Types> Engine<T> {
             Event::Reply { peer, tag, reply } => self.on_reply(peer, tag, reply, now),
             Event::LocalHeads { peer, tag, chains } => self.on_local_heads(peer, tag, &chains, now),
             Event::Ingested { batch, outcomes } => self.on_ingested(batch, outcomes, now),
+            Event::CharterGossip { from, message, item } => self.on_charter_gossip(from, message, item, now),
+            Event::CharterIngested { batch, outcome } => self.on_charter_ingested(batch, outcome, now),
+            Event::Charter { summary, members } => {
+                self.charter = Some(summary);
+                self.config.members = members;
+            }
             Event::Timer(timer) => self.on_timer(timer, now),
         }
         std::mem::take(&mut self.out)
@@ -204,6 +216,14 @@ impl<T: Types> Engine<T> {
         &self.remote_max
     }
 
+    /// Whether this node's charter chain is the one every connected peer said it holds: only
+    /// then is a gossip record by a non-member, or with a key not the member's, held against
+    /// its sender ([`crate::Outcome::Unjudged`]).
+    pub fn charter_settled(&self) -> bool {
+        let ours = self.charter.as_ref().map(|c| &c.digest);
+        self.peer_charters.values().all(|d| Some(d) == ours)
+    }
+
     /// Whether nothing is queued, held or in flight (the simulator's quiescence test).
     pub fn is_idle(&self) -> bool {
         self.sessions.is_empty() && self.gossip.is_empty() && self.batches.is_empty() && self.hold.is_empty()
@@ -228,6 +248,7 @@ impl<T: Types> Engine<T> {
             return;
         }
         self.serving.forget(&peer);
+        self.peer_charters.remove(&peer);
         self.fail_session(&peer, SyncFailure::Disconnected);
         let local = self.local.clone();
         self.redials.disconnected(&local, &peer, now, &mut self.rng);

@@ -24,7 +24,19 @@ impl<T: Types> Engine<T> {
             return;
         }
         let serve = match check_fetch(&request, self.config.batch_records) {
-            None => Serve::Summary,
+            None => match request {
+                SyncRequest::Charter { after } if after.as_ref().is_none_or(|a| is_store_key(a)) => {
+                    Serve::Charter { after }
+                }
+                SyncRequest::Charter { .. } => {
+                    let message = "after: not a charter store key (66 or 130 lowercase hex digits)".into();
+                    let response = SyncResponse::Error { message };
+                    self.out.push(Output::Respond { peer: from.clone(), reply, response });
+                    self.penalise(&from, Offence::SyncOverLimit, now);
+                    return;
+                }
+                _ => Serve::Summary,
+            },
             Some(Ok(fetch)) => Serve::Fetch(fetch),
             Some(Err(bad)) => {
                 let response = SyncResponse::Error { message: bad.to_string() };
@@ -35,4 +47,10 @@ impl<T: Types> Engine<T> {
         };
         self.out.push(Output::Serve { peer: from, reply, serve });
     }
+}
+
+/// A charter item's store key in hex: an amendment's (1 + 32 bytes) or an approval's
+/// (1 + 32 + 32 bytes).
+fn is_store_key(text: &str) -> bool {
+    matches!(text.len(), 66 | 130) && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }

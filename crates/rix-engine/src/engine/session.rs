@@ -14,6 +14,11 @@ use crate::wire::{AuthorHead, SyncRequest};
 #[derive(Debug)]
 pub(super) enum Phase {
     AwaitSummary,
+    /// The peer's charter chain differs: a page of its items is asked for (the record plan
+    /// waits, so that records by members the chain admits are judged under it).
+    AwaitCharter(Vec<AuthorHead>),
+    /// A page of charter items is being checked and stored.
+    StoringCharter(Vec<AuthorHead>),
     AwaitLocal(Vec<AuthorHead>),
     Fetching,
     /// Every range fetched; waiting for the last batch to be stored.
@@ -99,20 +104,89 @@ impl<T: Types> Engine<T> {
         }
         s.busy_since = None;
         s.pending = None;
+        if let Reply::Summary { charter: Some(theirs), .. } = &reply {
+            self.peer_charters.insert(peer.clone(), theirs.digest.clone());
+        }
+        let Some(s) = self.sessions.get_mut(&peer) else { return };
         match (reply, &s.phase) {
             (Reply::Failed { reason }, _) => self.fail_session(&peer, SyncFailure::Transport(reason)),
             (Reply::Error { message }, _) => self.fail_session(&peer, SyncFailure::Refused(message)),
             (Reply::Summary { network: theirs, .. }, Phase::AwaitSummary) if theirs != network => {
                 self.fail_session(&peer, SyncFailure::WrongNetwork(theirs))
             }
+            (Reply::Summary { charter: Some(theirs), .. }, Phase::AwaitSummary)
+                if self.charter.as_ref().is_some_and(|ours| ours.genesis != theirs.genesis) =>
+            {
+                self.fail_session(&peer, SyncFailure::WrongGenesis(theirs.genesis))
+            }
+            (Reply::Summary { heads, charter: Some(theirs), .. }, Phase::AwaitSummary)
+                if theirs.items > 0 && self.charter.as_ref().is_some_and(|ours| ours.digest != theirs.digest) =>
+            {
+                s.phase = Phase::AwaitCharter(heads);
+                let request = SyncRequest::Charter { after: None };
+                s.pending = Some(request.clone());
+                self.out.push(Output::Request { peer, tag, request });
+            }
             (Reply::Summary { heads, .. }, Phase::AwaitSummary) => {
                 s.phase = Phase::AwaitLocal(heads);
                 self.out.push(Output::ReadHeads { peer, tag });
+            }
+            (Reply::Charter { items, last, more }, Phase::AwaitCharter(_)) => {
+                let Phase::AwaitCharter(heads) = std::mem::replace(&mut s.phase, Phase::AwaitSummary) else {
+                    unreachable!("matched above")
+                };
+                if items.is_empty() {
+                    s.phase = Phase::AwaitLocal(heads);
+                    self.out.push(Output::ReadHeads { peer, tag });
+                    return;
+                }
+                s.phase = Phase::StoringCharter(heads);
+                let batch = self.new_batch();
+                let next = if more { last } else { None };
+                self.batches.insert(batch, InFlight::CharterSync { peer: peer.clone(), tag, next });
+                self.out.push(Output::IngestCharter { batch, source: Source::Sync, from: peer, items });
             }
             (Reply::Records { records, next, more }, Phase::Fetching) => {
                 self.on_records(peer, tag, records, next, more, now);
             }
             _ => self.fail_session(&peer, SyncFailure::Unexpected),
+        }
+    }
+
+    /// A page of the peer's charter items is stored: ask for the next, or go on to records.
+    pub(super) fn charter_page_stored(
+        &mut self,
+        peer: T::Peer,
+        tag: Tag,
+        next: Option<String>,
+        outcome: Result<crate::engine::CharterOutcome, StoreFailed>,
+        now: Time,
+    ) {
+        let invalid = outcome.as_ref().map_or(0, |o| o.invalid);
+        if invalid > 0 {
+            self.penalise(&peer, Offence::InvalidSync, now);
+        }
+        let Some(s) = self.sessions.get_mut(&peer).filter(|s| s.tag == tag) else { return };
+        if outcome.is_err() {
+            return self.fail_session(&peer, SyncFailure::StoreFailed);
+        }
+        if invalid > 0 {
+            return self.fail_session(&peer, SyncFailure::ServedInvalid(invalid as usize));
+        }
+        let Phase::StoringCharter(heads) = std::mem::replace(&mut s.phase, Phase::AwaitSummary) else {
+            return self.fail_session(&peer, SyncFailure::Unexpected);
+        };
+        match next {
+            Some(after) => {
+                s.phase = Phase::AwaitCharter(heads);
+                let request = SyncRequest::Charter { after: Some(after) };
+                s.pending = Some(request.clone());
+                self.out.push(Output::Request { peer, tag, request });
+            }
+            None => {
+                s.phase = Phase::AwaitLocal(heads);
+                self.out.push(Output::ReadHeads { peer, tag });
+            }
         }
     }
 

@@ -156,7 +156,10 @@ fn a_session_pages_through_a_range_with_more_and_pipelines_storage() {
         // Not a member: never fetched.
         AuthorHead { author: "ZZ".into(), contiguous: 9, max_seq: 9, held: 9 },
     ];
-    let out = e.handle(Event::Reply { peer: 1, tag, reply: Reply::Summary { network: "rix".into(), heads } }, at(1));
+    let out = e.handle(
+        Event::Reply { peer: 1, tag, reply: Reply::Summary { network: "rix".into(), heads, charter: None } },
+        at(1),
+    );
     assert!(out.iter().any(|o| matches!(o, Output::ReadHeads { peer: 1, .. })));
     let chains = vec![LocalChain { author: "AA".into(), max_seq: 1, missing: vec![] }];
     let out = e.handle(Event::LocalHeads { peer: 1, tag, chains }, at(2));
@@ -210,7 +213,7 @@ fn a_stale_sessions_reply_is_ignored() {
     let out = e.handle(Event::PeerConnected(1), at(2));
     let [(new, _)] = requests(&out).try_into().unwrap();
     assert_ne!(old, new);
-    let summary = Reply::Summary { network: "rix".into(), heads: vec![] };
+    let summary = Reply::Summary { network: "rix".into(), heads: vec![], charter: None };
     assert!(e.handle(Event::Reply { peer: 1, tag: old, reply: summary }, at(3)).is_empty());
     assert!(e.syncing(&1));
 }
@@ -249,4 +252,109 @@ fn a_ban_runs_out_on_its_timer_and_the_peer_is_admitted_again() {
     let out = e.handle(Event::Timer(Timer::Bans), later);
     assert!(out.iter().any(|o| matches!(o, Output::Unban(1))), "{out:?}");
     assert!(!e.is_banned(&1, later));
+}
+
+fn charter(genesis: &str, items: u64, digest: &str) -> crate::wire::CharterSummary {
+    crate::wire::CharterSummary { genesis: genesis.into(), items, digest: digest.into() }
+}
+
+fn charter_ingests(out: &[Output<T>]) -> Vec<(BatchId, Vec<Vec<u8>>)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::IngestCharter { batch, items, .. } => Some((*batch, items.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_peer_with_another_charter_chain_is_asked_for_it_page_by_page_before_any_record() {
+    let mut e = engine();
+    let members = ["AA".to_string()].into();
+    e.handle(Event::Charter { summary: charter("g", 1, "d1"), members }, at(0));
+    let out = e.handle(Event::PeerConnected(1), at(0));
+    let [(tag, _)] = requests(&out).try_into().unwrap();
+    let heads = vec![AuthorHead { author: "BB".into(), contiguous: 2, max_seq: 2, held: 2 }];
+    let summary = Reply::Summary { network: "rix".into(), heads, charter: Some(charter("g", 3, "d3")) };
+    let out = e.handle(Event::Reply { peer: 1, tag, reply: summary }, at(1));
+    assert_eq!(requests(&out), vec![(tag, SyncRequest::Charter { after: None })]);
+    assert!(!out.iter().any(|o| matches!(o, Output::ReadHeads { .. })), "records wait for the charter");
+    let page = Reply::Charter { items: vec![b"a".to_vec(), b"b".to_vec()], last: Some("b".into()), more: true };
+    let out = e.handle(Event::Reply { peer: 1, tag, reply: page }, at(2));
+    let [(batch, items)] = charter_ingests(&out).try_into().unwrap();
+    assert_eq!(items.len(), 2);
+    // The items admitted BB: the driver says so before reporting the batch.
+    let members = ["AA".to_string(), "BB".to_string()].into();
+    e.handle(Event::Charter { summary: charter("g", 3, "d3"), members }, at(3));
+    let stored = CharterOutcome { new: 2, ..Default::default() };
+    let out = e.handle(Event::CharterIngested { batch, outcome: Ok(stored) }, at(3));
+    assert_eq!(requests(&out), vec![(tag, SyncRequest::Charter { after: Some("b".into()) })]);
+    let last = Reply::Charter { items: vec![], last: None, more: false };
+    let out = e.handle(Event::Reply { peer: 1, tag, reply: last }, at(4));
+    assert!(out.iter().any(|o| matches!(o, Output::ReadHeads { peer: 1, .. })));
+    let out = e.handle(Event::LocalHeads { peer: 1, tag, chains: vec![] }, at(5));
+    let fetch = SyncRequest::Fetch { author: "BB".into(), from: 1, to: 2, limit: 512 };
+    assert_eq!(requests(&out), vec![(tag, fetch)], "the new member's chain is fetched");
+}
+
+#[test]
+fn a_charter_from_another_genesis_ends_the_round_and_invalid_items_are_penalised() {
+    let mut e = engine();
+    e.handle(Event::Charter { summary: charter("g", 0, "d0"), members: ["AA".to_string()].into() }, at(0));
+    let out = e.handle(Event::PeerConnected(1), at(0));
+    let [(tag, _)] = requests(&out).try_into().unwrap();
+    let summary = Reply::Summary { network: "rix".into(), heads: vec![], charter: Some(charter("other", 1, "x")) };
+    let out = e.handle(Event::Reply { peer: 1, tag, reply: summary }, at(1));
+    assert!(out.iter().any(|o| matches!(o, Output::SyncDone { result: Err(SyncFailure::WrongGenesis(_)), .. })));
+
+    // A forged item by sync fails the round and costs the peer; one by gossip is rejected.
+    let out = e.handle(Event::PeerConnected(2), at(2));
+    let [(tag, _)] = requests(&out).try_into().unwrap();
+    let summary = Reply::Summary { network: "rix".into(), heads: vec![], charter: Some(charter("g", 1, "x")) };
+    e.handle(Event::Reply { peer: 2, tag, reply: summary }, at(3));
+    let page = Reply::Charter { items: vec![b"forged".to_vec()], last: None, more: false };
+    let out = e.handle(Event::Reply { peer: 2, tag, reply: page }, at(4));
+    let [(batch, _)] = charter_ingests(&out).try_into().unwrap();
+    let refused = CharterOutcome { invalid: 1, ..Default::default() };
+    let out = e.handle(Event::CharterIngested { batch, outcome: Ok(refused) }, at(5));
+    assert!(out.iter().any(|o| matches!(o, Output::Penalised { peer: 2, offence: Offence::InvalidSync, .. })));
+    // Serving an invalid item by sync bans, as an invalid record does; the round ends with it.
+    assert!(out.iter().any(|o| matches!(o, Output::Ban { peer: 2, .. })));
+    assert!(!e.syncing(&2));
+
+    let out = e.handle(Event::CharterGossip { from: 3, message: 30, item: b"forged".to_vec() }, at(6));
+    let [(batch, _)] = charter_ingests(&out).try_into().unwrap();
+    let out = e.handle(Event::CharterIngested { batch, outcome: Ok(refused) }, at(6));
+    assert_eq!(verdicts(&out), vec![(30, Acceptance::Reject)]);
+    assert!(out.iter().any(|o| matches!(o, Output::Penalised { peer: 3, offence: Offence::InvalidGossip, .. })));
+    let out = e.handle(Event::CharterGossip { from: 3, message: 31, item: b"good".to_vec() }, at(7));
+    let [(batch, _)] = charter_ingests(&out).try_into().unwrap();
+    let stored = CharterOutcome { new: 1, ..Default::default() };
+    let out = e.handle(Event::CharterIngested { batch, outcome: Ok(stored) }, at(7));
+    assert_eq!(verdicts(&out), vec![(31, Acceptance::Accept)]);
+}
+
+#[test]
+fn a_record_a_newer_charter_could_admit_is_held_against_its_sender_only_once_the_charters_agree() {
+    let mut e = engine();
+    e.handle(Event::Charter { summary: charter("g", 1, "d1"), members: ["AA".to_string()].into() }, at(0));
+    let out = e.handle(Event::PeerConnected(1), at(0));
+    let [(tag, _)] = requests(&out).try_into().unwrap();
+    // Peer 1 holds more of the chain: until this node has it, it does not judge.
+    let summary = Reply::Summary { network: "rix".into(), heads: vec![], charter: Some(charter("g", 2, "d2")) };
+    e.handle(Event::Reply { peer: 1, tag, reply: summary }, at(1));
+    assert!(!e.charter_settled());
+    let out = gossip(&mut e, 1, 10, at(2));
+    let [(batch, _)] = ingests(&out).try_into().unwrap();
+    let out = e.handle(Event::Ingested { batch, outcomes: Ok(vec![Outcome::Unjudged]) }, at(3));
+    assert_eq!(verdicts(&out), vec![(10, Acceptance::Ignore)]);
+    assert!(!out.iter().any(|o| matches!(o, Output::Penalised { .. })));
+    // Once this node holds the same chain, the same failure is a forgery.
+    e.handle(Event::Charter { summary: charter("g", 2, "d2"), members: ["AA".to_string()].into() }, at(4));
+    assert!(e.charter_settled());
+    let out = gossip(&mut e, 1, 11, at(5));
+    let [(batch, _)] = ingests(&out).try_into().unwrap();
+    let out = e.handle(Event::Ingested { batch, outcomes: Ok(vec![Outcome::Unjudged]) }, at(6));
+    assert_eq!(verdicts(&out), vec![(11, Acceptance::Reject)]);
+    assert!(out.iter().any(|o| matches!(o, Output::Penalised { peer: 1, offence: Offence::InvalidGossip, .. })));
 }

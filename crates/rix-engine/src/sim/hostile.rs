@@ -111,15 +111,16 @@ impl World {
         let lies = self.kind(h) == Hostility::LiesInSync;
         let response = match request {
             SyncRequest::Summary if !lies => {
-                Reply::Summary { network: self.cfg.engine.network.clone(), heads: Vec::new() }
+                Reply::Summary { network: self.cfg.engine.network.clone(), heads: Vec::new(), charter: None }
             }
             SyncRequest::Fetch { .. } if !lies => Reply::Records { records: Vec::new(), next: None, more: false },
+            SyncRequest::Charter { .. } => Reply::Charter { items: Vec::new(), last: None, more: false },
             SyncRequest::Summary => {
                 let victim = self.rng.range(0, self.cfg.nodes as u64 - 1) as Peer;
                 let held = self.nodes[from as usize].store.range((victim, 0)..=(victim, u64::MAX)).count() as u64;
                 let heads =
                     vec![AuthorHead { author: code(victim), contiguous: held + 3, max_seq: held + 3, held: held + 3 }];
-                Reply::Summary { network: self.cfg.engine.network.clone(), heads }
+                Reply::Summary { network: self.cfg.engine.network.clone(), heads, charter: None }
             }
             SyncRequest::Fetch { author, from: first, .. } => {
                 let Some(victim) = author_of(&author) else { return };

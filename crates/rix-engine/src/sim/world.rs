@@ -195,7 +195,7 @@ impl World {
                 AuthorHead { contiguous: c.contiguous(), max_seq: c.max_seq, held, author: c.author }
             })
             .collect();
-        SyncResponse::Summary { network: self.cfg.engine.network.clone(), heads }
+        SyncResponse::Summary { network: self.cfg.engine.network.clone(), heads, charter: None }
     }
 
     /// Sends a sync answer back to the requester over the lossy network.
@@ -239,6 +239,10 @@ impl World {
                     self.at(self.now + d, Action::HostileRequest { hostile: peer, from: n, request, reply });
                 }
             }
+            Output::IngestCharter { batch, items, .. } => {
+                let outcome = Ok(crate::CharterOutcome { invalid: items.len() as u32, ..Default::default() });
+                self.send_engine(n, Duration::from_millis(1), Event::CharterIngested { batch, outcome });
+            }
             Output::ReadHeads { peer, tag } => {
                 let chains = self.heads(n);
                 self.send_engine(n, Duration::from_millis(1), Event::LocalHeads { peer, tag, chains });
@@ -246,7 +250,7 @@ impl World {
             Output::Serve { peer, reply, serve } => {
                 let response = match serve {
                     Serve::Summary => match self.summary(n) {
-                        SyncResponse::Summary { network, heads } => Reply::Summary { network, heads },
+                        SyncResponse::Summary { network, heads, charter } => Reply::Summary { network, heads, charter },
                         _ => unreachable!("a summary"),
                     },
                     Serve::Fetch(f) => {
@@ -264,6 +268,9 @@ impl World {
                         let next = records.last().map(|r| r.seq + 1);
                         Reply::Records { records, next, more: p.more }
                     }
+                    // The simulated nodes hold no charter chain (its rule has its own
+                    // simulator, `membership::sim`).
+                    Serve::Charter { .. } => Reply::Charter { items: Vec::new(), last: None, more: false },
                 };
                 self.answer(n, reply, response);
                 self.send_engine(n, Duration::from_millis(1), Event::Served(peer));

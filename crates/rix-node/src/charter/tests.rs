@@ -61,7 +61,7 @@ fn a_proposal_applies_once_a_majority_approved_and_the_chain_reads_back_from_the
     let (_dir, replica) = replica();
     let mut chain = CharterChain::load(&genesis(), &replica).unwrap();
     assert_eq!((chain.head().version, chain.genesis()), (1, genesis().genesis_hash()));
-    let id = chain.propose(&replica, &code("KZ"), &key(1), vec![admit_tj()], at(0)).unwrap();
+    let id = chain.propose(&replica, &code("KZ"), &key(1), vec![admit_tj()], at(0)).unwrap().0;
     let view = chain.proposal(&id).unwrap();
     assert_eq!((view.approvals.clone(), view.needed, view.applied), (vec![code("KZ")], 2, None));
     assert_eq!(chain.pending().proposals.len(), 1);
@@ -112,8 +112,8 @@ fn bad_proposals_and_approvals_are_refused_before_anything_is_signed() {
     assert!(replica.amendments().unwrap().is_empty() && replica.approvals().unwrap().is_empty());
 
     // Two competing proposals of version 1: once one applies, the other cannot be approved.
-    let first = chain.propose(&replica, &code("KZ"), &key(1), vec![fixed(3)], at(1)).unwrap();
-    let second = chain.propose(&replica, &code("JP"), &key(2), vec![fixed(1)], at(1)).unwrap();
+    let first = chain.propose(&replica, &code("KZ"), &key(1), vec![fixed(3)], at(1)).unwrap().0;
+    let second = chain.propose(&replica, &code("JP"), &key(2), vec![fixed(1)], at(1)).unwrap().0;
     chain.approve(&replica, &code("MN"), &key(3), &second.to_string(), at(2)).unwrap();
     assert_eq!(chain.head().charter.needed(), 1);
     let e = chain.approve(&replica, &code("MN"), &key(3), &first.to_string(), at(3)).unwrap_err();
@@ -141,7 +141,7 @@ fn a_removed_members_history_stays_valid_and_its_later_records_are_refused() {
     replica.insert_batch(&records[..3]).unwrap();
     let mut chain = CharterChain::load(&genesis(), &replica).unwrap();
     let remove = Change::Remove { code: code("KZ"), after_seq: 0, last_id: None };
-    let id = chain.propose(&replica, &code("JP"), &key(2), vec![remove], at(5)).unwrap();
+    let id = chain.propose(&replica, &code("JP"), &key(2), vec![remove], at(5)).unwrap().0;
     // The cut-off is the newest record of KZ this node holds.
     let Change::Remove { after_seq, last_id, .. } = &chain.proposal(&id).unwrap().changes[0] else { panic!() };
     assert_eq!((*after_seq, *last_id), (3, Some(records[2].id())));
