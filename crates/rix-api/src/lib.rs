@@ -36,6 +36,6 @@ pub use error::{Error, ErrorBody, ErrorKind};
 pub use filter::{RecordFilter, SearchHit, SearchQuery, SearchResults};
 pub use reports::{
     ChainView, EquivocationView, ImportReport, MemberStats, NewestRecord, PeerRole, PeerView, ReindexReport, Rejection,
-    StatsReport, StatusView, StorageView, VerifyReport,
+    RetiredRecordView, StatsReport, StatusView, StorageView, VerifyReport,
 };
 pub use views::{Detail, RecordKind, RecordList, RecordView, WithdrawalView};

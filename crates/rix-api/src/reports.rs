@@ -150,6 +150,19 @@ pub struct EquivocationView {
     pub ids: Vec<RecordId>,
 }
 
+/// A record taken out after its key was retired, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetiredRecordView {
+    /// Its id.
+    pub id: RecordId,
+    /// Its author.
+    pub member: MemberCode,
+    /// Its sequence number.
+    pub seq: u64,
+    /// Why it no longer counts: a failure label, a colon, the reason in words.
+    pub reason: String,
+}
+
 /// `rix status`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StatusView {
@@ -171,6 +184,10 @@ pub struct StatusView {
     pub members: Vec<ChainView>,
     /// Equivocation evidence held.
     pub equivocations: Vec<EquivocationView>,
+    /// Records taken out after a charter version retired the key that signed them (a
+    /// revocation's or a removal's cut-off), kept as evidence.
+    #[serde(default)]
+    pub retired_records: Vec<RetiredRecordView>,
     /// Whether this node may publish now (its signing history is known).
     pub can_publish: bool,
     /// Free space on the data directory's disk against the reserve (absent if it could not be

@@ -343,6 +343,19 @@ pub enum ProposeCommand {
         #[arg(long, value_name = "C")]
         member: String,
     },
+    /// Revoke a member's current signing key (a stolen key): its records up to `--after-seq`
+    /// stay valid, later ones are refused everywhere, also on nodes that already hold them
+    /// (taken out of listings, search and exports, kept as evidence). The member can neither
+    /// sign nor approve until a new key is installed.
+    RevokeKey {
+        /// Its code.
+        #[arg(long, value_name = "C")]
+        member: String,
+        /// The member's last record that stays valid (0: none). This node must hold it: its id
+        /// becomes part of the cut-off.
+        #[arg(long, value_name = "N")]
+        after_seq: u64,
+    },
     /// Change a member's node: its peer id and addresses.
     SetNode {
         /// Its code.

@@ -215,3 +215,180 @@ fn metrics(port: u16) -> String {
     stream.read_to_string(&mut text).unwrap();
     text
 }
+
+fn count_of(rix: &Rix, config: &str, member: &str) -> usize {
+    let out =
+        rix.run(&["--json", "--config", config, "list", "--member", member, "--all-versions", "--include-withdrawn"]);
+    serde_json::from_slice::<serde_json::Value>(&out.stdout)
+        .ok()
+        .and_then(|v| v["records"].as_array().map(Vec::len))
+        .unwrap_or(0)
+}
+
+/// A thief's records as KZ, seq `from..from + n`, continuing after `head`: signed with KZ's own
+/// key, copied from its node directory. Written as a signed pack.
+fn forge_as_kz(kz: &rix_tests::NodeDir, head: rix_api::record::ChainHead, n: u64, path: &std::path::Path) {
+    use rix_api::record::pack::{EntryKind, PackWriter};
+    use rix_api::record::{Author, MemberKey, Timestamp};
+    let key = MemberKey::load(&kz.dir.join("keys/signing.key")).expect("KZ's key file");
+    let thief = Author::new("rix-test", "KZ".parse().unwrap(), key);
+    let mut head = Some(head);
+    let mut pack = PackWriter::new(std::fs::File::create(path).unwrap()).unwrap();
+    for i in 0..n {
+        let record = thief.sign_next(head, rix_tests::content(&format!("forged {i}")), Timestamp::now()).unwrap();
+        head = Some(record.as_head());
+        pack.write(EntryKind::Record, record.bytes()).unwrap();
+    }
+    pack.finish().unwrap();
+}
+
+#[test]
+fn a_stolen_key_is_revoked_with_a_cut_off_and_what_it_forged_leaves_every_node() {
+    let rix = rix();
+    let net = TestNet::init(&rix, &["KZ", "JP", "MN"]);
+    let (kz, jp, mn) = (net.node("KZ"), net.node("JP"), net.node("MN"));
+    let wait = Duration::from_secs(60);
+    let daemons: Vec<_> = net.nodes.iter().map(|n| rix.spawn_daemon(n)).collect();
+    for node in &net.nodes {
+        rix_tests::wait_for(wait, &format!("{} runs", node.member), || running(&rix, node.config_arg()));
+    }
+    let mut published = vec![];
+    for f in sample_files("KZ").iter().take(3) {
+        published.push(rix.json(&["--config", kz.config_arg(), "publish", f.to_str().unwrap()]));
+    }
+    for n in &net.nodes {
+        rix_tests::wait_for(wait, &format!("{} holds KZ's 3 records", n.member), || {
+            count_of(&rix, n.config_arg(), "KZ") == 3
+        });
+    }
+    // The thief signs two more as KZ; they reach JP (an import) and spread by sync.
+    let head = rix_api::record::ChainHead { seq: 3, id: published[2]["id"].as_str().unwrap().parse().unwrap() };
+    let forged = net.root.path().join("forged.pack");
+    forge_as_kz(kz, head, 2, &forged);
+    rix.ok(&["--config", jp.config_arg(), "import", forged.to_str().unwrap()]);
+    for n in &net.nodes {
+        rix_tests::wait_for(wait, &format!("{} holds the forgeries", n.member), || {
+            count_of(&rix, n.config_arg(), "KZ") == 5
+        });
+    }
+
+    rix_tests::wait_for(wait, "JP's search finds the forgeries", || {
+        rix.json(&["--config", jp.config_arg(), "search", "forged"])["total"] == 2
+    });
+
+    // JP proposes the revocation with the cut-off after KZ's record 3; MN approves.
+    let err = failure(
+        &rix,
+        &["--config", jp.config_arg(), "charter", "propose", "revoke-key", "--member", "KZ", "--after-seq", "9"],
+    );
+    assert!(err.contains("holds no record 9 of KZ (its newest is 5)"), "{err}");
+    let proposed = rix.json(&[
+        "--config",
+        jp.config_arg(),
+        "charter",
+        "propose",
+        "revoke-key",
+        "--member",
+        "KZ",
+        "--after-seq",
+        "3",
+    ]);
+    let id = proposed["proposal"].as_str().unwrap().to_owned();
+    assert_eq!(proposed["changes"][0]["last_id"], published[2]["id"]);
+    rix_tests::wait_for(wait, "MN holds the proposal", || {
+        rix.json(&["--config", mn.config_arg(), "charter", "pending"])["proposals"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|p| p["proposal"] == id.as_str()))
+    });
+    assert_eq!(rix.json(&["--config", mn.config_arg(), "charter", "approve", &id])["applied"], 2);
+
+    // Every node takes the forgeries out (they received them before the amendment), keeps
+    // them as evidence with the reason, and keeps KZ's three real records.
+    for n in &net.nodes {
+        rix_tests::wait_for(wait, &format!("{} applies the revocation", n.member), || {
+            charter_version(&rix, n.config_arg()) == 2 && count_of(&rix, n.config_arg(), "KZ") == 3
+        });
+        let status = rix.json(&["--config", n.config_arg(), "status"]);
+        let retired = status["retired_records"].as_array().unwrap();
+        assert_eq!(retired.len(), 2, "{}: {status}", n.member);
+        assert!(retired.iter().all(|r| r["reason"].as_str().unwrap().starts_with("key_retired:")), "{status}");
+        let verify = rix.json(&["--config", n.config_arg(), "verify"]);
+        assert_eq!(
+            (verify["valid"].as_u64(), verify["failures"].clone()),
+            (Some(3), serde_json::json!([])),
+            "{verify}"
+        );
+        let search = rix.json(&["--config", n.config_arg(), "search", "forged"]);
+        assert_eq!(
+            (search["total"].as_u64(), search["records"].as_array().map(Vec::len)),
+            (Some(0), Some(0)),
+            "{search}"
+        );
+    }
+    let show = rix.json(&["--config", jp.config_arg(), "charter", "show"]);
+    let kz_view = show["members"].as_array().unwrap().iter().find(|m| m["code"] == "KZ").unwrap().clone();
+    assert_eq!(kz_view["key_revoked"], true);
+    assert_eq!(show["retired_keys"][0]["after_seq"], 3);
+
+    // The key signs nothing more anywhere: a later forgery is refused at import, and KZ's own
+    // node can no longer publish or approve with it.
+    let later = net.root.path().join("later.pack");
+    let head = rix_api::record::ChainHead { seq: 3, id: published[2]["id"].as_str().unwrap().parse().unwrap() };
+    forge_as_kz(kz, head, 1, &later);
+    let out = rix.run(&["--json", "--config", mn.config_arg(), "import", later.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "an import with a refused record exits 1");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["rejected"][0]["reason"], "key_retired", "{report}");
+    let err = failure(&rix, &["--config", kz.config_arg(), "publish", sample_files("KZ")[3].to_str().unwrap()]);
+    assert!(err.contains("revoked"), "{err}");
+    for d in daemons {
+        d.stop_cleanly();
+    }
+}
+
+fn connected_to(rix: &Rix, config: &str, peer_id: &str) -> bool {
+    let status = rix.json(&["--config", config, "status"]);
+    status["connected_peers"].as_array().is_some_and(|p| p.iter().any(|p| p["peer_id"] == peer_id))
+}
+
+#[test]
+fn a_removed_member_is_disconnected_and_refused_and_its_history_stays_valid() {
+    let rix = rix();
+    let net = TestNet::init(&rix, &["KZ", "JP", "MN"]);
+    let (kz, jp, mn) = (net.node("KZ"), net.node("JP"), net.node("MN"));
+    let wait = Duration::from_secs(60);
+    let daemons: Vec<_> = net.nodes.iter().map(|n| rix.spawn_daemon(n)).collect();
+    for node in &net.nodes {
+        rix_tests::wait_for(wait, &format!("{} runs", node.member), || running(&rix, node.config_arg()));
+    }
+    rix.ok(&["--config", mn.config_arg(), "publish", sample_files("MN")[0].to_str().unwrap()]);
+    for n in [kz, jp] {
+        rix_tests::wait_for(wait, &format!("{} holds MN's record and is connected to it", n.member), || {
+            count_of(&rix, n.config_arg(), "MN") == 1 && connected_to(&rix, n.config_arg(), &mn.peer_id)
+        });
+    }
+    let proposed = rix.json(&["--config", kz.config_arg(), "charter", "propose", "remove", "--member", "MN"]);
+    let id = proposed["proposal"].as_str().unwrap().to_owned();
+    assert_eq!(proposed["changes"][0]["after_seq"], 1);
+    rix_tests::wait_for(wait, "JP holds the proposal", || {
+        rix.json(&["--config", jp.config_arg(), "charter", "pending"])["proposals"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|p| p["proposal"] == id.as_str()))
+    });
+    assert_eq!(rix.json(&["--config", jp.config_arg(), "charter", "approve", &id])["applied"], 2);
+    for n in [kz, jp] {
+        rix_tests::wait_for(wait, &format!("{} disconnects MN", n.member), || {
+            charter_version(&rix, n.config_arg()) == 2 && !connected_to(&rix, n.config_arg(), &mn.peer_id)
+        });
+    }
+    // It stays out (its node still lists KZ and JP and redials them). Its record stays valid.
+    std::thread::sleep(Duration::from_secs(3));
+    for n in [kz, jp] {
+        assert!(!connected_to(&rix, n.config_arg(), &mn.peer_id), "{} let MN back in", n.member);
+        assert_eq!(count_of(&rix, n.config_arg(), "MN"), 1);
+        assert!(rix.json(&["--config", n.config_arg(), "status"])["retired_records"].as_array().unwrap().is_empty());
+    }
+    for d in daemons {
+        d.stop_cleanly();
+    }
+}

@@ -79,8 +79,8 @@ pub fn verdict(source: Source, outcome: Outcome) -> Verdict {
         (Source::Sync | Source::Import, Outcome::Duplicate) => (Acceptance::Ignore, None),
         (Source::Gossip, Outcome::Invalid) => (Acceptance::Reject, Some(Offence::InvalidGossip)),
         (Source::Gossip, Outcome::Unjudged) => (Acceptance::Ignore, None),
-        // A sync session fetches the peer's charter chain before its records.
-        (Source::Sync, Outcome::Unjudged) => (Acceptance::Reject, Some(Offence::InvalidSync)),
+        // Judged by the session: an offence only if the peer holds this node's chain.
+        (Source::Sync, Outcome::Unjudged) => (Acceptance::Ignore, None),
         (Source::Import, Outcome::Unjudged) => (Acceptance::Reject, None),
         (Source::Sync, Outcome::Invalid) => (Acceptance::Reject, Some(Offence::InvalidSync)),
         // A user's file: refused record by record, nobody to penalise.

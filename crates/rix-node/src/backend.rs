@@ -204,6 +204,7 @@ impl LocalBackend {
         let options = config.config.store.replica_options();
         let replica = Replica::open(&config.replica_dir(), &options)?;
         let charter = Arc::new(CharterChain::load(&genesis, &replica)?.charter());
+        crate::charter::rejudge(&replica, &charter)?;
         Ok(ReplicaBackend(Offline { config, genesis, charter, replica, search: std::sync::OnceLock::new() }))
     }
 
@@ -222,7 +223,10 @@ impl Local for Offline {
         self.charter.clone()
     }
 
+    /// Kept for the next start; a version they make retires records at once.
     fn charter_stored(&self, _items: Vec<Vec<u8>>) -> Result<(), NodeError> {
+        let charter = CharterChain::load(&self.genesis, &self.replica)?.charter();
+        crate::charter::rejudge(&self.replica, &charter)?;
         Ok(())
     }
 
@@ -302,6 +306,16 @@ pub fn offline_status(config: &LoadedConfig, charter: &Charter, replica: &Replic
         records: replica.len()?,
         members: replica.chains()?.iter().map(ops::chain_view).collect(),
         equivocations: ops::equivocation_views(replica)?,
+        retired_records: replica
+            .retired_records()?
+            .into_iter()
+            .map(|r| rix_api::RetiredRecordView {
+                id: r.record.id(),
+                member: r.record.record().author.clone(),
+                seq: r.record.record().seq,
+                reason: r.reason,
+            })
+            .collect(),
         can_publish,
         storage,
     })

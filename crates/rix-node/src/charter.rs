@@ -16,7 +16,7 @@ use rix_api::charter::{
 use rix_engine::membership::{self, Chain, State};
 use rix_record::amendment::{Amendment, AmendmentBody, Approval, Change, ThresholdRule};
 use rix_record::keys::AuthorKey;
-use rix_record::{ChangeRefused, Charter, CharterState, MemberCode, MemberKey, RecordId, Timestamp};
+use rix_record::{ChangeRefused, Charter, CharterState, MemberCode, MemberKey, RecordId, Retirement, Timestamp};
 use rix_store::Replica;
 
 /// Why a charter command is refused.
@@ -58,6 +58,18 @@ pub enum CharterChainError {
         prefix: String,
         /// How many match.
         count: usize,
+    },
+    /// A revocation's cut-off names a record this node does not hold.
+    #[error(
+        "this node holds no record {after_seq} of {member} (its newest is {newest}); a cut-off must name a record that exists"
+    )]
+    CutoffBeyondHeld {
+        /// The member.
+        member: MemberCode,
+        /// The cut-off asked for.
+        after_seq: u64,
+        /// The newest record of it held (0: none).
+        newest: u64,
     },
     /// The proposal amends another version than the current one.
     #[error("proposal {id} amends version {amends}, not the current version {current}: {why}")]
@@ -457,10 +469,21 @@ impl CharterChain {
     ) -> Result<(RecordId, Vec<Vec<u8>>), crate::NodeError> {
         self.check_approver(member, key)?;
         for change in &mut changes {
-            if let Change::Remove { code, after_seq, last_id } = change {
-                let newest = replica.chain(code)?.max_head;
-                *after_seq = newest.map_or(0, |h| h.seq);
-                *last_id = newest.map(|h| h.id);
+            match change {
+                Change::Remove { code, after_seq, last_id } => {
+                    let newest = replica.chain(code)?.max_head;
+                    *after_seq = newest.map_or(0, |h| h.seq);
+                    *last_id = newest.map(|h| h.id);
+                }
+                Change::RevokeKey { code, after_seq, last_id, .. } if *after_seq > 0 && last_id.is_none() => {
+                    *last_id = replica.id_at(code, *after_seq)?;
+                    if last_id.is_none() {
+                        let newest = replica.head(code)?.map_or(0, |h| h.seq);
+                        let (member, after_seq) = (code.clone(), *after_seq);
+                        return Err(CharterChainError::CutoffBeyondHeld { member, after_seq, newest }.into());
+                    }
+                }
+                _ => {}
             }
         }
         let head = self.head_version();
@@ -541,6 +564,39 @@ impl CharterChain {
         self.versions = self.chain.versions();
         Ok((id, items))
     }
+}
+
+/// Takes out of `replica` every held record that `charter` refuses because a retired key
+/// signed it after its cut-off (a revocation, or its member's removal), keeping each as
+/// evidence with the reason: records a node took in before the version that retired their key.
+/// Only the records after each cut-off are read. Returns the ids taken out.
+pub fn rejudge(replica: &Replica, charter: &Charter) -> Result<Vec<RecordId>, rix_store::StoreError> {
+    const PAGE: usize = 512;
+    let mut refused = Vec::new();
+    for retired in &charter.retired {
+        let (Retirement::Revoked(cutoff) | Retirement::Removed(cutoff)) = &retired.why else { continue };
+        let mut from = cutoff.after_seq.max(1);
+        loop {
+            let page = replica.range(&retired.code, from, u64::MAX, PAGE)?;
+            for record in &page {
+                if record.record().author_key != retired.public_key {
+                    continue;
+                }
+                if let Err(e @ rix_record::VerifyError::KeyRetired { .. }) = record.signed().verify(charter) {
+                    refused.push((record.id(), format!("{}: {e}", e.reason())));
+                }
+            }
+            match page.last() {
+                Some(last) if page.len() == PAGE => from = last.record().seq + 1,
+                _ => break,
+            }
+        }
+    }
+    let taken = replica.retire_records(&refused)?;
+    for (id, reason) in refused.iter().filter(|(id, _)| taken.contains(id)) {
+        tracing::warn!(%id, %reason, "a record held is no longer valid under the charter; kept as evidence");
+    }
+    Ok(taken)
 }
 
 #[cfg(test)]

@@ -146,6 +146,8 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
     let replica = Arc::new(open_replica(config.replica_dir(), options).await?);
     let current = crate::charter::CharterChain::load(&genesis, &replica)?.current(&replica)?;
     let charter = (*current.charter).clone();
+    // A version applied while the daemon was stopped (or before a crash) may retire keys.
+    crate::charter::rejudge(&replica, &charter)?;
     tracing::info!(version = current.version, hash = %current.hash, genesis = %current.summary.genesis, "charter version in force");
     let publisher = match &config.config.member {
         Some(_) => Some(publisher_for(&config, &charter)?),

@@ -147,6 +147,16 @@ impl Node {
         let before = self.charter_now();
         self.charter.send_replace(current.clone());
         if current.hash != before.hash {
+            let taken =
+                crate::charter::rejudge(&self.replica, &current.charter).inspect_err(|e| self.write_failed(e))?;
+            if let Some(search) = &self.search {
+                for id in &taken {
+                    let _ = search.remove(id);
+                }
+            }
+            if let Ok(n) = self.replica.len() {
+                self.metrics.records_stored.set(n as i64);
+            }
             tracing::info!(
                 version = current.version,
                 hash = %current.hash,
@@ -232,8 +242,16 @@ impl Node {
 
     /// Signs, stores and gossips a record as this node's member.
     pub async fn publish(self: &Arc<Self>, content: Content) -> Result<RecordView, NodeError> {
-        if self.publisher.is_none() {
-            return Err(NodeError::NotAMember);
+        let Some(publisher) = &self.publisher else { return Err(NodeError::NotAMember) };
+        // The charter version in force, not the one the node started with, decides.
+        let charter = self.charter();
+        let (member, key) = (publisher.author().member(), publisher.author().key().author_key());
+        if charter.member(member).is_none() {
+            let charter_file = self.config.config.charter.clone();
+            return Err(NodeError::MemberNotInCharter { member: member.to_string(), charter: charter_file });
+        }
+        if charter.retirement(member, &key).is_some() {
+            return Err(NodeError::KeyRevoked { member: member.to_string() });
         }
         if !*self.history_known.borrow() {
             return Err(NodeError::HistoryUnknown);

@@ -257,6 +257,12 @@ impl SearchIndex {
         Ok(true)
     }
 
+    /// Removes a record's document (a record taken out of the replica) and commits.
+    pub fn remove(&self, id: &rix_record::RecordId) -> Result<(), SearchError> {
+        self.writer().delete_term(Term::from_field_text(self.fields.id, &id.to_hex()));
+        self.commit()
+    }
+
     /// Makes added documents searchable. Not durable until [`SearchIndex::write_synced`].
     pub fn commit(&self) -> Result<(), SearchError> {
         if self.clean.lock().unwrap_or_else(|p| p.into_inner()).take().is_some() {

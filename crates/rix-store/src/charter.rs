@@ -160,3 +160,81 @@ mod tests {
         assert_eq!(replica.len().unwrap(), 0, "not counted as records");
     }
 }
+
+/// A record taken out of the replica because a later charter version retired its key, kept as
+/// evidence with the reason.
+#[derive(Debug, Clone)]
+pub struct RetiredRecord {
+    /// The record.
+    pub record: rix_record::VerifiedRecord,
+    /// Why it no longer counts (the verification error, in words).
+    pub reason: String,
+}
+
+impl Replica {
+    /// Takes each record out of the listings, chains, search links and count, and keeps it as
+    /// evidence under the `x` prefix with its reason; records not held are skipped. Returns
+    /// the ids taken out. Atomic and durable when it returns.
+    pub fn retire_records(&self, retired: &[(RecordId, String)]) -> Result<Vec<RecordId>, StoreError> {
+        use crate::keys;
+        let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut batch = sled::Batch::default();
+        let mut taken = Vec::new();
+        let mut authors = Vec::new();
+        for (id, reason) in retired {
+            let Some(record) = self.get(id)? else { continue };
+            let r = record.record();
+            let author = r.author.as_str();
+            batch.remove(keys::record(id));
+            let chain = keys::chain(author, r.seq);
+            if self.db.get(&chain)?.is_some_and(|v| v.as_ref() == id.as_bytes()) {
+                batch.remove(chain);
+            }
+            batch.remove(keys::time(r.created_at.unix(), id));
+            match &r.content {
+                rix_record::Content::Publication(p) => {
+                    if let Some(old) = &p.supersedes {
+                        batch.remove(keys::link(keys::SUPERSEDES, old, id));
+                    }
+                }
+                rix_record::Content::Withdrawal(w) => batch.remove(keys::link(keys::WITHDRAWS, &w.withdraws, id)),
+            }
+            let mut value = reason.replace('\0', " ").into_bytes();
+            value.push(0);
+            value.extend_from_slice(record.bytes());
+            batch.insert(keys::retired(author, r.seq, id), value);
+            taken.push(*id);
+            authors.push(author.to_owned());
+        }
+        if taken.is_empty() {
+            return Ok(taken);
+        }
+        let count = self.len()?.saturating_sub(taken.len() as u64);
+        batch.insert(keys::meta("count"), &count.to_be_bytes());
+        self.db.apply_batch(batch)?;
+        self.flush()?;
+        // Their chains now have gaps: the next scan reads them from the start.
+        let mut known = self.known_contiguous.lock().unwrap_or_else(|p| p.into_inner());
+        for author in authors {
+            known.remove(&author);
+        }
+        Ok(taken)
+    }
+
+    /// Every record taken out by [`Replica::retire_records`], with its reason.
+    pub fn retired_records(&self) -> Result<Vec<RetiredRecord>, StoreError> {
+        self.db
+            .scan_prefix([crate::keys::RETIRED])
+            .map(|entry| {
+                let (key, value) = entry?;
+                let split = value.iter().position(|b| *b == 0).unwrap_or(value.len());
+                let reason = String::from_utf8_lossy(&value[..split]).into_owned();
+                let bytes = value.get(split + 1..).unwrap_or_default();
+                let id = RecordId::of_envelope(bytes);
+                let record = crate::replica::decode(&id, bytes)
+                    .map_err(|e| StoreError::Corrupt { id: crate::replica::hex_string(&key), reason: e.to_string() })?;
+                Ok(RetiredRecord { record, reason })
+            })
+            .collect()
+    }
+}

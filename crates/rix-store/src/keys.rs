@@ -9,6 +9,8 @@
 //! w target-id withdrawal-id -> ()                      "withdrawal names target" (as claimed)
 //! e author 0 seq id         -> envelope bytes          equivocation evidence
 //! m name                    -> value                   metadata (format version, count)
+//! x author 0 seq id         -> reason 0 envelope       records taken out after a charter
+//!                                                      version retired their key
 //! a amendment-id            -> amendment bytes         charter amendments
 //! v amendment-id approval-id -> approval bytes         their approvals
 //! ```
@@ -37,6 +39,7 @@ pub const WITHDRAWS: u8 = b'w';
 pub const EVIDENCE: u8 = b'e';
 pub const META: u8 = b'm';
 pub const AMENDMENT: u8 = b'a';
+pub const RETIRED: u8 = b'x';
 pub const APPROVAL: u8 = b'v';
 
 pub fn record(id: &RecordId) -> Vec<u8> {
@@ -102,6 +105,10 @@ pub fn link_prefix(prefix: u8, target: &RecordId) -> Vec<u8> {
 
 pub fn evidence(author: &str, seq: u64, id: &RecordId) -> Vec<u8> {
     cat(&[&[EVIDENCE], author.as_bytes(), &[0], &seq.to_be_bytes(), id.as_bytes()])
+}
+
+pub fn retired(author: &str, seq: u64, id: &RecordId) -> Vec<u8> {
+    cat(&[&[RETIRED], author.as_bytes(), &[0], &seq.to_be_bytes(), id.as_bytes()])
 }
 
 pub fn meta(name: &str) -> Vec<u8> {

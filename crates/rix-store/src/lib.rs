@@ -17,6 +17,6 @@ pub mod query;
 mod replica;
 
 pub use chain::{AuthorChain, ChainIssue, Equivocation};
-pub use charter::charter_key;
+pub use charter::{RetiredRecord, charter_key};
 pub use error::StoreError;
 pub use replica::{Durability, Inserted, Replica, ReplicaOptions, StoredRecord};

@@ -74,7 +74,7 @@ pub struct StoredRecord {
 pub struct Replica {
     pub(crate) db: sled::Db,
     path: PathBuf,
-    write_lock: Mutex<()>,
+    pub(crate) write_lock: Mutex<()>,
     /// Per author, the end of the gap-free prefix of its chain as last scanned. Chain entries
     /// are never removed, so everything up to it stays held and the next scan starts after it:
     /// a sync round then reads only the entries past it (usually none), not the whole chain.

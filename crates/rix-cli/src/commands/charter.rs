@@ -19,8 +19,9 @@ pub fn run(ctx: &Context, command: &CharterCommand) -> Result<()> {
         }
         CharterCommand::Show { charter: None, at_version } => print_charter(ctx, &ctx.backend()?.charter(*at_version)?),
         CharterCommand::Propose(propose) => {
-            let changes = vec![change_of(propose)?];
-            let view = ctx.backend()?.charter_propose(changes)?;
+            let backend = ctx.backend()?;
+            let change = change_of(propose, backend.as_ref())?;
+            let view = backend.charter_propose(vec![change])?;
             print_proposal(ctx, &view, "proposed")
         }
         CharterCommand::Approve { proposal } => {
@@ -87,7 +88,7 @@ pub fn run(ctx: &Context, command: &CharterCommand) -> Result<()> {
 
 /// The change a `propose` subcommand asks for. Codes and keys are parsed here so that a typo
 /// is an error naming the argument; the rules of the current version are the node's check.
-fn change_of(command: &ProposeCommand) -> Result<Change> {
+fn change_of(command: &ProposeCommand, backend: &dyn rix_api::Backend) -> Result<Change> {
     let code = |c: &str| c.parse().map_err(|e| anyhow::anyhow!("--code/--member {c:?}: {e}"));
     Ok(match command {
         ProposeCommand::Admit { code: c, name, public_key, peer_id, address } => Change::Admit {
@@ -100,6 +101,16 @@ fn change_of(command: &ProposeCommand) -> Result<Change> {
         },
         // The node fills the cut-off from the newest record of the member it holds.
         ProposeCommand::Remove { member } => Change::Remove { code: code(member)?, after_seq: 0, last_id: None },
+        // The key revoked is the member's current one, as the node's charter says; the node
+        // fills the cut-off's id from its replica.
+        ProposeCommand::RevokeKey { member, after_seq } => {
+            let code = code(member)?;
+            let current = backend.charter(None)?;
+            let held = current.members.iter().find(|m| m.code == code);
+            let key = held.ok_or_else(|| anyhow::anyhow!("{code} is not a member"))?.public_key.parse();
+            let public_key = key.map_err(|e| anyhow::anyhow!("the charter's key of {code}: {e}"))?;
+            Change::RevokeKey { code, public_key, after_seq: *after_seq, last_id: None }
+        }
         ProposeCommand::SetNode { member, peer_id, address } => {
             Change::SetNode { code: code(member)?, peer_id: peer_id.clone(), addresses: address.clone() }
         }

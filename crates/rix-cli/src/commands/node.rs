@@ -94,6 +94,9 @@ pub fn status(ctx: &Context) -> Result<()> {
     for e in &status.equivocations {
         outln!("EQUIVOCATION: {} signed {} records with seq {}", e.member, e.ids.len(), e.seq);
     }
+    for r in &status.retired_records {
+        outln!("RETIRED: record {} of {} ({}) no longer counts: {}", r.seq, r.member, r.id, r.reason);
+    }
     Ok(())
 }
 

@@ -224,6 +224,11 @@ impl<T: Types> Engine<T> {
         self.peer_charters.values().all(|d| Some(d) == ours)
     }
 
+    /// Whether `peer`'s last summary named this node's charter digest.
+    pub(super) fn same_charter(&self, peer: &T::Peer) -> bool {
+        self.peer_charters.get(peer) == self.charter.as_ref().map(|c| &c.digest)
+    }
+
     /// Whether nothing is queued, held or in flight (the simulator's quiescence test).
     pub fn is_idle(&self) -> bool {
         self.sessions.is_empty() && self.gossip.is_empty() && self.batches.is_empty() && self.hold.is_empty()

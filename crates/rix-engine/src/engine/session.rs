@@ -280,7 +280,12 @@ impl<T: Types> Engine<T> {
         let (new, invalid) = match &outcomes {
             Ok(o) => (
                 o.iter().filter(|o| **o == Outcome::New).count() as u64,
-                o.iter().filter(|o| **o == Outcome::Invalid).count(),
+                // A record a newer charter version could change the verdict on is the peer's
+                // fault only if it holds the same chain as this node: it may be behind
+                // (this node holds a revocation it has yet to fetch).
+                o.iter()
+                    .filter(|o| **o == Outcome::Invalid || (**o == Outcome::Unjudged && self.same_charter(&peer)))
+                    .count(),
             ),
             Err(_) => (0, 0),
         };

@@ -358,3 +358,26 @@ fn a_record_a_newer_charter_could_admit_is_held_against_its_sender_only_once_the
     assert_eq!(verdicts(&out), vec![(11, Acceptance::Reject)]);
     assert!(out.iter().any(|o| matches!(o, Output::Penalised { peer: 1, offence: Offence::InvalidGossip, .. })));
 }
+
+#[test]
+fn a_peer_behind_on_the_charter_is_not_banned_for_serving_what_a_newer_version_retired() {
+    let mut e = engine();
+    e.handle(Event::Charter { summary: charter("g", 3, "d3"), members: ["AA".to_string()].into() }, at(0));
+    let mut serve_one = |peer: u32, digest: &str, now: u64| {
+        let out = e.handle(Event::PeerConnected(peer), at(now));
+        let [(tag, _)] = requests(&out).try_into().unwrap();
+        let heads = vec![AuthorHead { author: "AA".into(), contiguous: 1, max_seq: 1, held: 1 }];
+        // Its digest differs but it holds nothing this node lacks (items 0): no charter fetch.
+        let summary = Reply::Summary { network: "rix".into(), heads, charter: Some(charter("g", 0, digest)) };
+        e.handle(Event::Reply { peer, tag, reply: summary }, at(now + 1));
+        e.handle(Event::LocalHeads { peer, tag, chains: vec![] }, at(now + 2));
+        let page = Reply::Records { records: vec![1], next: Some(2), more: false };
+        let out = e.handle(Event::Reply { peer, tag, reply: page }, at(now + 3));
+        let [(batch, _)] = ingests(&out).try_into().unwrap();
+        e.handle(Event::Ingested { batch, outcomes: Ok(vec![Outcome::Unjudged]) }, at(now + 4))
+    };
+    let out = serve_one(1, "d1", 0);
+    assert!(!out.iter().any(|o| matches!(o, Output::Penalised { .. } | Output::Ban { .. })), "{out:?}");
+    let out = serve_one(2, "d3", 10);
+    assert!(out.iter().any(|o| matches!(o, Output::Ban { peer: 2, .. })), "the same chain: a forgery");
+}
