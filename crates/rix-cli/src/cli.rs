@@ -72,6 +72,9 @@ pub enum Command {
     /// Inspect or edit the charter (the network's members and observers).
     #[command(subcommand)]
     Charter(CharterCommand),
+    /// This member's signing key.
+    #[command(subcommand)]
+    Key(KeyCommand),
     /// Run the node in the foreground until SIGINT/SIGTERM: gossip, sync, local API.
     Daemon,
     /// Run a local network on 127.0.0.1 (default: the nine Almaty signatories), publish the
@@ -315,6 +318,18 @@ pub enum CharterCommand {
     },
 }
 
+/// `rix key ...`
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// A new signing key for this node's member, proposed as `rotate-key` with its proof of
+    /// possession. The old key stays in use until the rotation takes effect; then the node
+    /// signs with the new one (kept until then in the signing key file's `.next` sibling).
+    ///
+    /// If this member cannot propose (its key is revoked), prints the new key and its proof
+    /// for another member to propose with `rix charter propose rotate-key`.
+    Rotate,
+}
+
 /// `rix charter propose ...`
 #[derive(Debug, Subcommand)]
 pub enum ProposeCommand {
@@ -355,6 +370,20 @@ pub enum ProposeCommand {
         /// becomes part of the cut-off.
         #[arg(long, value_name = "N")]
         after_seq: u64,
+    },
+    /// Install a new signing key for a member, made and proven by its holder (`rix key rotate`
+    /// prints both when the member cannot propose itself). Its records before the first one
+    /// signed with the new key stay valid.
+    RotateKey {
+        /// Its code.
+        #[arg(long, value_name = "C")]
+        member: String,
+        /// The new public key, 64 hex digits.
+        #[arg(long, value_name = "HEX")]
+        public_key: String,
+        /// The new key's proof of possession for the current version, 128 hex digits.
+        #[arg(long, value_name = "HEX")]
+        proof: String,
     },
     /// Change a member's node: its peer id and addresses.
     SetNode {

@@ -33,6 +33,7 @@ fn main() {
         Command::Verify => commands::transfer::verify(&ctx),
         Command::Status => commands::node::status(&ctx),
         Command::Charter(command) => commands::charter::run(&ctx, command),
+        Command::Key(command) => commands::charter::key(&ctx, command),
         Command::Peers => commands::node::peers(&ctx),
         Command::Daemon => commands::node::daemon(&ctx),
         Command::Devnet(args) => commands::devnet::run(&ctx, args),

@@ -392,3 +392,104 @@ fn a_removed_member_is_disconnected_and_refused_and_its_history_stays_valid() {
         d.stop_cleanly();
     }
 }
+
+#[test]
+fn three_rotations_of_one_key_keep_its_history_valid_everywhere_and_an_old_key_signs_nothing_new() {
+    let rix = rix();
+    let net = TestNet::init(&rix, &["KZ", "JP", "MN"]);
+    let (kz, jp) = (net.node("KZ"), net.node("JP"));
+    let wait = Duration::from_secs(60);
+    let daemons: Vec<_> = net.nodes.iter().map(|n| rix.spawn_daemon(n)).collect();
+    for node in &net.nodes {
+        rix_tests::wait_for(wait, &format!("{} runs", node.member), || running(&rix, node.config_arg()));
+    }
+    let samples = sample_files("KZ");
+    let mut published = vec![];
+    let mut keys = vec![];
+    for rotation in 1..=3u64 {
+        published.push(rix.json(&[
+            "--config",
+            kz.config_arg(),
+            "publish",
+            samples[rotation as usize - 1].to_str().unwrap(),
+        ]));
+        let before = rix.json(&["--config", kz.config_arg(), "charter", "show"]);
+        keys.push(
+            before["members"].as_array().unwrap().iter().find(|m| m["code"] == "KZ").unwrap()["public_key"].clone(),
+        );
+        let proposed = rix.json(&["--config", kz.config_arg(), "key", "rotate"]);
+        let id = proposed["proposal"].as_str().unwrap().to_owned();
+        assert_eq!(proposed["changes"][0]["type"], "rotate_key");
+        rix_tests::wait_for(wait, "JP holds the rotation", || {
+            rix.json(&["--config", jp.config_arg(), "charter", "pending"])["proposals"]
+                .as_array()
+                .is_some_and(|p| p.iter().any(|p| p["proposal"] == id.as_str()))
+        });
+        rix.json(&["--config", jp.config_arg(), "charter", "approve", &id]);
+        rix_tests::wait_for(wait, &format!("KZ applies rotation {rotation}"), || {
+            charter_version(&rix, kz.config_arg()) == rotation + 1
+        });
+    }
+    // The fourth record is signed with the third new key.
+    published.push(rix.json(&["--config", kz.config_arg(), "publish", samples[3].to_str().unwrap()]));
+    let show = rix.json(&["--config", kz.config_arg(), "charter", "show"]);
+    let retired = show["retired_keys"].as_array().unwrap();
+    assert_eq!(retired.len(), 3);
+    assert!(retired.iter().all(|r| r["reason"] == "rotated"));
+    assert_eq!(retired.iter().map(|r| r["public_key"].clone()).collect::<Vec<_>>(), keys);
+    for n in &net.nodes {
+        rix_tests::wait_for(wait, &format!("{} holds KZ's four records", n.member), || {
+            count_of(&rix, n.config_arg(), "KZ") == 4 && charter_version(&rix, n.config_arg()) == 4
+        });
+        let verify = rix.json(&["--config", n.config_arg(), "verify"]);
+        assert_eq!(
+            (verify["valid"].as_u64(), verify["failures"].clone()),
+            (Some(4), serde_json::json!([])),
+            "{verify}"
+        );
+    }
+
+    // Each record is signed by the key in force when it was made: the node switched keys.
+    let pack = net.root.path().join("mn.pack");
+    rix.ok(&["--config", net.node("MN").config_arg(), "export", "--format", "signed", "--out", pack.to_str().unwrap()]);
+    let mut signers: Vec<(u64, String)> = rix_tests::read_pack(&pack)
+        .into_iter()
+        .map(|bytes| {
+            let (record, _) = rix_api::record::SignedRecord::from_bytes(bytes).decode().unwrap();
+            (record.seq, record.author_key.to_string())
+        })
+        .collect();
+    signers.sort();
+    let mut all_keys = keys.iter().map(|k| k.as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    all_keys.push(
+        show["members"].as_array().unwrap().iter().find(|m| m["code"] == "KZ").unwrap()["public_key"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    );
+    assert_eq!(signers, (1..=4).zip(all_keys).collect::<Vec<_>>());
+
+    // The first key, rotated out before record 2, signs nothing after it: a record 5 made with
+    // a copy of it is refused everywhere.
+    let old_key = kz.dir.join("keys").read_dir().unwrap().map(|e| e.unwrap().path()).find(|p| {
+        p.file_name().unwrap().to_string_lossy().ends_with(&format!("retired-{}", &keys[0].as_str().unwrap()[..16]))
+    });
+    let old_key = old_key.expect("the first key is kept beside the new one");
+    let forged = net.root.path().join("old-key.pack");
+    {
+        use rix_api::record::pack::{EntryKind, PackWriter};
+        use rix_api::record::{Author, ChainHead, MemberKey, Timestamp};
+        let thief = Author::new("rix-test", "KZ".parse().unwrap(), MemberKey::load(&old_key).unwrap());
+        let head = ChainHead { seq: 4, id: published[3]["id"].as_str().unwrap().parse().unwrap() };
+        let record = thief.sign_next(Some(head), rix_tests::content("old key"), Timestamp::now()).unwrap();
+        let mut pack = PackWriter::new(std::fs::File::create(&forged).unwrap()).unwrap();
+        pack.write(EntryKind::Record, record.bytes()).unwrap();
+        pack.finish().unwrap();
+    }
+    let out = rix.run(&["--json", "--config", jp.config_arg(), "import", forged.to_str().unwrap()]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["rejected"][0]["reason"], "key_retired", "{report}");
+    for d in daemons {
+        d.stop_cleanly();
+    }
+}

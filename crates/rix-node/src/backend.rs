@@ -278,6 +278,7 @@ pub fn publisher_for(config: &LoadedConfig, charter: &Charter) -> Result<Publish
             charter: config.config.charter.clone(),
         });
     }
+    crate::publish::adopt_next_key(&config.config.keys.signing, &member, charter)?;
     let key = MemberKey::load(&config.config.keys.signing)?;
     if charter.member(&member).is_some_and(|m| m.public_key != key.author_key()) {
         return Err(NodeError::KeyNotInCharter { member: member.to_string(), key: config.config.keys.signing.clone() });

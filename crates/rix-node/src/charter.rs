@@ -59,6 +59,10 @@ pub enum CharterChainError {
         /// How many match.
         count: usize,
     },
+    /// The amendment would not read back: a proof of possession that does not verify, or it
+    /// is too large.
+    #[error("{0}")]
+    Unreadable(rix_record::amendment::AmendmentError),
     /// A revocation's cut-off names a record this node does not hold.
     #[error(
         "this node holds no record {after_seq} of {member} (its newest is {newest}); a cut-off must name a record that exists"
@@ -498,6 +502,8 @@ impl CharterChain {
             created_at: now,
             changes,
         });
+        // What every other node will check: the proofs of possession, the size.
+        Amendment::from_bytes(&amendment.bytes).map_err(CharterChainError::Unreadable)?;
         let approval = Approval::sign(key, &amendment.body.network, member.clone(), amendment.id, now);
         replica.put_amendment(&amendment)?;
         replica.put_approval(&approval)?;
@@ -566,23 +572,73 @@ impl CharterChain {
     }
 }
 
+/// Where a rotated-out `key` of `code` stops counting: the lowest sequence number of `code`'s
+/// records held that a later key signed (record-format.md §10.5). None while there is none.
+pub fn rotation_bound(
+    replica: &Replica,
+    charter: &Charter,
+    code: &MemberCode,
+    key: &AuthorKey,
+) -> Result<Option<u64>, rix_store::StoreError> {
+    let mut bound: Option<u64> = None;
+    for later in charter.keys_after(code, key) {
+        if let Some(first) = replica.first_seq_signed_by(code, &later)? {
+            bound = Some(bound.map_or(first, |b| b.min(first)));
+        }
+    }
+    Ok(bound)
+}
+
+/// The rotation rule for one verified record: a record signed by a rotated-out key at or after
+/// the first record its member signed with a later key is refused.
+pub fn check_rotation(
+    replica: &Replica,
+    charter: &Charter,
+    record: &rix_record::Record,
+) -> Result<Result<(), rix_record::VerifyError>, rix_store::StoreError> {
+    let rotated =
+        charter.retirement(&record.author, &record.author_key).is_some_and(|r| matches!(r.why, Retirement::Rotated));
+    if !rotated {
+        return Ok(Ok(()));
+    }
+    Ok(match rotation_bound(replica, charter, &record.author, &record.author_key)? {
+        Some(bound) if record.seq >= bound => Err(rix_record::VerifyError::KeyRetired {
+            member: record.author.clone(),
+            seq: record.seq,
+            after_seq: bound - 1,
+        }),
+        _ => Ok(()),
+    })
+}
+
 /// Takes out of `replica` every held record that `charter` refuses because a retired key
-/// signed it after its cut-off (a revocation, or its member's removal), keeping each as
-/// evidence with the reason: records a node took in before the version that retired their key.
+/// signed it after its cut-off (a revocation, or its member's removal) or at or after its
+/// member's first record by a later key (a rotation), keeping each as evidence with the
+/// reason: records a node took in before the version, or the record, that ended their key.
 /// Only the records after each cut-off are read. Returns the ids taken out.
 pub fn rejudge(replica: &Replica, charter: &Charter) -> Result<Vec<RecordId>, rix_store::StoreError> {
     const PAGE: usize = 512;
     let mut refused = Vec::new();
     for retired in &charter.retired {
-        let (Retirement::Revoked(cutoff) | Retirement::Removed(cutoff)) = &retired.why else { continue };
-        let mut from = cutoff.after_seq.max(1);
+        let from = match &retired.why {
+            Retirement::Revoked(cutoff) | Retirement::Removed(cutoff) => cutoff.after_seq.max(1),
+            Retirement::Rotated => match rotation_bound(replica, charter, &retired.code, &retired.public_key)? {
+                Some(bound) => bound,
+                None => continue,
+            },
+        };
+        let mut from = from;
         loop {
             let page = replica.range(&retired.code, from, u64::MAX, PAGE)?;
             for record in &page {
                 if record.record().author_key != retired.public_key {
                     continue;
                 }
-                if let Err(e @ rix_record::VerifyError::KeyRetired { .. }) = record.signed().verify(charter) {
+                let verdict = match record.signed().verify(charter) {
+                    Ok(_) => check_rotation(replica, charter, record.record())?,
+                    Err(e) => Err(e),
+                };
+                if let Err(e @ rix_record::VerifyError::KeyRetired { .. }) = verdict {
                     refused.push((record.id(), format!("{}: {e}", e.reason())));
                 }
             }

@@ -151,7 +151,9 @@ impl NodeError {
             Self::CharterChain(e) => {
                 use crate::charter::CharterChainError as C;
                 match e {
-                    C::Refused { .. } | C::AmbiguousProposal { .. } | C::CutoffBeyondHeld { .. } => ErrorKind::Invalid,
+                    C::Refused { .. } | C::AmbiguousProposal { .. } | C::CutoffBeyondHeld { .. } | C::Unreadable(_) => {
+                        ErrorKind::Invalid
+                    }
                     C::NotAnApprover { .. } => ErrorKind::Forbidden,
                     C::NoSuchVersion { .. } | C::UnknownProposal(_) => ErrorKind::NotFound,
                     C::NotCurrent { .. } => ErrorKind::Conflict,

@@ -157,6 +157,12 @@ impl Node {
             if let Ok(n) = self.replica.len() {
                 self.metrics.records_stored.set(n as i64);
             }
+            if let Some(publisher) = &self.publisher {
+                let signing = &self.config.config.keys.signing;
+                if let Some(key) = crate::publish::adopt_next_key(signing, &publisher.member(), &current.charter)? {
+                    publisher.rotate(key, (*current.charter).clone());
+                }
+            }
             tracing::info!(
                 version = current.version,
                 hash = %current.hash,
@@ -245,7 +251,7 @@ impl Node {
         let Some(publisher) = &self.publisher else { return Err(NodeError::NotAMember) };
         // The charter version in force, not the one the node started with, decides.
         let charter = self.charter();
-        let (member, key) = (publisher.author().member(), publisher.author().key().author_key());
+        let (member, key) = (&publisher.member(), publisher.public_key());
         if charter.member(member).is_none() {
             let charter_file = self.config.config.charter.clone();
             return Err(NodeError::MemberNotInCharter { member: member.to_string(), charter: charter_file });

@@ -74,7 +74,16 @@ pub fn verify_and_store(
 ) -> Result<StoredBatch, StoreError> {
     let mut verified: Vec<VerifiedRecord> = Vec::with_capacity(records.len());
     let mut slots = Vec::with_capacity(records.len());
+    let mut by_retired_keys = Vec::new();
     for r in rix_record::verify_batch(records, charter) {
+        // A rotated-out key counts only before its member's first record by a later key.
+        let r = match r {
+            Ok(v) if charter.retirement(&v.record().author, &v.record().author_key).is_some() => {
+                by_retired_keys.push(v.clone());
+                crate::charter::check_rotation(replica, charter, v.record())?.map(|()| v)
+            }
+            other => other,
+        };
         match r {
             Ok(v) => {
                 slots.push(Ok(verified.len()));
@@ -84,6 +93,15 @@ pub fn verify_and_store(
         }
     }
     let outcomes = if verified.is_empty() { Vec::new() } else { replica.insert_batch_with(&verified, durability)? };
+    // This batch may hold both a member's first record by a new key and, after it, records
+    // by the key it replaced: those are taken out now.
+    let mut refused = Vec::new();
+    for v in &by_retired_keys {
+        if let Err(e) = crate::charter::check_rotation(replica, charter, v.record())? {
+            refused.push((v.id(), format!("{}: {e}", e.reason())));
+        }
+    }
+    replica.retire_records(&refused)?;
     Ok(StoredBatch { verified, slots, outcomes })
 }
 
@@ -166,7 +184,11 @@ pub fn verify_replica(
         let (id, bytes) = item?;
         report.checked += 1;
         let signed = SignedRecord::from_bytes(bytes);
-        let failure = match signed.verify(charter) {
+        let verdict = match signed.verify(charter) {
+            Ok(v) => crate::charter::check_rotation(replica, charter, v.record())?.map(|()| v),
+            Err(e) => Err(e),
+        };
+        let failure = match verdict {
             Ok(_) if signed.id() == id => None,
             Ok(_) => Some(("id_mismatch".to_owned(), "stored under an id its bytes do not hash to".to_owned())),
             Err(e) => Some((e.reason().to_owned(), e.to_string())),

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use rix_record::envelope::SignError;
-use rix_record::{Author, ChainHead, Charter, Content, Timestamp, VerifiedRecord};
+use rix_record::{Author, ChainHead, Charter, Content, MemberKey, Timestamp, VerifiedRecord};
 
 pub use crate::journal::{JournalState, SigningJournal};
 use rix_store::{Inserted, Replica, StoreError};
@@ -87,36 +87,99 @@ pub struct Signed {
     pub restored: Option<VerifiedRecord>,
 }
 
+/// Where `rix key rotate` keeps the new signing key until its rotation takes effect.
+pub fn next_key_path(signing: &std::path::Path) -> PathBuf {
+    let mut name = signing.file_name().unwrap_or_default().to_os_string();
+    name.push(".next");
+    signing.with_file_name(name)
+}
+
+/// Once `charter` gives `member` the key waiting in the next-key file, that key becomes the
+/// signing key: the old file is kept beside it as `<signing>.retired-<first 16 hex digits of
+/// its public key>`, the next-key file takes its name. Returns the new key if it did.
+pub fn adopt_next_key(
+    signing: &std::path::Path,
+    member: &rix_record::MemberCode,
+    charter: &Charter,
+) -> Result<Option<MemberKey>, crate::NodeError> {
+    let next_path = next_key_path(signing);
+    if !next_path.exists() {
+        return Ok(None);
+    }
+    let next = MemberKey::load(&next_path)?;
+    if charter.member(member).is_none_or(|m| m.public_key != next.author_key()) {
+        return Ok(None);
+    }
+    let io = |context: String| move |source| crate::NodeError::Io { context, source };
+    if signing.exists() {
+        let old = MemberKey::load(signing)?;
+        let mut name = signing.file_name().unwrap_or_default().to_os_string();
+        name.push(format!(".retired-{}", &old.author_key().to_string()[..16]));
+        let kept = signing.with_file_name(name);
+        std::fs::rename(signing, &kept).map_err(io(format!("keeping the old key as {}", kept.display())))?;
+    }
+    std::fs::rename(&next_path, signing).map_err(io(format!("installing {}", next_path.display())))?;
+    if let Some(dir) = signing.parent() {
+        let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+    }
+    tracing::info!(member = %member, key = %next.author_key(), "the rotation of this member's key took effect: signing with the new key");
+    Ok(Some(next))
+}
+
 /// Signs and stores records as this node's member, one at a time.
 #[derive(Debug)]
 pub struct Publisher {
-    author: Author,
+    /// Replaced when a rotation of the member's key takes effect ([`Publisher::rotate`]).
+    author: std::sync::RwLock<Author>,
     journal: SigningJournal,
-    charter: Charter,
+    /// The charter version the journal's record is verified against.
+    charter: std::sync::RwLock<Charter>,
     lock: Mutex<()>,
 }
 
 impl Publisher {
     /// A publisher for `author`.
     pub fn new(author: Author, journal: SigningJournal, charter: Charter) -> Self {
-        Self { author, journal, charter, lock: Mutex::new(()) }
+        Self {
+            author: std::sync::RwLock::new(author),
+            journal,
+            charter: std::sync::RwLock::new(charter),
+            lock: Mutex::new(()),
+        }
     }
 
-    /// The author.
-    pub fn author(&self) -> &Author {
-        &self.author
+    /// The member it signs as.
+    pub fn member(&self) -> rix_record::MemberCode {
+        self.author.read().unwrap_or_else(|p| p.into_inner()).member().clone()
+    }
+
+    /// The public key it signs with.
+    pub fn public_key(&self) -> rix_record::keys::AuthorKey {
+        self.author.read().unwrap_or_else(|p| p.into_inner()).key().author_key()
+    }
+
+    fn charter(&self) -> Charter {
+        self.charter.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// A rotation of the member's key took effect in `charter`: sign with `key` from now on.
+    pub fn rotate(&self, key: MemberKey, charter: Charter) {
+        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let member = self.member();
+        *self.author.write().unwrap_or_else(|p| p.into_inner()) = Author::new(charter.network.clone(), member, key);
+        *self.charter.write().unwrap_or_else(|p| p.into_inner()) = charter;
     }
 
     /// Whether the key's history is known (journal present).
     pub fn history_known(&self) -> Result<bool, PublishError> {
-        Ok(!matches!(self.journal.read(&self.charter)?, JournalState::Unknown))
+        Ok(!matches!(self.journal.read(&self.charter())?, JournalState::Unknown))
     }
 
     /// After recovering history from peers: adopt the replica's view of this member's chain
     /// as the journal's.
     pub fn adopt_replica_history(&self, replica: &Replica) -> Result<(), PublishError> {
         let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
-        match replica.chain(self.author.member())?.max_head {
+        match replica.chain(&self.member())?.max_head {
             Some(head) => {
                 let record = replica.get(&head.id)?.expect("chain heads are stored");
                 self.journal.write_last(&record)
@@ -127,25 +190,25 @@ impl Publisher {
 
     /// The head the next record will follow.
     pub fn head(&self, replica: &Replica) -> Result<Option<ChainHead>, PublishError> {
-        self.head_after(replica, &self.journal.read(&self.charter)?)
+        self.head_after(replica, &self.journal.read(&self.charter())?)
     }
 
     /// [`Publisher::head`] with the journal already read.
     fn head_after(&self, replica: &Replica, journal: &JournalState) -> Result<Option<ChainHead>, PublishError> {
-        let stored = replica.head(self.author.member())?;
+        let stored = replica.head(&self.member())?;
         let journal = match journal {
             JournalState::Unknown => {
                 return Err(PublishError::HistoryUnknown {
-                    member: self.author.member().to_string(),
+                    member: self.member().to_string(),
                     journal: self.journal.path().to_owned(),
                 });
             }
             JournalState::Fresh => None,
             JournalState::Last(record) => {
-                if record.record().author != *self.author.member() {
+                if record.record().author != self.member() {
                     return Err(PublishError::BadJournal {
                         path: self.journal.path().to_owned(),
-                        reason: format!("holds a record of {}, not {}", record.record().author, self.author.member()),
+                        reason: format!("holds a record of {}, not {}", record.record().author, self.member()),
                     });
                 }
                 Some(record.as_head())
@@ -168,7 +231,7 @@ impl Publisher {
     /// lost it from the replica. Returns whether it did.
     pub fn restore(&self, replica: &Replica) -> Result<bool, PublishError> {
         let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(self.restore_from(replica, &self.journal.read(&self.charter)?)?.is_some())
+        Ok(self.restore_from(replica, &self.journal.read(&self.charter())?)?.is_some())
     }
 
     /// Stores `journal`'s record if the replica lacks it, and returns it if it did.
@@ -194,10 +257,10 @@ impl Publisher {
     pub fn sign(&self, replica: &Replica, content: Content, now: Timestamp) -> Result<Signed, PublishError> {
         let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         // Read once: the journal is read whole and its record verified.
-        let journal = self.journal.read(&self.charter)?;
+        let journal = self.journal.read(&self.charter())?;
         let restored = self.restore_from(replica, &journal).map_err(|e| match (e, &journal) {
             (PublishError::Store(source), JournalState::Last(last)) => PublishError::Unstored {
-                member: self.author.member().to_string(),
+                member: self.member().to_string(),
                 seq: last.record().seq,
                 id: last.id().short(),
                 source,
@@ -205,7 +268,7 @@ impl Publisher {
             (other, _) => other,
         })?;
         let head = self.head_after(replica, &journal)?;
-        let record = self.author.sign_next(head, content, now)?;
+        let record = self.author.read().unwrap_or_else(|p| p.into_inner()).sign_next(head, content, now)?;
         self.journal.write_last(&record)?;
         Ok(Signed { record, restored })
     }
@@ -216,10 +279,9 @@ impl Publisher {
         match replica.insert(record)? {
             Inserted::New => Ok(true),
             Inserted::Duplicate => Ok(false),
-            Inserted::Equivocation { .. } => Err(PublishError::WouldEquivocate {
-                member: self.author.member().to_string(),
-                seq: record.record().seq,
-            }),
+            Inserted::Equivocation { .. } => {
+                Err(PublishError::WouldEquivocate { member: self.member().to_string(), seq: record.record().seq })
+            }
         }
     }
 }

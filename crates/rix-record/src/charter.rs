@@ -234,6 +234,18 @@ impl Charter {
         self.retired.iter().find(|r| &r.code == code && &r.public_key == key)
     }
 
+    /// The keys `code` held after `key` (installed by later rotations, its current key
+    /// included): a rotated-out key stops counting at the first record signed by one of them.
+    pub fn keys_after(&self, code: &MemberCode, key: &AuthorKey) -> Vec<AuthorKey> {
+        let Some(since) = self.retirement(code, key).map(|r| r.since_version) else { return vec![] };
+        let mut later: Vec<AuthorKey> =
+            self.retired.iter().filter(|r| &r.code == code && r.since_version > since).map(|r| r.public_key).collect();
+        if let Some(m) = self.member(code).filter(|m| &m.public_key != key) {
+            later.push(m.public_key);
+        }
+        later
+    }
+
     /// Whether a node with this peer id may connect (member node or observer).
     pub fn admits_peer(&self, peer_id: &str) -> bool {
         self.member_by_peer(peer_id).is_some() || self.observer(peer_id).is_some()

@@ -266,7 +266,8 @@ fn check_authority(record: &Record, id: &RecordId, charter: &Charter) -> Result<
     }
     if let Some(retired) = charter.retirement(&record.author, &record.author_key) {
         return match &retired.why {
-            // Until the rotation rule lands (issue 16, item 5), a rotated-out key keeps signing.
+            // Bounded by its member's chain: only before the first record signed by a later key
+            // (record-format.md §10.5), which needs the replica (`rix_node::charter`).
             Retirement::Rotated => Ok(()),
             Retirement::Revoked(cutoff) | Retirement::Removed(cutoff) if cutoff.admits(record.seq, id) => Ok(()),
             Retirement::Revoked(cutoff) | Retirement::Removed(cutoff) => Err(VerifyError::KeyRetired {

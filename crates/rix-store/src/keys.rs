@@ -11,6 +11,8 @@
 //! m name                    -> value                   metadata (format version, count)
 //! x author 0 seq id         -> reason 0 envelope       records taken out after a charter
 //!                                                      version retired their key
+//! y author 0 key            -> seq                     the lowest sequence number held of
+//!                                                      the author signed with that key
 //! a amendment-id            -> amendment bytes         charter amendments
 //! v amendment-id approval-id -> approval bytes         their approvals
 //! ```
@@ -40,6 +42,7 @@ pub const EVIDENCE: u8 = b'e';
 pub const META: u8 = b'm';
 pub const AMENDMENT: u8 = b'a';
 pub const RETIRED: u8 = b'x';
+pub const FIRST_BY_KEY: u8 = b'y';
 pub const APPROVAL: u8 = b'v';
 
 pub fn record(id: &RecordId) -> Vec<u8> {
@@ -109,6 +112,10 @@ pub fn evidence(author: &str, seq: u64, id: &RecordId) -> Vec<u8> {
 
 pub fn retired(author: &str, seq: u64, id: &RecordId) -> Vec<u8> {
     cat(&[&[RETIRED], author.as_bytes(), &[0], &seq.to_be_bytes(), id.as_bytes()])
+}
+
+pub fn first_by_key(author: &str, key: &[u8; 32]) -> Vec<u8> {
+    cat(&[&[FIRST_BY_KEY], author.as_bytes(), &[0], key])
 }
 
 pub fn meta(name: &str) -> Vec<u8> {

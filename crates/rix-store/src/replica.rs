@@ -229,6 +229,7 @@ impl Replica {
         // Records earlier in this batch are not in sled yet; these overlays stand in for them.
         let mut pending_ids = std::collections::HashSet::new();
         let mut pending_chain: BTreeMap<Vec<u8>, RecordId> = BTreeMap::new();
+        let mut pending_first: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
         let mut added = 0u64;
         for verified in records {
             let id = verified.id();
@@ -256,6 +257,16 @@ impl Replica {
             batch.insert(keys::record(&id), verified.bytes());
             batch.insert(chain_key, id.as_bytes().as_slice());
             batch.insert(keys::time(r.created_at.unix(), &id), time_value(r));
+            // Where a rotated-out key stops counting: the first record signed by a later key.
+            let first_key = keys::first_by_key(author, &r.author_key.to_bytes());
+            let first = match pending_first.get(&first_key) {
+                Some(seq) => Some(*seq),
+                None => self.db.get(&first_key)?.map(|v| u64_from(&v)),
+            };
+            if first.is_none_or(|f| r.seq < f) {
+                batch.insert(first_key.clone(), &r.seq.to_be_bytes());
+                pending_first.insert(first_key, r.seq);
+            }
             match &r.content {
                 rix_record::Content::Publication(p) => {
                     if let Some(old) = &p.supersedes {
@@ -278,6 +289,16 @@ impl Replica {
         });
         written.map_err(|e| e.at(&self.path))?;
         Ok(outcomes)
+    }
+
+    /// The lowest sequence number of `author`'s records held that `key` signed (kept from this
+    /// release on: keys installed by a rotation sign nothing before it).
+    pub fn first_seq_signed_by(
+        &self,
+        author: &MemberCode,
+        key: &rix_record::keys::AuthorKey,
+    ) -> Result<Option<u64>, StoreError> {
+        Ok(self.db.get(keys::first_by_key(author.as_str(), &key.to_bytes()))?.map(|v| u64_from(&v)))
     }
 
     /// How many records are stored (evidence of equivocation not counted).

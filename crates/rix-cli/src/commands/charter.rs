@@ -7,7 +7,7 @@ use rix_api::record::{Charter, Observer};
 use rix_node::charter::CharterChain;
 
 use super::Context;
-use crate::cli::{CharterCommand, ProposeCommand};
+use crate::cli::{CharterCommand, KeyCommand, ProposeCommand};
 use crate::render::Table;
 
 pub fn run(ctx: &Context, command: &CharterCommand) -> Result<()> {
@@ -86,6 +86,57 @@ pub fn run(ctx: &Context, command: &CharterCommand) -> Result<()> {
     }
 }
 
+/// `rix key rotate`.
+pub fn key(ctx: &Context, command: &KeyCommand) -> Result<()> {
+    let KeyCommand::Rotate = command;
+    let config = ctx.load_config()?;
+    let member = config
+        .config
+        .member
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("this node is an observer: it has no signing key"))?;
+    let next_path = rix_node::publish::next_key_path(&config.config.keys.signing);
+    // A key made by an earlier `rix key rotate` is proposed again rather than replaced: a
+    // proposal may already name it.
+    let next = if next_path.exists() {
+        rix_api::record::MemberKey::load(&next_path)?
+    } else {
+        let key = rix_api::record::MemberKey::generate()?;
+        key.save(&next_path, false)?;
+        key
+    };
+    let backend = ctx.backend()?;
+    let current = backend.charter(None)?;
+    let code = member.clone();
+    let proof = rix_api::record::amendment::key_proof(&next, &current.hash, &code);
+    let public_key = next.author_key();
+    let revoked = current.members.iter().any(|m| m.code == member && m.key_revoked);
+    if revoked {
+        let out = serde_json::json!({
+            "member": member, "public_key": public_key.to_string(), "proof": proof,
+            "amends_version": current.version, "amends": current.hash, "proposal": null,
+        });
+        if ctx.json {
+            return ctx.print_json(&out);
+        }
+        outln!("{member}'s key is revoked, so this node cannot propose. Ask another member to run:\n");
+        outln!("  rix charter propose rotate-key --member {member} --public-key {public_key} --proof {proof}\n");
+        outln!(
+            "(the proof is for charter version {}; if another version takes effect first, run `rix key rotate` again)",
+            current.version
+        );
+        return Ok(());
+    }
+    let change = Change::RotateKey { code, public_key, proof };
+    let view = backend.charter_propose(vec![change])?;
+    print_proposal(ctx, &view, "proposed")?;
+    ctx.note(format!(
+        "the new key waits in {}; the node signs with it once the rotation takes effect",
+        next_path.display()
+    ));
+    Ok(())
+}
+
 /// The change a `propose` subcommand asks for. Codes and keys are parsed here so that a typo
 /// is an error naming the argument; the rules of the current version are the node's check.
 fn change_of(command: &ProposeCommand, backend: &dyn rix_api::Backend) -> Result<Change> {
@@ -111,6 +162,11 @@ fn change_of(command: &ProposeCommand, backend: &dyn rix_api::Backend) -> Result
             let public_key = key.map_err(|e| anyhow::anyhow!("the charter's key of {code}: {e}"))?;
             Change::RevokeKey { code, public_key, after_seq: *after_seq, last_id: None }
         }
+        ProposeCommand::RotateKey { member, public_key, proof } => Change::RotateKey {
+            code: code(member)?,
+            public_key: public_key.parse().map_err(|e| anyhow::anyhow!("--public-key {public_key:?}: {e}"))?,
+            proof: proof.clone(),
+        },
         ProposeCommand::SetNode { member, peer_id, address } => {
             Change::SetNode { code: code(member)?, peer_id: peer_id.clone(), addresses: address.clone() }
         }
