@@ -298,6 +298,8 @@ impl TestNet {
                 api: "127.0.0.1:0".into(),
                 charter: Some(charter.to_owned()),
                 network: "rix-test".into(),
+                join: None,
+                genesis: None,
                 force: false,
             })
             .expect("init node");

@@ -320,6 +320,8 @@ async fn an_observer_replicates_and_queries_but_cannot_author() {
         api: format!("127.0.0.1:{}", rix_tests::free_port()),
         charter: Some(net.charter.clone()),
         network: "rix-test".into(),
+        join: None,
+        genesis: None,
         force: false,
     })
     .unwrap();

@@ -131,6 +131,14 @@ pub struct InitArgs {
     /// Network name when a new charter is created.
     #[arg(long, value_name = "NAME", default_value = rix_node::init::DEFAULT_NETWORK)]
     pub network: String,
+    /// Join an existing network: copy this genesis charter (handed over by a member, with its
+    /// hash) unchanged, without adding this member; print the admission to ask a member to
+    /// propose. The node catches up the amendments and the history from any member.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["charter", "network"])]
+    pub join: Option<PathBuf>,
+    /// The genesis hash the joined charter must have (`rix charter show` on a member's node).
+    #[arg(long, value_name = "HEX", requires = "join")]
+    pub genesis: Option<String>,
     /// Replace an existing config and keys. The member gets a new identity.
     #[arg(long)]
     pub force: bool,

@@ -493,3 +493,105 @@ fn three_rotations_of_one_key_keep_its_history_valid_everywhere_and_an_old_key_s
         d.stop_cleanly();
     }
 }
+
+#[test]
+fn a_tenth_member_joins_from_the_genesis_alone_while_a_member_is_offline_and_everyone_takes_its_records() {
+    let rix = rix();
+    let net = TestNet::init(&rix, &["KZ", "JP", "MN"]);
+    let (kz, jp, mn) = (net.node("KZ"), net.node("JP"), net.node("MN"));
+    let wait = Duration::from_secs(60);
+    let genesis = rix.json(&["charter", "show", "--charter", net.charter.to_str().unwrap()])["genesis"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // TJ's node is made from the genesis file and its hash alone; a wrong hash is refused.
+    let tj_dir = net.root.path().join("tj");
+    let (p2p_port, api_port) = (rix_tests::free_port(), rix_tests::free_port());
+    let listen = format!("/ip4/127.0.0.1/tcp/{p2p_port}");
+    let api = format!("127.0.0.1:{api_port}");
+    let charter = net.charter.to_str().unwrap();
+    let tj_args = |hash: &str| {
+        let dir = tj_dir.to_str().unwrap().to_owned();
+        let args: Vec<String> = ["init", "--dir", &dir, "--member", "TJ", "--name", "Customs Service of Tajikistan"]
+            .into_iter()
+            .map(String::from)
+            .chain(["--join", charter, "--genesis", hash, "--listen", &listen, "--api", &api].map(String::from))
+            .collect();
+        args
+    };
+    let wrong = tj_args(&"0".repeat(64));
+    let err = failure(&rix, &wrong.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(err.contains("is not the charter of the network you were given"), "{err}");
+    let mut args = vec!["--json".to_owned()];
+    args.extend(tj_args(&genesis));
+    let init = rix.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let init: serde_json::Value = serde_json::from_str(&init).unwrap();
+    assert_eq!((init["genesis"].as_str(), init["joining"].as_bool()), (Some(genesis.as_str()), Some(true)));
+    let config = tj_dir.join("config.toml");
+    rix_tests::tune_for_tests(&config);
+    let tj = rix_tests::NodeDir {
+        member: "TJ".into(),
+        dir: tj_dir.clone(),
+        config,
+        p2p_port,
+        api_port,
+        peer_id: init["peer_id"].as_str().unwrap().to_owned(),
+    };
+
+    // MN is offline. KZ, JP and the newcomer run; TJ cannot publish before its admission.
+    let mut daemons: Vec<_> = [kz, jp, &tj].into_iter().map(|n| rix.spawn_daemon(n)).collect();
+    for node in [kz, jp, &tj] {
+        rix_tests::wait_for(wait, &format!("{} runs", node.member), || running(&rix, node.config_arg()));
+    }
+    let err = failure(&rix, &["--config", tj.config_arg(), "publish", sample_files("TJ")[0].to_str().unwrap()]);
+    assert!(err.contains("not in the charter"), "{err}");
+    let proposed = rix.json(&[
+        "--config",
+        kz.config_arg(),
+        "charter",
+        "propose",
+        "admit",
+        "--code",
+        "TJ",
+        "--name",
+        "Customs Service of Tajikistan",
+        "--public-key",
+        init["public_key"].as_str().unwrap(),
+        "--peer-id",
+        &tj.peer_id,
+        "--address",
+        init["addresses"][0].as_str().unwrap(),
+    ]);
+    let id = proposed["proposal"].as_str().unwrap().to_owned();
+    rix_tests::wait_for(wait, "JP holds the admission", || {
+        rix.json(&["--config", jp.config_arg(), "charter", "pending"])["proposals"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|p| p["proposal"] == id.as_str()))
+    });
+    assert_eq!(rix.json(&["--config", jp.config_arg(), "charter", "approve", &id])["applied"], 2);
+    // The members dial TJ; it learns the amendment from them and may publish.
+    rix_tests::wait_for(wait, "TJ learns it is admitted", || charter_version(&rix, tj.config_arg()) == 2);
+    rix_tests::wait_for(wait, "TJ publishes", || {
+        rix.run(&["--config", tj.config_arg(), "publish", sample_files("TJ")[0].to_str().unwrap()]).status.success()
+    });
+    for n in [kz, jp] {
+        rix_tests::wait_for(wait, &format!("{} takes TJ's record", n.member), || {
+            count_of(&rix, n.config_arg(), "TJ") == 1
+        });
+    }
+
+    // MN comes back: it learns the amendment by sync before it judges TJ's record.
+    daemons.push(rix.spawn_daemon(mn));
+    rix_tests::wait_for(wait, "MN takes TJ's record", || {
+        charter_version(&rix, mn.config_arg()) == 2 && count_of(&rix, mn.config_arg(), "TJ") == 1
+    });
+    let show = rix.json(&["--config", mn.config_arg(), "charter", "show"]);
+    let tj_view = show["members"].as_array().unwrap().iter().find(|m| m["code"] == "TJ").unwrap().clone();
+    assert_eq!((tj_view["joined"].as_u64(), tj_view["peer_id"].as_str()), (Some(2), Some(tj.peer_id.as_str())));
+    let rejected = metrics(mn.api_port);
+    assert!(!rejected.contains("unknown_author"), "MN never judged TJ's record before the amendment: {rejected}");
+    for d in daemons {
+        d.stop_cleanly();
+    }
+}

@@ -290,6 +290,16 @@ pub fn publisher_for(config: &LoadedConfig, charter: &Charter) -> Result<Publish
     Ok(Publisher::new(author, SigningJournal::new(config.journal_path()), charter.clone()))
 }
 
+/// The publisher of a running node whose member may not publish yet or now: not yet admitted
+/// (it joined from the genesis), or its key revoked. The daemon runs and replicates; every
+/// publish checks the charter version then in force.
+pub fn waiting_publisher(config: &LoadedConfig, charter: &Charter) -> Result<Publisher, NodeError> {
+    let member = config.config.member.clone().ok_or(NodeError::NotAMember)?;
+    let key = MemberKey::load(&config.config.keys.signing)?;
+    let author = Author::new(charter.network.clone(), member, key);
+    Ok(Publisher::new(author, SigningJournal::new(config.journal_path()), charter.clone()))
+}
+
 /// The status of a node whose daemon is not running.
 pub fn offline_status(config: &LoadedConfig, charter: &Charter, replica: &Replica) -> Result<StatusView, NodeError> {
     let peer_id =

@@ -150,7 +150,14 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
     crate::charter::rejudge(&replica, &charter)?;
     tracing::info!(version = current.version, hash = %current.hash, genesis = %current.summary.genesis, "charter version in force");
     let publisher = match &config.config.member {
-        Some(_) => Some(publisher_for(&config, &charter)?),
+        Some(member) => match publisher_for(&config, &charter) {
+            Ok(publisher) => Some(publisher),
+            Err(e @ (NodeError::MemberNotInCharter { .. } | NodeError::KeyRevoked { .. })) => {
+                tracing::warn!(%member, version = current.version, reason = %e, "this member cannot publish under the charter version in force; the node replicates, and publishes once an amendment admits it or installs a new key");
+                Some(crate::backend::waiting_publisher(&config, &charter)?)
+            }
+            Err(e) => return Err(e),
+        },
         None => None,
     };
     let listed = config.config.member.as_ref().and_then(|m| charter.member(m));
@@ -236,6 +243,7 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
         config,
         genesis,
         charter: watch::channel(Arc::new(current)).0,
+        charter_updates: std::sync::Mutex::new(()),
         replica,
         publisher,
         net: net.clone(),

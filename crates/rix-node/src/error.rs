@@ -52,6 +52,16 @@ pub enum NodeError {
         /// The key file.
         key: PathBuf,
     },
+    /// A charter to join does not have the genesis hash it was handed over with.
+    #[error("{file} has genesis hash {found}, not {expected}: it is not the charter of the network you were given")]
+    GenesisMismatch {
+        /// The charter file.
+        file: PathBuf,
+        /// The hash given.
+        expected: String,
+        /// The file's.
+        found: String,
+    },
     /// The member's signing key is revoked by the charter.
     #[error(
         "{member}'s signing key is revoked by the charter; it can sign again once a new key is installed (`rix charter show`)"

@@ -32,6 +32,11 @@ pub struct InitOptions {
     pub charter: Option<PathBuf>,
     /// The network name, if a new charter is created.
     pub network: String,
+    /// Join an existing network: this genesis charter file is copied unchanged (this member
+    /// is not added to it; the members admit it by an amendment).
+    pub join: Option<PathBuf>,
+    /// The genesis hash the joined charter must have (handed over with it out of band).
+    pub genesis: Option<String>,
     /// Replace existing keys and config.
     pub force: bool,
 }
@@ -51,6 +56,12 @@ pub struct InitOutcome {
     pub charter: PathBuf,
     /// The network name.
     pub network: String,
+    /// The charter's genesis hash.
+    pub genesis: String,
+    /// Whether the node joins an existing network (not yet admitted).
+    pub joining: bool,
+    /// The addresses other nodes can dial this one at (for the admission proposal).
+    pub addresses: Vec<String>,
 }
 
 /// Creates the node directory.
@@ -63,6 +74,21 @@ pub fn init_node(options: &InitOptions) -> Result<InitOutcome, NodeError> {
     }
     let charter_path =
         options.charter.clone().map_or_else(|| dir.join("charter.toml"), |c| std::path::absolute(&c).unwrap_or(c));
+    if let Some(join) = &options.join {
+        // Checked before anything is written: the genesis is the network's identity.
+        let genesis = Charter::load(join)?;
+        let hash = genesis.genesis_hash().to_string();
+        if let Some(expected) = options.genesis.as_ref().filter(|g| !g.eq_ignore_ascii_case(&hash)) {
+            return Err(NodeError::GenesisMismatch { file: join.clone(), expected: expected.clone(), found: hash });
+        }
+        if options.member.as_ref().is_some_and(|m| genesis.member(m).is_some()) {
+            return Err(NodeError::Reference(format!(
+                "{} is already a member in {}: run `rix init --charter` with that file instead of --join",
+                options.member.as_ref().expect("checked"),
+                join.display()
+            )));
+        }
+    }
 
     let signing_path = dir.join("keys/signing.key");
     if options.member.is_some() && signing_path.exists() && !options.force {
@@ -79,25 +105,35 @@ pub fn init_node(options: &InitOptions) -> Result<InitOutcome, NodeError> {
     std::fs::write(&config_path, text).map_err(|source| io(&format!("writing {}", config_path.display()), source))?;
     NodeConfig::load(&config_path)?;
 
+    let addresses: Vec<String> = options
+        .listen
+        .iter()
+        .filter(|a| !is_unspecified(a))
+        .map(|a| format!("{a}/p2p/{}", identity.peer_id()))
+        .collect();
+    if let Some(join) = &options.join {
+        // The genesis exactly as handed over: its bytes may differ in layout, not in content.
+        std::fs::copy(join, &charter_path)
+            .map_err(|source| io(&format!("copying {} to {}", join.display(), charter_path.display()), source))?;
+    }
     let mut charter =
         if charter_path.exists() { Charter::load(&charter_path)? } else { Charter::new(&options.network) };
     let mut public_key = None;
-    if let Some(member) = &options.member {
+    if let (Some(_), Some(_)) = (&options.member, &options.join) {
         let key = MemberKey::generate()?;
         key.save(&signing_path, options.force)?;
         SigningJournal::new(dir.join("keys/last-signed.rix")).create_fresh()?;
-        let addresses = options
-            .listen
-            .iter()
-            .filter(|a| !is_unspecified(a))
-            .map(|a| format!("{a}/p2p/{}", identity.peer_id()))
-            .collect();
+        public_key = Some(key.author_key().to_string());
+    } else if let Some(member) = &options.member {
+        let key = MemberKey::generate()?;
+        key.save(&signing_path, options.force)?;
+        SigningJournal::new(dir.join("keys/last-signed.rix")).create_fresh()?;
         charter.upsert_member(CharterMember {
             code: member.clone(),
             name: options.name.clone().unwrap_or_else(|| member.to_string()),
             public_key: key.author_key(),
             peer_id: identity.peer_id().to_string(),
-            addresses,
+            addresses: addresses.clone(),
         });
         charter.save(&charter_path)?;
         public_key = Some(key.author_key().to_string());
@@ -111,7 +147,10 @@ pub fn init_node(options: &InitOptions) -> Result<InitOutcome, NodeError> {
         peer_id: identity.peer_id().to_string(),
         config: config_path,
         charter: charter_path,
+        genesis: charter.genesis_hash().to_string(),
         network: charter.network,
+        joining: options.join.is_some(),
+        addresses,
     })
 }
 

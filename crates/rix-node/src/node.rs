@@ -56,6 +56,10 @@ pub struct Node {
     /// The charter version in force, which records are verified against; the actor replaces
     /// it when stored amendments and approvals make a new version.
     pub(crate) charter: watch::Sender<Arc<crate::charter::Current>>,
+    /// Held while charter items are stored and the version recomputed: two sessions storing
+    /// items at once would each miss the other's (an amendment in one, its approvals in the
+    /// other), and neither would apply the version they make together.
+    pub(crate) charter_updates: std::sync::Mutex<()>,
     pub(crate) replica: Arc<Replica>,
     pub(crate) publisher: Option<Publisher>,
     pub(crate) net: NetworkHandle,
@@ -109,6 +113,7 @@ impl Node {
         items: Vec<Vec<u8>>,
         source: Source,
     ) -> Result<(crate::charter::Accepted, Option<Arc<crate::charter::Current>>), NodeError> {
+        let _updating = self.charter_updates.lock().unwrap_or_else(|p| p.into_inner());
         let mut chain = crate::charter::CharterChain::load(&self.genesis, &self.replica)?;
         let accepted = chain.accept(&self.replica, items).inspect_err(|e| self.write_failed(e))?;
         for why in &accepted.invalid {
@@ -133,6 +138,7 @@ impl Node {
     /// Reads the chain from the replica again (after a local proposal or approval); the new
     /// version if it changed.
     pub(crate) fn refresh_charter(&self) -> Result<Option<Arc<crate::charter::Current>>, NodeError> {
+        let _updating = self.charter_updates.lock().unwrap_or_else(|p| p.into_inner());
         let chain = crate::charter::CharterChain::load(&self.genesis, &self.replica)?;
         self.apply_chain(&chain)
     }
@@ -158,6 +164,7 @@ impl Node {
                 self.metrics.records_stored.set(n as i64);
             }
             if let Some(publisher) = &self.publisher {
+                publisher.set_charter((*current.charter).clone());
                 let signing = &self.config.config.keys.signing;
                 if let Some(key) = crate::publish::adopt_next_key(signing, &publisher.member(), &current.charter)? {
                     publisher.rotate(key, (*current.charter).clone());

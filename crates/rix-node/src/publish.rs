@@ -162,6 +162,11 @@ impl Publisher {
         self.charter.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// A new charter version took effect: the journal's record is verified against it.
+    pub fn set_charter(&self, charter: Charter) {
+        *self.charter.write().unwrap_or_else(|p| p.into_inner()) = charter;
+    }
+
     /// A rotation of the member's key took effect in `charter`: sign with `key` from now on.
     pub fn rotate(&self, key: MemberKey, charter: Charter) {
         let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());

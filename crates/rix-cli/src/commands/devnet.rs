@@ -59,6 +59,8 @@ pub fn run(ctx: &Context, args: &DevnetArgs) -> Result<()> {
             api: format!("127.0.0.1:{}", args.base_port + 100 + i),
             charter: Some(charter.clone()),
             network: "rix-devnet".into(),
+            join: None,
+            genesis: None,
             force: false,
         })?;
         // Faster sync and redial than a production node: the devnet is for watching.

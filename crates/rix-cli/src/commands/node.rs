@@ -16,6 +16,8 @@ pub fn init(ctx: &Context, args: &InitArgs) -> Result<()> {
         api: args.api.clone(),
         charter: args.charter.clone(),
         network: args.network.clone(),
+        join: args.join.clone(),
+        genesis: args.genesis.clone(),
         force: args.force,
     })?;
     if ctx.json {
@@ -31,6 +33,17 @@ pub fn init(ctx: &Context, args: &InitArgs) -> Result<()> {
         outln!("  public key  {key}");
     }
     outln!("  peer id     {}", outcome.peer_id);
+    outln!("  genesis     {}", outcome.genesis);
+    if let (true, Some(member), Some(key)) = (outcome.joining, &outcome.member, &outcome.public_key) {
+        let addresses: String = outcome.addresses.iter().map(|a| format!(" --address {a}")).collect();
+        outln!(
+            "\nAsk a member of {:?} to propose your admission, and the others to approve it:\n\n  rix charter propose admit --code {member} --name {:?} --public-key {key} --peer-id {}{addresses}\n\nStart the daemon meanwhile: it catches up the amendments and the history once admitted.",
+            outcome.network,
+            args.name.clone().unwrap_or_else(|| member.clone()),
+            outcome.peer_id
+        );
+        return Ok(());
+    }
     if outcome.member.is_none() {
         outln!(
             "\nAsk a member to run `rix charter propose add-observer --peer-id {} --name TEXT`\n(or, before the network starts, `rix charter add-observer --charter FILE ...`) and to\nsend you the network's genesis charter for {}.",
