@@ -98,6 +98,10 @@ pub struct DevnetArgs {
     /// Do not publish the sample records.
     #[arg(long)]
     pub no_samples: bool,
+    /// Do not show a charter change (by default, once the samples are out, the first node
+    /// proposes admitting a new member and a majority approves it, node by node).
+    #[arg(long)]
+    pub no_charter_change: bool,
     /// Stop after this many seconds instead of waiting for Ctrl-C.
     #[arg(long, value_name = "SECS")]
     pub duration: Option<u64>,

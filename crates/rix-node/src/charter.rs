@@ -263,8 +263,17 @@ impl CharterChain {
     /// Checks and stores charter items from a peer (record-format.md §10.6): amendments of
     /// this network and genesis whose form and proofs hold; approvals whose signature holds,
     /// by a key that the genesis or a held amendment gives their approver. Amendments are
-    /// taken before approvals, whatever the order received.
-    pub fn accept(&mut self, replica: &Replica, items: Vec<Vec<u8>>) -> Result<Accepted, rix_store::StoreError> {
+    /// taken before approvals, whatever the order received. An amendment of a version this
+    /// node has must be numbered after it and its changes must apply to it: one that can
+    /// never take effect is refused. By sync (`from_sync`), where a peer sends every amendment
+    /// before any approval, an approval by a key no held amendment installs is refused too;
+    /// by gossip it is only ignored (its amendment may still be on its way).
+    pub fn accept(
+        &mut self,
+        replica: &Replica,
+        items: Vec<Vec<u8>>,
+        from_sync: bool,
+    ) -> Result<Accepted, rix_store::StoreError> {
         let mut accepted = Accepted::default();
         let (amendments, approvals): (Vec<_>, Vec<_>) = items.into_iter().partition(|i| i.starts_with(b"RIXM"));
         for bytes in amendments {
@@ -276,6 +285,7 @@ impl CharterChain {
                 Ok(a) if a.body.genesis != self.genesis => {
                     accepted.invalid.push(format!("amendment of another genesis ({})", a.body.genesis));
                 }
+                Ok(a) if let Some(why) = self.never_applies(&a) => accepted.invalid.push(why),
                 Ok(a) => {
                     if replica.put_amendment(&a)? {
                         self.add_amendment(a);
@@ -292,6 +302,9 @@ impl CharterChain {
                 Ok(a) if a.body.network != self.network => {
                     accepted.invalid.push(format!("approval of network {:?}", a.body.network));
                 }
+                Ok(a) if !self.may_approve(&a.body.approver, &a.body.key) && from_sync => accepted
+                    .invalid
+                    .push(format!("approval by {} with a key no amendment gives it ({})", a.body.approver, a.body.key)),
                 Ok(a) if !self.may_approve(&a.body.approver, &a.body.key) => accepted.ignored += 1,
                 Ok(a) => {
                     if replica.put_approval(&a)? {
@@ -305,6 +318,20 @@ impl CharterChain {
         }
         self.versions = self.chain.versions();
         Ok(accepted)
+    }
+
+    /// Why `amendment` can never take effect, if it amends a version this node has: a number
+    /// other than that version's + 1, or changes that do not apply to it.
+    fn never_applies(&self, amendment: &Amendment) -> Option<String> {
+        let amended = self.versions.iter().find(|v| v.id == amendment.body.amends)?;
+        if amendment.body.version != amended.number + 1 {
+            return Some(format!(
+                "amendment {} of version {} says it makes version {}",
+                amendment.id, amended.number, amendment.body.version
+            ));
+        }
+        let refused = amended.state.apply(&amendment.body.changes).err()?;
+        Some(format!("amendment {} does not apply to version {}: {refused}", amendment.id, amended.number))
     }
 
     /// `rix charter show`.

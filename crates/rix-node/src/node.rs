@@ -115,7 +115,8 @@ impl Node {
     ) -> Result<(crate::charter::Accepted, Option<Arc<crate::charter::Current>>), NodeError> {
         let _updating = self.charter_updates.lock().unwrap_or_else(|p| p.into_inner());
         let mut chain = crate::charter::CharterChain::load(&self.genesis, &self.replica)?;
-        let accepted = chain.accept(&self.replica, items).inspect_err(|e| self.write_failed(e))?;
+        let from_sync = source == Source::Sync;
+        let accepted = chain.accept(&self.replica, items, from_sync).inspect_err(|e| self.write_failed(e))?;
         for why in &accepted.invalid {
             tracing::warn!(source = source.label(), error = %why, "rejected a charter item");
         }

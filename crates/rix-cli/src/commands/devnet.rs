@@ -95,11 +95,20 @@ pub fn run(ctx: &Context, args: &DevnetArgs) -> Result<()> {
 
     let total = if args.no_samples { 0 } else { samples.iter().map(|(_, files)| files.len()).sum() };
     let published = Arc::new(AtomicUsize::new(0));
-    let publisher = (!args.no_samples).then(|| {
+    let charter_news = Arc::new(std::sync::Mutex::new(String::new()));
+    let charter_change = !args.no_charter_change;
+    let publisher = (!args.no_samples || charter_change).then(|| {
         let nodes = nodes.clone();
         let published = published.clone();
+        let news = charter_news.clone();
         let handle = runtime.handle().clone();
-        std::thread::spawn(move || publish_samples(&nodes, &samples, &handle, &published))
+        let samples = if args.no_samples { Vec::new() } else { samples };
+        std::thread::spawn(move || {
+            publish_samples(&nodes, &samples, &handle, &published);
+            if charter_change && let Err(e) = change_charter(&nodes, &handle, &news) {
+                eprintln!("devnet: the charter change failed: {e:#}");
+            }
+        })
     });
 
     let tty = std::io::stdout().is_terminal() && !ctx.json;
@@ -110,32 +119,38 @@ pub fn run(ctx: &Context, args: &DevnetArgs) -> Result<()> {
         let mut shown_lines = 0;
         let mut converged_at: Option<Duration> = None;
         let mut last_plain = Instant::now() - Duration::from_secs(60);
+        let mut last_news = String::new();
         let mut ctrl_c = std::pin::pin!(super::node::shutdown_signal()?);
         loop {
             let mut rows = Vec::new();
             for (code, node) in &nodes {
                 let held = node.replica().len().unwrap_or(0);
                 let peers = node.net().peers().await.map(|p| p.len()).unwrap_or(0);
-                rows.push((code.clone(), held, peers));
+                rows.push((code.clone(), held, peers, node.charter_now().version));
             }
+            let news = charter_news.lock().unwrap_or_else(|p| p.into_inner()).clone();
             let done = published.load(Ordering::Relaxed);
-            let all_held = done == total && rows.iter().all(|(_, held, _)| *held as usize == total);
+            let all_held = done == total && rows.iter().all(|(_, held, _, _)| *held as usize == total);
             if all_held && converged_at.is_none() {
                 converged_at = Some(started.elapsed());
             }
             if ctx.json {
             } else if tty {
-                shown_lines = redraw(&rows, done, total, nodes.len(), converged_at, shown_lines);
+                shown_lines = redraw(&rows, done, total, nodes.len(), converged_at, &news, shown_lines);
             } else if last_plain.elapsed() >= Duration::from_secs(2)
                 || (all_held && converged_at == Some(started.elapsed()))
             {
                 last_plain = Instant::now();
-                let cells: Vec<String> = rows.iter().map(|(c, h, p)| format!("{c}:{h}/{p}p")).collect();
+                let cells: Vec<String> = rows.iter().map(|(c, h, p, v)| format!("{c}:{h}/{p}p/v{v}")).collect();
                 outln!(
-                    "t={:>3}s published {done}/{total}  held/peers  {}",
+                    "t={:>3}s published {done}/{total}  held/peers/charter  {}",
                     started.elapsed().as_secs(),
                     cells.join(" ")
                 );
+                if !news.is_empty() && news != last_news {
+                    outln!("      charter: {news}");
+                    last_news = news.clone();
+                }
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 break;
@@ -156,7 +171,8 @@ pub fn run(ctx: &Context, args: &DevnetArgs) -> Result<()> {
     if !ctx.json && shown.is_ok() {
         outln!("stopping {} nodes...", running.len());
     }
-    let held: Vec<(String, u64)> = nodes.iter().map(|(c, n)| (c.clone(), n.replica().len().unwrap_or(0))).collect();
+    let held: Vec<(String, u64, u64)> =
+        nodes.iter().map(|(c, n)| (c.clone(), n.replica().len().unwrap_or(0), n.charter_now().version)).collect();
     runtime.block_on(async {
         for r in running {
             r.stop().await?;
@@ -168,7 +184,9 @@ pub fn run(ctx: &Context, args: &DevnetArgs) -> Result<()> {
         let nodes: Vec<_> = held
             .iter()
             .zip(&configs)
-            .map(|((c, h), (_, cfg))| serde_json::json!({"member": c, "records": h, "config": cfg}))
+            .map(|((c, h, v), (_, cfg))| {
+                serde_json::json!({"member": c, "records": h, "charter_version": v, "config": cfg})
+            })
             .collect();
         ctx.print_json(
             &serde_json::json!({ "dir": dir, "published": published.load(Ordering::Relaxed), "nodes": nodes }),
@@ -242,12 +260,65 @@ fn publish_samples(
     }
 }
 
+/// Once the samples are out: the first node proposes admitting a new member, and the next
+/// ones approve it one by one as the proposal reaches them, until a majority has and the new
+/// version is in force everywhere. `news` says where it stands, for the display.
+fn change_charter(
+    nodes: &[(String, Arc<Node>)],
+    runtime: &tokio::runtime::Handle,
+    news: &std::sync::Mutex<String>,
+) -> Result<()> {
+    use rix_api::record::amendment::Change;
+    let say = |text: String| *news.lock().unwrap_or_else(|p| p.into_inner()) = text;
+    let backends: Vec<InProcessBackend> =
+        nodes.iter().map(|(_, n)| InProcessBackend::new(n.clone(), runtime.clone())).collect();
+    let code = format!("M{}", nodes.len() + 1);
+    let key = rix_api::record::MemberKey::generate()?;
+    let version = backends[0].charter(None)?;
+    let admit = Change::Admit {
+        code: code.parse()?,
+        name: format!("Member {} (admitted by the devnet)", nodes.len() + 1),
+        public_key: key.author_key(),
+        peer_id: String::new(),
+        addresses: vec![],
+        proof: Some(rix_api::record::amendment::key_proof(&key, &version.hash, &code.parse()?)),
+    };
+    std::thread::sleep(Duration::from_secs(2));
+    let proposal = backends[0].charter_propose(vec![admit])?;
+    let id = proposal.proposal.to_string();
+    let needed = proposal.needed as usize;
+    say(format!("{} proposes admitting {code} ({} of {needed} approvals)", nodes[0].0, proposal.approvals.len()));
+    let mut approvals = proposal.approvals.len();
+    for (i, backend) in backends.iter().enumerate().skip(1) {
+        if approvals >= needed {
+            break;
+        }
+        // Each node approves once the proposal has reached it, by gossip or sync.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !backend.charter_pending()?.proposals.iter().any(|p| p.proposal == proposal.proposal) {
+            if Instant::now() > deadline {
+                bail!("the proposal did not reach {}", nodes[i].0);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        std::thread::sleep(Duration::from_millis(700));
+        let view = backend.charter_approve(&id)?;
+        approvals = view.approvals.len();
+        say(match view.applied {
+            Some(v) => format!("{} approves: {approvals} of {needed}, {code} admitted in version {v}", nodes[i].0),
+            None => format!("{} approves admitting {code}: {approvals} of {needed}", nodes[i].0),
+        });
+    }
+    Ok(())
+}
+
 fn redraw(
-    rows: &[(String, u64, usize)],
+    rows: &[(String, u64, usize, u64)],
     done: usize,
     total: usize,
     n: usize,
     converged: Option<Duration>,
+    news: &str,
     previous: usize,
 ) -> usize {
     let mut out = std::io::stdout().lock();
@@ -258,15 +329,19 @@ fn redraw(
     let mut lines = 0;
     let _ = writeln!(out, "\x1b[2Kpublished {done}/{total} sample records   (Ctrl-C to stop)");
     lines += 1;
-    for (code, held, peers) in rows {
+    for (code, held, peers, version) in rows {
         let filled = if total == 0 { 0 } else { (*held as usize * width / total.max(1)).min(width) };
         let _ = writeln!(
             out,
-            "\x1b[2K  {code:<4} {}{} {held:>4} records  {peers}/{} peers",
+            "\x1b[2K  {code:<4} {}{} {held:>4} records  {peers}/{} peers  charter v{version}",
             "█".repeat(filled),
             "·".repeat(width - filled),
             n - 1
         );
+        lines += 1;
+    }
+    if !news.is_empty() {
+        let _ = writeln!(out, "\x1b[2Kcharter: {news}");
         lines += 1;
     }
     let status = match converged {

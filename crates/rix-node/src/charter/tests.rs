@@ -151,3 +151,46 @@ fn a_removed_members_history_stays_valid_and_its_later_records_are_refused() {
         records.iter().map(|r| r.signed().verify(&charter).map_or_else(|e| e.reason(), |_| "ok")).collect();
     assert_eq!(verdicts, ["ok", "ok", "ok", "key_retired"]);
 }
+
+#[test]
+fn items_from_peers_are_checked_before_they_are_stored() {
+    let (_dir, proposer) = replica();
+    let mut theirs = CharterChain::load(&genesis(), &proposer).unwrap();
+    let (_, items) = theirs.propose(&proposer, &code("KZ"), &key(1), vec![admit_tj()], at(0)).unwrap();
+    let (_dir2, replica) = replica();
+    let mut ours = CharterChain::load(&genesis(), &replica).unwrap();
+    let body = |changes: Vec<Change>, version: u64| {
+        Amendment::new(AmendmentBody {
+            format: 1,
+            network: NETWORK.into(),
+            genesis: genesis().genesis_hash(),
+            amends: genesis().genesis_hash(),
+            version,
+            proposer: code("JP"),
+            created_at: at(1),
+            changes,
+        })
+    };
+    let remove_nobody = body(vec![Change::Remove { code: code("UZ"), after_seq: 0, last_id: None }], 2);
+    let misnumbered = body(vec![Change::SetThreshold { threshold: ThresholdRule::Majority }], 7);
+    let stranger = Approval::sign(&key(42), NETWORK, code("KZ"), RecordId::of_envelope(b"x"), at(2));
+    let forged = vec![
+        remove_nobody.bytes.clone(),
+        misnumbered.bytes.clone(),
+        Amendment::new(AmendmentBody { network: "another-net".into(), ..misnumbered.body.clone() }).bytes,
+        b"RIXM\x01{}".to_vec(),
+    ];
+    let got = ours.accept(&replica, forged, true).unwrap();
+    assert_eq!((got.invalid.len(), got.new.len()), (4, 0), "{:?}", got.invalid);
+    assert!(got.invalid[0].contains("does not apply to version 1: change 0: UZ is not a member"), "{:?}", got.invalid);
+    assert!(got.invalid[1].contains("says it makes version 7"));
+    // An approval by a key no amendment installs: refused by sync, only ignored by gossip.
+    assert_eq!(ours.accept(&replica, vec![stranger.bytes.clone()], true).unwrap().invalid.len(), 1);
+    assert_eq!(ours.accept(&replica, vec![stranger.bytes.clone()], false).unwrap().ignored, 1);
+    assert!(replica.amendments().unwrap().is_empty() && replica.approvals().unwrap().is_empty());
+    // The real items, approvals first: amendments are still taken first.
+    let got = ours.accept(&replica, items.into_iter().rev().collect(), true).unwrap();
+    assert_eq!((got.new.len(), got.invalid.len()), (2, 0));
+    let again = ours.accept(&replica, replica.amendments().unwrap().into_iter().map(|a| a.bytes).collect(), true);
+    assert_eq!(again.unwrap().duplicate, 1);
+}
