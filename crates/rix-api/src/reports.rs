@@ -82,6 +82,10 @@ pub struct ImportReport {
     pub duplicates: usize,
     /// Kept as equivocation evidence.
     pub equivocations: usize,
+    /// Charter amendments and approvals newly stored (refused ones are in `rejected`, with
+    /// the reason `charter_item`).
+    #[serde(default)]
+    pub charter_items: usize,
     /// Not accepted, with why.
     pub rejected: Vec<Rejection>,
 }

@@ -595,3 +595,53 @@ fn a_tenth_member_joins_from_the_genesis_alone_while_a_member_is_offline_and_eve
         d.stop_cleanly();
     }
 }
+
+#[test]
+fn proposals_and_approvals_travel_in_signed_packs_between_air_gapped_nodes() {
+    let rix = rix();
+    let net = TestNet::init(&rix, &["KZ", "JP", "MN"]);
+    let (kz, jp, mn) = (net.node("KZ"), net.node("JP"), net.node("MN"));
+    let pack = |from: &rix_tests::NodeDir, name: &str| {
+        let path = net.root.path().join(name);
+        rix.ok(&["--config", from.config_arg(), "export", "--format", "signed", "--out", path.to_str().unwrap()]);
+        path
+    };
+    let import = |into: &rix_tests::NodeDir, path: &std::path::Path| {
+        rix.json(&["--config", into.config_arg(), "import", path.to_str().unwrap()])
+    };
+    let proposed = rix.json(&[
+        "--config",
+        kz.config_arg(),
+        "charter",
+        "propose",
+        "add-observer",
+        "--peer-id",
+        OBSERVER,
+        "--name",
+        "WCO RILO",
+    ]);
+    let id = proposed["proposal"].as_str().unwrap().to_owned();
+    // The proposal and KZ's approval reach JP on a pack; JP approves; its pack takes the
+    // approval to the others.
+    let report = import(jp, &pack(kz, "kz.pack"));
+    assert_eq!(report["charter_items"], 2, "{report}");
+    assert_eq!(rix.json(&["--config", jp.config_arg(), "charter", "approve", &id])["applied"], 2);
+    let from_jp = pack(jp, "jp.pack");
+    for n in [kz, mn] {
+        import(n, &from_jp);
+        assert_eq!(charter_version(&rix, n.config_arg()), 2, "{}", n.member);
+    }
+    assert_eq!(import(kz, &from_jp)["charter_items"], 0, "a second import stores nothing new");
+    // A pack with a forged charter item: refused and reported, the rest imported.
+    let forged = net.root.path().join("forged.pack");
+    {
+        use rix_api::record::pack::{EntryKind, PackWriter};
+        let mut w = PackWriter::new(std::fs::File::create(&forged).unwrap()).unwrap();
+        w.write(EntryKind::Charter, b"RIXV\x01not an approval").unwrap();
+        w.finish().unwrap();
+    }
+    let out = rix.run(&["--json", "--config", mn.config_arg(), "import", forged.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["rejected"][0]["reason"], "charter_item", "{report}");
+}

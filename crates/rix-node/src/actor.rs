@@ -238,9 +238,10 @@ impl Actor {
                         let n = n.clone();
                         blocking(move || n.refresh_charter()).await
                     };
+                    // Announced even when the version did not change here: an import applies
+                    // it before handing its items over.
                     match refreshed {
-                        Ok(Ok(Some(current))) => announce(&n, &done, &current).await,
-                        Ok(Ok(None)) => {}
+                        Ok(Ok(_)) => announce(&n, &done, &n.charter_now()).await,
                         Ok(Err(e)) => tracing::error!(error = %e, "could not read the charter chain"),
                         Err(e) => tracing::error!(error = %e, "could not read the charter chain"),
                     }

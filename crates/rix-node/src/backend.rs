@@ -44,6 +44,8 @@ pub trait Local {
     fn publish(&self, content: Content) -> Result<RecordView, NodeError>;
     /// Verifies and stores one batch of an import.
     fn store_batch(&self, records: Vec<SignedRecord>) -> Result<StoredBatch, NodeError>;
+    /// Checks, stores and applies charter items of an import.
+    fn store_charter(&self, items: Vec<Vec<u8>>) -> Result<crate::charter::Accepted, NodeError>;
 }
 
 /// A [`Backend`] over a local replica: every query answered the same way, whatever `L` is.
@@ -104,7 +106,12 @@ impl<L: Local> Backend for ReplicaBackend<L> {
         total: u64,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<ImportReport, Error> {
-        Ok(ops::import_pack_into(pack, |n| progress(n as u64, total), &mut |batch| self.0.store_batch(batch))?)
+        Ok(ops::import_pack_into(
+            pack,
+            |n| progress(n as u64, total),
+            &mut |batch| self.0.store_batch(batch),
+            &mut |items| self.0.store_charter(items),
+        )?)
     }
 
     fn verify(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<VerifyReport, Error> {
@@ -188,7 +195,8 @@ pub fn rebuild_index(
 pub struct Offline {
     config: LoadedConfig,
     genesis: Charter,
-    charter: Arc<Charter>,
+    /// Replaced when an import's charter items make a new version.
+    charter: std::sync::RwLock<Arc<Charter>>,
     replica: Replica,
     search: std::sync::OnceLock<SearchIndex>,
 }
@@ -205,6 +213,7 @@ impl LocalBackend {
         let replica = Replica::open(&config.replica_dir(), &options)?;
         let charter = Arc::new(CharterChain::load(&genesis, &replica)?.charter());
         crate::charter::rejudge(&replica, &charter)?;
+        let charter = std::sync::RwLock::new(charter);
         Ok(ReplicaBackend(Offline { config, genesis, charter, replica, search: std::sync::OnceLock::new() }))
     }
 
@@ -220,7 +229,7 @@ impl Local for Offline {
     }
 
     fn charter(&self) -> Arc<Charter> {
-        self.charter.clone()
+        self.charter.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Kept for the next start; a version they make retires records at once.
@@ -255,17 +264,28 @@ impl Local for Offline {
     }
 
     fn status(&self) -> Result<StatusView, NodeError> {
-        offline_status(&self.config, &self.charter, &self.replica)
+        offline_status(&self.config, &Local::charter(self), &self.replica)
     }
 
     fn publish(&self, content: Content) -> Result<RecordView, NodeError> {
-        let publisher = publisher_for(&self.config, &self.charter)?;
+        let publisher = publisher_for(&self.config, &Local::charter(self))?;
         let record = publisher.publish(&self.replica, content, Timestamp::now())?;
         Ok(view_of(&self.replica, record, Detail::Summary)?)
     }
 
     fn store_batch(&self, records: Vec<SignedRecord>) -> Result<StoredBatch, NodeError> {
-        Ok(ops::verify_and_store(&self.replica, &self.charter, &records, Durability::Synced)?)
+        let charter = self.charter.read().unwrap_or_else(|p| p.into_inner()).clone();
+        Ok(ops::verify_and_store(&self.replica, &charter, &records, Durability::Synced)?)
+    }
+
+    /// As from a peer by sync; the version they make judges the records that follow.
+    fn store_charter(&self, items: Vec<Vec<u8>>) -> Result<crate::charter::Accepted, NodeError> {
+        let mut chain = CharterChain::load(&self.genesis, &self.replica)?;
+        let accepted = chain.accept(&self.replica, items, true)?;
+        let charter = Arc::new(chain.charter());
+        crate::charter::rejudge(&self.replica, &charter)?;
+        *self.charter.write().unwrap_or_else(|p| p.into_inner()) = charter;
+        Ok(accepted)
     }
 }
 

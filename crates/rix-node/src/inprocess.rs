@@ -69,6 +69,16 @@ impl Local for Running {
         self.runtime.block_on(self.node.publish(content))
     }
 
+    /// Checked and applied like items from a peer, then gossiped: an air-gapped pack's items
+    /// spread from the node that imports them.
+    fn store_charter(&self, items: Vec<Vec<u8>>) -> Result<crate::charter::Accepted, NodeError> {
+        let (accepted, _) = self.node.accept_charter(items, rix_engine::Source::Import)?;
+        if !accepted.new.is_empty() {
+            self.runtime.block_on(self.node.charter_stored(accepted.new.clone()))?;
+        }
+        Ok(accepted)
+    }
+
     /// Through the node's one ingest pipeline: indexed and counted like gossip and sync.
     fn store_batch(&self, records: Vec<SignedRecord>) -> Result<StoredBatch, NodeError> {
         self.node.import_batch(records)

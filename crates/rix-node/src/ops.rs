@@ -31,8 +31,15 @@ pub fn export_envelopes(replica: &Replica, each: &mut rix_api::backend::PackSink
     // is the one indexed and exported as a record.
     let evidence: Vec<VerifiedRecord> =
         replica.equivocations()?.into_iter().flat_map(|e| e.records.into_iter().skip(1)).collect();
-    let total = replica.len()? + evidence.len() as u64;
+    // Charter items first: an import applies the versions they make before it judges the
+    // records (a member admitted, a key rotated in).
+    let (charter, _) = replica.charter_items_after(None, usize::MAX, usize::MAX)?;
+    let total = replica.len()? + evidence.len() as u64 + charter.len() as u64;
     let mut done = 0;
+    for (_, bytes) in &charter {
+        each(EntryKind::Charter, bytes, total).map_err(written)?;
+        done += 1;
+    }
     for item in replica.iter_raw() {
         each(EntryKind::Record, &item?.1, total).map_err(written)?;
         done += 1;
@@ -114,6 +121,7 @@ pub fn import_pack_into(
     pack: impl std::io::Read,
     mut progress: impl FnMut(usize),
     store: &mut dyn FnMut(Vec<SignedRecord>) -> Result<StoredBatch, crate::NodeError>,
+    store_charter: &mut dyn FnMut(Vec<Vec<u8>>) -> Result<crate::charter::Accepted, crate::NodeError>,
 ) -> Result<ImportReport, crate::NodeError> {
     let damaged = |source: PackError, read: usize| crate::NodeError::Pack { source, read };
     let mut report = ImportReport::default();
@@ -144,6 +152,21 @@ pub fn import_pack_into(
     // record it holds as evidence, and reports it so.
     for entry in PackReader::new(pack).map_err(|e| damaged(e, 0))? {
         let bytes = match entry {
+            // Charter items come first in a pack rix writes; each is taken when read, so that
+            // the records after it are judged under the versions it makes.
+            Ok((EntryKind::Charter, bytes)) => {
+                flush(&mut batch, &mut report)?;
+                let id = rix_record::RecordId::of_envelope(&bytes);
+                let accepted = store_charter(vec![bytes])?;
+                report.charter_items += accepted.new.len();
+                for error in accepted.invalid {
+                    let (index, reason) = (report.read, "charter_item".to_owned());
+                    report.rejected.push(Rejection { index, id: Some(id), reason, error });
+                }
+                report.read += 1;
+                progress(report.read);
+                continue;
+            }
             Ok((_kind, bytes)) => bytes,
             Err(e) => {
                 flush(&mut batch, &mut report)?;
@@ -250,9 +273,12 @@ mod tests {
         // The third entry's length prefix promises more bytes than follow.
         pack.truncate(pack.len() - 5);
         let import_pack = |pack: &[u8]| {
-            import_pack_into(pack, |_| {}, &mut |records| {
-                Ok(verify_and_store(&replica, &charter, &records, Durability::Synced)?)
-            })
+            import_pack_into(
+                pack,
+                |_| {},
+                &mut |records| Ok(verify_and_store(&replica, &charter, &records, Durability::Synced)?),
+                &mut |_| unreachable!("the pack holds no charter item"),
+            )
         };
         let e = import_pack(&pack[..]).unwrap_err().to_string();
         assert!(e.contains("the 2 records before it were read and imported"), "{e}");

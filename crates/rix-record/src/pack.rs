@@ -36,6 +36,8 @@ pub enum EntryKind {
     /// A record kept as evidence that its author signed two records with one sequence number
     /// (the replica holds another record with that number).
     Evidence,
+    /// A charter amendment (`RIXM`) or approval (`RIXV`), record-format.md §10.
+    Charter,
 }
 
 impl EntryKind {
@@ -43,6 +45,7 @@ impl EntryKind {
         match self {
             Self::Record => 1,
             Self::Evidence => 2,
+            Self::Charter => 3,
         }
     }
 }
@@ -218,6 +221,7 @@ impl<R: Read> PackReader<R> {
                 0 => return self.end().map(|()| None),
                 1 => EntryKind::Record,
                 2 => EntryKind::Evidence,
+                3 => EntryKind::Charter,
                 other => return Err(PackError::UnknownKind { index, kind: other }),
             }
         };
