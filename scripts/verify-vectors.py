@@ -287,6 +287,178 @@ def check_charter_vector(v):
     assert hashlib.sha256(approval).hexdigest() == v["approval_id"], f"{name}: approval id"
 
 
+def genesis_hash_of(charter):
+    ordered = dict(charter, members=sorted(charter["members"], key=lambda m: m["code"]))
+    if "observers" in ordered:
+        ordered["observers"] = sorted(ordered["observers"], key=lambda o: o["peer_id"])
+    return hashlib.sha256(b"rix-charter-v1\x00" + canon(ordered).encode()).hexdigest()
+
+
+def read_item(item):
+    """An amendment (its id, body) or an approval (its body), checked as section 10 says."""
+    if item[:5] == b"RIXM\x01":
+        body = json.loads(item[5:])
+        assert canon(body).encode() == item[5:], "amendment not canonical"
+        for change in body["changes"]:
+            if change["type"] in ("admit", "rotate_key") and "proof" in change:
+                key = bytes.fromhex(change["public_key"])
+                message = (b"rix-key-proof-v1\x00" + bytes.fromhex(body["amends"]) + change["code"].encode()
+                           + b"\x00" + key)
+                assert ed25519_strict.verify_strict(key, message, bytes.fromhex(change["proof"])) is None, "proof"
+        return "amendment", hashlib.sha256(item).hexdigest(), body
+    assert item[:5] == b"RIXV\x01", "neither an amendment nor an approval"
+    signature, payload = item[5:69], item[69:]
+    body = json.loads(payload)
+    assert canon(body).encode() == payload, "approval not canonical"
+    key = bytes.fromhex(body["key"])
+    assert ed25519_strict.verify_strict(key, b"rix-approval-v1\x00" + payload, signature) is None, "approval signature"
+    return "approval", hashlib.sha256(item).hexdigest(), body
+
+
+class Refused(Exception):
+    pass
+
+
+def apply_changes(state, changes):
+    """Section 10.4: the next state, or Refused with the label."""
+    members = {c: dict(m) for c, m in state["members"].items()}
+    observers = dict(state["observers"])
+    retired = [dict(r) for r in state["retired"]]
+    threshold = state["threshold"]
+    if not changes:
+        raise Refused("empty")
+
+    def key_used(k):
+        return any(m["public_key"] == k for m in members.values()) or any(r["public_key"] == k for r in retired)
+
+    def peer_used(p, own=None):
+        return p and ((any(m.get("peer_id") == p for c, m in members.items() if c != own)) or p in observers)
+
+    for c in changes:
+        t = c["type"]
+        if t == "admit":
+            if c["code"] in members:
+                raise Refused("duplicate_code")
+            if any(r["code"] == c["code"] for r in retired):
+                raise Refused("duplicate_code")
+            if not c["name"].strip():
+                raise Refused("bad_field")
+            if key_used(c["public_key"]):
+                raise Refused("key_in_use")
+            if peer_used(c.get("peer_id", "")):
+                raise Refused("peer_id_in_use")
+            members[c["code"]] = {"public_key": c["public_key"], "peer_id": c.get("peer_id", "")}
+        elif t == "remove":
+            if c["code"] not in members:
+                raise Refused("unknown_member")
+            if (c["after_seq"] == 0) != ("last_id" not in c):
+                raise Refused("bad_revocation")
+            m = members.pop(c["code"])
+            if not any(r["code"] == c["code"] and r["public_key"] == m["public_key"] for r in retired):
+                retired.append({"code": c["code"], "public_key": m["public_key"], "why": "removed"})
+        elif t == "rotate_key":
+            if key_used(c["public_key"]):
+                raise Refused("key_in_use")
+            if c["code"] not in members:
+                raise Refused("unknown_member")
+            old = members[c["code"]]["public_key"]
+            members[c["code"]]["public_key"] = c["public_key"]
+            if not any(r["code"] == c["code"] and r["public_key"] == old for r in retired):
+                retired.append({"code": c["code"], "public_key": old, "why": "rotated"})
+        elif t == "revoke_key":
+            if (c["after_seq"] == 0) != ("last_id" not in c):
+                raise Refused("bad_revocation")
+            held = [r for r in retired if r["code"] == c["code"] and r["public_key"] == c["public_key"]]
+            if held and held[0]["why"] == "revoked":
+                raise Refused("bad_revocation")
+            if held:
+                held[0]["why"] = "revoked"
+            elif c["code"] in members and members[c["code"]]["public_key"] == c["public_key"]:
+                retired.append({"code": c["code"], "public_key": c["public_key"], "why": "revoked"})
+            else:
+                raise Refused("bad_revocation")
+        elif t == "set_node":
+            if peer_used(c["peer_id"], own=c["code"]):
+                raise Refused("peer_id_in_use")
+            if c["code"] not in members:
+                raise Refused("unknown_member")
+            members[c["code"]]["peer_id"] = c["peer_id"]
+        elif t == "add_observer":
+            if not c["peer_id"] or not c["name"].strip():
+                raise Refused("bad_field")
+            if peer_used(c["peer_id"]):
+                raise Refused("peer_id_in_use")
+            observers[c["peer_id"]] = c["name"]
+        elif t == "remove_observer":
+            if c["peer_id"] not in observers:
+                raise Refused("unknown_observer")
+            del observers[c["peer_id"]]
+        elif t == "set_threshold":
+            if c["threshold"]["rule"] == "fixed" and c["threshold"]["count"] == 0:
+                raise Refused("bad_threshold")
+            threshold = c["threshold"]
+        else:
+            raise Refused("unknown change " + t)
+    if not members:
+        raise Refused("no_member_left")
+    if threshold["rule"] == "fixed" and threshold["count"] > len(members):
+        raise Refused("bad_threshold")
+    return {"members": members, "observers": observers, "retired": retired, "threshold": threshold}
+
+
+def needed(state):
+    if state["threshold"]["rule"] == "fixed":
+        return state["threshold"]["count"]
+    return len(state["members"]) // 2 + 1
+
+
+def approver_key(state, code):
+    m = state["members"].get(code)
+    if m is None:
+        return None
+    revoked = any(r["code"] == code and r["public_key"] == m["public_key"] and r["why"] == "revoked"
+                  for r in state["retired"])
+    return None if revoked else m["public_key"]
+
+
+def check_chain_vector(v):
+    """Section 10.4's application rule, from the items alone: the versions must be the vector's."""
+    name = v["name"]
+    charter = json.loads(v["genesis_charter"])
+    genesis = genesis_hash_of(charter)
+    assert genesis == v["genesis_hash"], f"{name}: genesis hash"
+    amendments, approvals = {}, {}
+    for item in (bytes.fromhex(h) for h in v["items"].split(",")):
+        kind, item_id, body = read_item(item)
+        if kind == "amendment":
+            assert body["network"] == charter["network"] and body["genesis"] == genesis, f"{name}: amendment"
+            amendments[item_id] = body
+        else:
+            approvals.setdefault(body["amendment"], set()).add((body["approver"], body["key"]))
+    state = {"members": {m["code"]: {"public_key": m["public_key"], "peer_id": m.get("peer_id", "")}
+                         for m in charter["members"]},
+             "observers": {}, "retired": [], "threshold": charter.get("threshold", {"rule": "majority"})}
+    versions = [(1, genesis, state)]
+    while True:
+        number, current, state = versions[-1]
+        winner = None
+        for item_id in sorted(i for i, b in amendments.items() if b["amends"] == current):
+            try:
+                nxt = apply_changes(state, amendments[item_id]["changes"])
+            except Refused:
+                continue
+            counted = {code for code, key in approvals.get(item_id, ()) if approver_key(state, code) == key}
+            if len(counted) >= needed(state):
+                winner = (item_id, nxt)
+                break
+        if winner is None:
+            break
+        versions.append((number + 1, winner[0], winner[1]))
+    got = [{"version": n, "hash": h, "members": {c: m["public_key"] for c, m in s["members"].items()},
+            "threshold": needed(s)} for n, h, s in versions]
+    assert got == json.loads(v["versions"]), f"{name}: the chain differs:\n{got}"
+
+
 def main():
     doc = (pathlib.Path(__file__).parent.parent / "docs" / "record-format.md").read_text(encoding="utf-8")
     n = 0
@@ -322,6 +494,12 @@ def main():
         charters += 1
     assert charters >= 1, "no charter vector (section 10)"
     n += charters
+    chains = 0
+    for v in vectors(doc, "```rix-chain-vector"):
+        check_chain_vector(v)
+        chains += 1
+    assert chains >= 1, "no chain vector (section 10.7)"
+    n += chains
     missing = set(LABELS) - labels
     assert not missing, f"no invalid vector for {sorted(missing)}"
     print(f"{n} passed, 0 failed ({len(labels)} failure labels covered)")

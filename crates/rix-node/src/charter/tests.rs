@@ -194,3 +194,124 @@ fn items_from_peers_are_checked_before_they_are_stored() {
     let again = ours.accept(&replica, replica.amendments().unwrap().into_iter().map(|a| a.bytes).collect(), true);
     assert_eq!(again.unwrap().duplicate, 1);
 }
+
+/// The chain vector of record-format.md §10.7: four versions out of five amendments, with a
+/// competing amendment short of its threshold, duplicate approvals, an outsider's, a
+/// rotated-out key's, and an amendment that does not apply.
+fn chain_vector() -> Vec<(String, String)> {
+    use rix_record::amendment::key_proof;
+    let genesis = genesis();
+    let g = genesis.genesis_hash();
+    let amend = |amends: RecordId, version: u64, proposer: &str, changes: Vec<Change>| {
+        Amendment::new(AmendmentBody {
+            format: 1,
+            network: NETWORK.into(),
+            genesis: g,
+            amends,
+            version,
+            proposer: code(proposer),
+            created_at: at(version as u32),
+            changes,
+        })
+    };
+    let approve = |seed: u8, who: &str, a: &Amendment, minute: u32| {
+        Approval::sign(&key(seed), NETWORK, code(who), a.id, at(minute))
+    };
+    let admit_tj = Change::Admit {
+        code: code("TJ"),
+        name: "Customs TJ".into(),
+        public_key: key(9).author_key(),
+        peer_id: String::new(),
+        addresses: vec![],
+        proof: Some(key_proof(&key(9), &g, &code("TJ"))),
+    };
+    let a1 = amend(g, 2, "KZ", vec![admit_tj]);
+    let b1 = amend(g, 2, "MN", vec![Change::SetThreshold { threshold: ThresholdRule::Fixed { count: 1 } }]);
+    let rotate = Change::RotateKey {
+        code: code("JP"),
+        public_key: key(12).author_key(),
+        proof: key_proof(&key(12), &a1.id, &code("JP")),
+    };
+    let a2 = amend(a1.id, 3, "JP", vec![rotate]);
+    let a3 = amend(a2.id, 4, "KZ", vec![Change::Remove { code: code("MN"), after_seq: 0, last_id: None }]);
+    let dup = Change::Admit {
+        code: code("KZ"),
+        name: "again".into(),
+        public_key: key(20).author_key(),
+        peer_id: String::new(),
+        addresses: vec![],
+        proof: None,
+    };
+    let a4 = amend(a3.id, 5, "TJ", vec![dup]);
+    let mut items: Vec<Vec<u8>> = vec![
+        a1.bytes.clone(),
+        b1.bytes.clone(),
+        a2.bytes.clone(),
+        a3.bytes.clone(),
+        a4.bytes.clone(),
+        approve(1, "KZ", &a1, 10).bytes,
+        approve(2, "JP", &a1, 11).bytes,
+        approve(3, "MN", &b1, 12).bytes,
+        approve(1, "KZ", &a2, 13).bytes,
+        approve(1, "KZ", &a2, 14).bytes,
+        approve(9, "TJ", &a2, 15).bytes,
+        approve(42, "MN", &a2, 16).bytes,
+        approve(3, "MN", &a2, 17).bytes,
+        approve(2, "JP", &a3, 18).bytes,
+        approve(12, "JP", &a3, 19).bytes,
+        approve(1, "KZ", &a3, 20).bytes,
+        approve(9, "TJ", &a3, 21).bytes,
+        approve(1, "KZ", &a4, 22).bytes,
+        approve(12, "JP", &a4, 23).bytes,
+        approve(9, "TJ", &a4, 24).bytes,
+    ];
+    // Any order gives the same chain; the vector lists them by bytes.
+    items.sort();
+    let (_dir, replica) = replica();
+    for item in &items {
+        match Amendment::from_bytes(item) {
+            Ok(a) => assert!(replica.put_amendment(&a).unwrap()),
+            Err(_) => assert!(replica.put_approval(&Approval::from_bytes(item).unwrap()).unwrap()),
+        }
+    }
+    let chain = CharterChain::load(&genesis, &replica).unwrap();
+    let versions: Vec<serde_json::Value> = chain
+        .log()
+        .versions
+        .iter()
+        .map(|v| {
+            let view = chain.view(Some(v.version)).unwrap();
+            let members: serde_json::Map<String, serde_json::Value> =
+                view.members.iter().map(|m| (m.code.to_string(), m.public_key.clone().into())).collect();
+            serde_json::json!({"version": v.version, "hash": v.hash, "members": members, "threshold": view.threshold})
+        })
+        .collect();
+    let charter_json = serde_json::to_string(&serde_json::json!({
+        "network": NETWORK,
+        "members": genesis.members.iter().map(|m| serde_json::json!({"code": m.code, "name": m.name, "public_key": m.public_key.to_string()})).collect::<Vec<_>>(),
+    }))
+    .unwrap();
+    vec![
+        ("name".into(), "four-versions-from-five-amendments".into()),
+        ("genesis_charter".into(), charter_json),
+        ("genesis_hash".into(), g.to_string()),
+        ("items".into(), items.iter().map(hex::encode).collect::<Vec<_>>().join(",")),
+        ("versions".into(), serde_json::to_string(&versions).unwrap()),
+    ]
+}
+
+#[test]
+fn the_chain_vector_in_record_format_is_what_the_chain_gives() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/record-format.md")).unwrap();
+    let expected: Vec<String> = chain_vector().into_iter().map(|(k, v)| format!("{k}: {v}")).collect();
+    let start = doc.lines().position(|l| l == "```rix-chain-vector");
+    let block: Vec<&str> =
+        start.map(|s| doc.lines().skip(s + 1).take_while(|l| *l != "```").collect()).unwrap_or_default();
+    assert!(
+        block == expected.iter().map(String::as_str).collect::<Vec<_>>(),
+        "record-format.md §10.7 should hold this block:\n```rix-chain-vector\n{}\n```",
+        expected.join("\n")
+    );
+    let versions: serde_json::Value = serde_json::from_str(expected[4].trim_start_matches("versions: ")).unwrap();
+    assert_eq!(versions.as_array().unwrap().len(), 4, "versions 1-4; the fifth amendment does not apply");
+}
