@@ -341,6 +341,40 @@ fn a_stolen_key_is_revoked_with_a_cut_off_and_what_it_forged_leaves_every_node()
     assert_eq!(report["rejected"][0]["reason"], "key_retired", "{report}");
     let err = failure(&rix, &["--config", kz.config_arg(), "publish", sample_files("KZ")[3].to_str().unwrap()]);
     assert!(err.contains("revoked"), "{err}");
+
+    // KZ gets a new key: its node makes it and its proof, JP proposes it, MN approves; KZ's
+    // node then signs with it, after its last valid record.
+    let made = rix.json(&["--config", kz.config_arg(), "key", "rotate"]);
+    assert!(made["proposal"].is_null(), "a revoked member cannot propose: {made}");
+    let (public_key, proof) = (made["public_key"].as_str().unwrap(), made["proof"].as_str().unwrap());
+    let rotation = rix.json(&[
+        "--config",
+        jp.config_arg(),
+        "charter",
+        "propose",
+        "rotate-key",
+        "--member",
+        "KZ",
+        "--public-key",
+        public_key,
+        "--proof",
+        proof,
+    ]);
+    let id = rotation["proposal"].as_str().unwrap().to_owned();
+    rix_tests::wait_for(wait, "MN holds the rotation", || {
+        rix.json(&["--config", mn.config_arg(), "charter", "pending"])["proposals"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|p| p["proposal"] == id.as_str()))
+    });
+    assert_eq!(rix.json(&["--config", mn.config_arg(), "charter", "approve", &id])["applied"], 3);
+    rix_tests::wait_for(wait, "KZ applies its new key", || charter_version(&rix, kz.config_arg()) == 3);
+    let fourth = rix.json(&["--config", kz.config_arg(), "publish", sample_files("KZ")[3].to_str().unwrap()]);
+    assert_eq!(fourth["seq"], 4, "after its last valid record, 3");
+    for n in &net.nodes {
+        rix_tests::wait_for(wait, &format!("{} takes KZ's record under its new key", n.member), || {
+            count_of(&rix, n.config_arg(), "KZ") == 4
+        });
+    }
     for d in daemons {
         d.stop_cleanly();
     }

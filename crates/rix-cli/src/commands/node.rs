@@ -44,7 +44,12 @@ pub fn init(ctx: &Context, args: &InitArgs) -> Result<()> {
         );
         return Ok(());
     }
-    if outcome.member.is_none() {
+    if outcome.member.is_none() && outcome.joining {
+        outln!(
+            "\nAsk a member to run `rix charter propose add-observer --peer-id {} --name TEXT`; the node is\nadmitted when a majority has approved it.",
+            outcome.peer_id
+        );
+    } else if outcome.member.is_none() {
         outln!(
             "\nAsk a member to run `rix charter propose add-observer --peer-id {} --name TEXT`\n(or, before the network starts, `rix charter add-observer --charter FILE ...`) and to\nsend you the network's genesis charter for {}.",
             outcome.peer_id,
