@@ -488,6 +488,8 @@ fn three_rotations_of_one_key_keep_its_history_valid_everywhere_and_an_old_key_s
     rix.ok(&["--config", net.node("MN").config_arg(), "export", "--format", "signed", "--out", pack.to_str().unwrap()]);
     let mut signers: Vec<(u64, String)> = rix_tests::read_pack(&pack)
         .into_iter()
+        // Records; the pack's charter items (RIXM, RIXV) come first.
+        .filter(|bytes| bytes.starts_with(b"RIX\x01"))
         .map(|bytes| {
             let (record, _) = rix_api::record::SignedRecord::from_bytes(bytes).decode().unwrap();
             (record.seq, record.author_key.to_string())
@@ -678,4 +680,33 @@ fn proposals_and_approvals_travel_in_signed_packs_between_air_gapped_nodes() {
     assert_eq!(out.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["rejected"][0]["reason"], "charter_item", "{report}");
+}
+
+/// The upgrade of an existing network: its replicas hold records and no charter items (the
+/// replica's layout did not change), and its `charter.toml` becomes its genesis.
+#[test]
+fn an_existing_networks_charter_file_becomes_its_genesis_and_every_record_stays() {
+    let rix = rix();
+    let net = TestNet::init(&rix, &["KZ", "JP"]);
+    let (kz, jp) = (net.node("KZ"), net.node("JP"));
+    for f in sample_files("KZ").iter().take(3) {
+        rix.ok(&["--config", kz.config_arg(), "publish", f.to_str().unwrap()]);
+    }
+    let file = rix.json(&["charter", "show", "--charter", net.charter.to_str().unwrap()]);
+    let show = rix.json(&["--config", kz.config_arg(), "charter", "show"]);
+    assert_eq!(
+        (show["version"].as_u64(), &show["hash"], &show["genesis"]),
+        (Some(1), &file["genesis"], &file["genesis"])
+    );
+    assert_eq!(rix.json(&["--config", kz.config_arg(), "charter", "log"])["versions"].as_array().unwrap().len(), 1);
+    let verify = rix.json(&["--config", kz.config_arg(), "verify"]);
+    assert_eq!((verify["valid"].as_u64(), verify["failures"].clone()), (Some(3), serde_json::json!([])));
+    // Both nodes start from that genesis: same topic, same summaries; the history syncs.
+    let daemons: Vec<_> = [kz, jp].into_iter().map(|n| rix.spawn_daemon(n)).collect();
+    rix_tests::wait_for(Duration::from_secs(60), "JP syncs KZ's records", || {
+        count_of(&rix, jp.config_arg(), "KZ") == 3
+    });
+    for d in daemons {
+        d.stop_cleanly();
+    }
 }

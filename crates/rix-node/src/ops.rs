@@ -109,6 +109,16 @@ pub fn verify_and_store(
         }
     }
     replica.retire_records(&refused)?;
+    // A member's first record by a key that replaced another lowers where the old key stops
+    // counting: records the old key signed that the replica already held may now be past it.
+    let lowered = verified.iter().any(|v| {
+        let r = v.record();
+        charter.retired.iter().any(|k| k.code == r.author && matches!(k.why, rix_record::Retirement::Rotated))
+            && replica.first_seq_signed_by(&r.author, &r.author_key).ok().flatten() == Some(r.seq)
+    });
+    if lowered {
+        crate::charter::rejudge(replica, charter)?;
+    }
     Ok(StoredBatch { verified, slots, outcomes })
 }
 

@@ -244,6 +244,18 @@ impl Replica {
                 Some(id) => Some(*id),
                 None => self.db.get(&chain_key)?.map(|v| id_from(&v)).transpose()?,
             };
+            // Where a rotated-out key stops counting: the first record signed by a later key,
+            // evidence included (a member's first record by its new key may fork from one its
+            // old key signed at the same sequence number).
+            let first_key = keys::first_by_key(author, &r.author_key.to_bytes());
+            let first = match pending_first.get(&first_key) {
+                Some(seq) => Some(*seq),
+                None => self.db.get(&first_key)?.map(|v| u64_from(&v)),
+            };
+            if first.is_none_or(|f| r.seq < f) {
+                batch.insert(first_key.clone(), &r.seq.to_be_bytes());
+                pending_first.insert(first_key, r.seq);
+            }
             if let Some(existing) = existing {
                 let evidence_key = keys::evidence(author, r.seq, &id);
                 batch.insert(evidence_key, verified.bytes());
@@ -257,16 +269,6 @@ impl Replica {
             batch.insert(keys::record(&id), verified.bytes());
             batch.insert(chain_key, id.as_bytes().as_slice());
             batch.insert(keys::time(r.created_at.unix(), &id), time_value(r));
-            // Where a rotated-out key stops counting: the first record signed by a later key.
-            let first_key = keys::first_by_key(author, &r.author_key.to_bytes());
-            let first = match pending_first.get(&first_key) {
-                Some(seq) => Some(*seq),
-                None => self.db.get(&first_key)?.map(|v| u64_from(&v)),
-            };
-            if first.is_none_or(|f| r.seq < f) {
-                batch.insert(first_key.clone(), &r.seq.to_be_bytes());
-                pending_first.insert(first_key, r.seq);
-            }
             match &r.content {
                 rix_record::Content::Publication(p) => {
                     if let Some(old) = &p.supersedes {

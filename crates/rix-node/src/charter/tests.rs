@@ -315,3 +315,48 @@ fn the_chain_vector_in_record_format_is_what_the_chain_gives() {
     let versions: serde_json::Value = serde_json::from_str(expected[4].trim_start_matches("versions: ")).unwrap();
     assert_eq!(versions.as_array().unwrap().len(), 4, "versions 1-4; the fifth amendment does not apply");
 }
+
+#[test]
+fn an_old_key_record_held_before_the_new_keys_first_record_leaves_and_replicas_agree_in_any_order() {
+    use rix_record::SignedRecord;
+    let rotate = Change::RotateKey { code: code("KZ"), public_key: key(11).author_key(), proof: String::new() };
+    let charter = CharterState::genesis(genesis()).apply(&[rotate]).unwrap().charter;
+    let sign = |seed: u8, head: Option<rix_record::ChainHead>, title: &str| {
+        let p = Publication::new(Kind::BestPractice, title, "en".parse().unwrap(), vec![KeyFactor::Leadership]);
+        Author::new(NETWORK, code("KZ"), key(seed)).sign_next(head, Content::Publication(Box::new(p)), at(0)).unwrap()
+    };
+    let first = sign(1, None, "one");
+    let second = sign(1, Some(first.as_head()), "two");
+    // At seq 3 the member signs with its new key; a copy of the old key signs seq 3 and 4.
+    let new_key = sign(11, Some(second.as_head()), "three, new key");
+    let old_3 = sign(1, Some(second.as_head()), "three, old key");
+    let old_4 = sign(1, Some(old_3.as_head()), "four, old key");
+    let store = |replica: &Replica, records: &[&rix_record::VerifiedRecord]| {
+        let signed: Vec<SignedRecord> = records.iter().map(|r| r.signed()).collect();
+        crate::ops::verify_and_store(replica, &charter, &signed, rix_store::Durability::Flushed).unwrap()
+    };
+    let state = |replica: &Replica| {
+        let mut held: Vec<String> = replica.iter().map(|r| r.unwrap().record().seq.to_string()).collect();
+        held.sort();
+        let chain3 = replica.id_at(&code("KZ"), 3).unwrap();
+        (held, chain3)
+    };
+    // A: the old key's records first, then the new key's (an equivocation at seq 3), then the
+    // new key's record again by sync once the slot is free.
+    let (_a, a) = replica();
+    store(&a, &[&first, &second, &old_3, &old_4]);
+    assert_eq!(state(&a).0, ["1", "2", "3", "4"]);
+    store(&a, &[&new_key]);
+    let retired: Vec<u64> = a.retired_records().unwrap().iter().map(|r| r.record.record().seq).collect();
+    assert_eq!(retired, [3, 4], "the old key's records from seq 3 on leave");
+    store(&a, &[&new_key]);
+    // B: the new key's record first; the old key's are refused on arrival.
+    let (_b, b) = replica();
+    store(&b, &[&first, &second, &new_key]);
+    let stored = store(&b, &[&old_3, &old_4]);
+    assert!(stored.slots.iter().all(|s| matches!(s, Err(rix_record::VerifyError::KeyRetired { after_seq: 2, .. }))));
+    assert_eq!(state(&a), state(&b));
+    assert_eq!(state(&a), (vec!["1".into(), "2".into(), "3".into()], Some(new_key.id())));
+    let report = crate::ops::verify_replica(&a, &charter, |_| {}).unwrap();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+}
