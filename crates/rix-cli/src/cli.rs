@@ -393,9 +393,11 @@ pub enum ProposeCommand {
         /// The new public key, 64 hex digits.
         #[arg(long, value_name = "HEX")]
         public_key: String,
-        /// The new key's proof of possession for the current version, 128 hex digits.
+        /// The new key's proof of possession for the current version, 128 hex digits. Not
+        /// needed for this node's own member when the key is the one `rix key rotate` made
+        /// (the node computes it).
         #[arg(long, value_name = "HEX")]
-        proof: String,
+        proof: Option<String>,
     },
     /// Change a member's node: its peer id and addresses.
     SetNode {

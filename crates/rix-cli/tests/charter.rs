@@ -77,6 +77,21 @@ fn a_proposal_waits_for_its_threshold_and_bad_ones_are_refused_before_signing() 
         ],
     );
     assert!(err.contains("is already in use (keys are never reused)"), "{err}");
+    let err = failure(
+        &rix,
+        &[
+            "--config",
+            kz,
+            "charter",
+            "propose",
+            "rotate-key",
+            "--member",
+            "JP",
+            "--public-key",
+            "fd1724385aa0c75b64fb78cd602fa1d991fdebf76b13c58ed702eac835e9f618",
+        ],
+    );
+    assert!(err.contains("needs the new key's proof of possession"), "{err}");
     let err = failure(&rix, &["--config", kz, "charter", "approve", "0000"]);
     assert!(err.contains("no proposal 0000"), "{err}");
     let err = failure(&rix, &["--config", kz, "charter", "show", "--version", "2"]);

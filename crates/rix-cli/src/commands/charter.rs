@@ -20,7 +20,7 @@ pub fn run(ctx: &Context, command: &CharterCommand) -> Result<()> {
         CharterCommand::Show { charter: None, at_version } => print_charter(ctx, &ctx.backend()?.charter(*at_version)?),
         CharterCommand::Propose(propose) => {
             let backend = ctx.backend()?;
-            let change = change_of(propose, backend.as_ref())?;
+            let change = change_of(ctx, propose, backend.as_ref())?;
             let view = backend.charter_propose(vec![change])?;
             print_proposal(ctx, &view, "proposed")
         }
@@ -86,6 +86,28 @@ pub fn run(ctx: &Context, command: &CharterCommand) -> Result<()> {
     }
 }
 
+/// The proof of possession of `key` for this node's own member, from the key `rix key rotate`
+/// left in the signing key file's `.next` sibling.
+fn own_proof(
+    ctx: &Context,
+    backend: &dyn rix_api::Backend,
+    code: &rix_api::record::MemberCode,
+    key: &rix_api::record::keys::AuthorKey,
+) -> Result<String> {
+    let config = ctx.load_config()?;
+    let next_path = rix_node::publish::next_key_path(&config.config.keys.signing);
+    let next = (config.config.member.as_ref() == Some(code) && next_path.exists())
+        .then(|| rix_api::record::MemberKey::load(&next_path))
+        .transpose()?
+        .filter(|next| next.author_key() == *key);
+    let Some(next) = next else {
+        bail!(
+            "a rotation needs the new key's proof of possession: run `rix key rotate` on {code}'s node, which makes the key and prints its proof, and pass it with --proof"
+        );
+    };
+    Ok(rix_api::record::amendment::key_proof(&next, &backend.charter(None)?.hash, code))
+}
+
 /// `rix key rotate`.
 pub fn key(ctx: &Context, command: &KeyCommand) -> Result<()> {
     let KeyCommand::Rotate = command;
@@ -139,7 +161,7 @@ pub fn key(ctx: &Context, command: &KeyCommand) -> Result<()> {
 
 /// The change a `propose` subcommand asks for. Codes and keys are parsed here so that a typo
 /// is an error naming the argument; the rules of the current version are the node's check.
-fn change_of(command: &ProposeCommand, backend: &dyn rix_api::Backend) -> Result<Change> {
+fn change_of(ctx: &Context, command: &ProposeCommand, backend: &dyn rix_api::Backend) -> Result<Change> {
     let code = |c: &str| c.parse().map_err(|e| anyhow::anyhow!("--code/--member {c:?}: {e}"));
     Ok(match command {
         ProposeCommand::Admit { code: c, name, public_key, peer_id, address } => Change::Admit {
@@ -162,11 +184,16 @@ fn change_of(command: &ProposeCommand, backend: &dyn rix_api::Backend) -> Result
             let public_key = key.map_err(|e| anyhow::anyhow!("the charter's key of {code}: {e}"))?;
             Change::RevokeKey { code, public_key, after_seq: *after_seq, last_id: None }
         }
-        ProposeCommand::RotateKey { member, public_key, proof } => Change::RotateKey {
-            code: code(member)?,
-            public_key: public_key.parse().map_err(|e| anyhow::anyhow!("--public-key {public_key:?}: {e}"))?,
-            proof: proof.clone(),
-        },
+        ProposeCommand::RotateKey { member, public_key, proof } => {
+            let code = code(member)?;
+            let key: rix_api::record::keys::AuthorKey =
+                public_key.parse().map_err(|e| anyhow::anyhow!("--public-key {public_key:?}: {e}"))?;
+            let proof = match proof {
+                Some(proof) => proof.clone(),
+                None => own_proof(ctx, backend, &code, &key)?,
+            };
+            Change::RotateKey { code, public_key: key, proof }
+        }
         ProposeCommand::SetNode { member, peer_id, address } => {
             Change::SetNode { code: code(member)?, peer_id: peer_id.clone(), addresses: address.clone() }
         }
