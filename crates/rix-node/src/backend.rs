@@ -212,7 +212,7 @@ impl LocalBackend {
         let options = config.config.store.replica_options();
         let replica = Replica::open(&config.replica_dir(), &options)?;
         let charter = Arc::new(CharterChain::load(&genesis, &replica)?.charter());
-        crate::charter::rejudge(&replica, &charter)?;
+        crate::charter::rejudge_cutoffs(&replica, &charter)?;
         let charter = std::sync::RwLock::new(charter);
         Ok(ReplicaBackend(Offline { config, genesis, charter, replica, search: std::sync::OnceLock::new() }))
     }

@@ -644,11 +644,24 @@ pub fn check_rotation(
 /// reason: records a node took in before the version, or the record, that ended their key.
 /// Only the records after each cut-off are read. Returns the ids taken out.
 pub fn rejudge(replica: &Replica, charter: &Charter) -> Result<Vec<RecordId>, rix_store::StoreError> {
+    rejudge_keys(replica, charter, true)
+}
+
+/// [`rejudge`] for revocations and removals only: what a version applied by another process
+/// may have changed. A rotation's bound moves only when a record is stored, which re-judges
+/// it then ([`crate::ops::verify_and_store`]); skipping it keeps opening a replica cheap,
+/// since it reads a rotated member's records after the bound.
+pub fn rejudge_cutoffs(replica: &Replica, charter: &Charter) -> Result<Vec<RecordId>, rix_store::StoreError> {
+    rejudge_keys(replica, charter, false)
+}
+
+fn rejudge_keys(replica: &Replica, charter: &Charter, rotations: bool) -> Result<Vec<RecordId>, rix_store::StoreError> {
     const PAGE: usize = 512;
     let mut refused = Vec::new();
     for retired in &charter.retired {
         let from = match &retired.why {
             Retirement::Revoked(cutoff) | Retirement::Removed(cutoff) => cutoff.after_seq.max(1),
+            Retirement::Rotated if !rotations => continue,
             Retirement::Rotated => match rotation_bound(replica, charter, &retired.code, &retired.public_key)? {
                 Some(bound) => bound,
                 None => continue,
