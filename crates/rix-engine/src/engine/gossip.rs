@@ -100,7 +100,13 @@ impl<T: Types> Engine<T> {
                         Acceptance::Reject
                     }
                     Ok(o) if o.new > 0 => Acceptance::Accept,
-                    Ok(_) => Acceptance::Ignore,
+                    // Held already (gossipsub had not seen it: a replay), or an approval this
+                    // node cannot judge yet: not forwarded, and a trickle of them costs
+                    // little while a flood bans, as for records.
+                    Ok(_) => {
+                        self.penalise(&from, crate::scoring::Offence::Replay, now);
+                        Acceptance::Ignore
+                    }
                 };
                 self.out.push(Output::Validate { message, from, acceptance });
             }

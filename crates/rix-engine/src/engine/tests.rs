@@ -381,3 +381,14 @@ fn a_peer_behind_on_the_charter_is_not_banned_for_serving_what_a_newer_version_r
     let out = serve_one(2, "d3", 10);
     assert!(out.iter().any(|o| matches!(o, Output::Ban { peer: 2, .. })), "the same chain: a forgery");
 }
+
+#[test]
+fn charter_items_replayed_by_gossip_cost_their_sender_a_replay_point() {
+    let mut e = engine();
+    let out = e.handle(Event::CharterGossip { from: 3, message: 40, item: b"held".to_vec() }, at(0));
+    let [(batch, _)] = charter_ingests(&out).try_into().unwrap();
+    let held = CharterOutcome { duplicate: 1, ..Default::default() };
+    let out = e.handle(Event::CharterIngested { batch, outcome: Ok(held) }, at(1));
+    assert_eq!(verdicts(&out), vec![(40, Acceptance::Ignore)]);
+    assert!(out.iter().any(|o| matches!(o, Output::Penalised { peer: 3, offence: Offence::Replay, banned: false })));
+}
