@@ -160,3 +160,27 @@ pub struct CharterLog {
     /// Every version, the genesis first.
     pub versions: Vec<VersionLogEntry>,
 }
+
+/// One change in words, as `rix charter log` and the web view show it.
+pub fn describe_change(change: &Change) -> String {
+    match change {
+        Change::Admit { code, name, public_key, peer_id, addresses, .. } => format!(
+            "admit {code} {name:?}, key {public_key}, node {}{}",
+            if peer_id.is_empty() { "(none)" } else { peer_id },
+            if addresses.is_empty() { String::new() } else { format!(" at {}", addresses.join(" ")) }
+        ),
+        Change::Remove { code, after_seq, .. } => format!("remove {code} (its records after #{after_seq} refused)"),
+        Change::RotateKey { code, public_key, .. } => format!("rotate {code}'s key to {public_key}"),
+        Change::RevokeKey { code, public_key, after_seq, .. } => {
+            format!("revoke {code}'s key {public_key} after record #{after_seq}")
+        }
+        Change::SetNode { code, peer_id, addresses } => {
+            format!("set {code}'s node to {peer_id}{}", if addresses.is_empty() { "" } else { " at " })
+                + &addresses.join(" ")
+        }
+        Change::AddObserver { peer_id, name, .. } => format!("add observer {name:?} ({peer_id})"),
+        Change::RemoveObserver { peer_id } => format!("remove observer {peer_id}"),
+        Change::SetThreshold { threshold: ThresholdRule::Majority } => "set the threshold to a majority".into(),
+        Change::SetThreshold { threshold: ThresholdRule::Fixed { count } } => format!("set the threshold to {count}"),
+    }
+}

@@ -117,6 +117,11 @@ impl ApiClient {
         Ok(self.get::<Peers>(routes::PEERS)?.peers)
     }
 
+    /// `rix web`: a one-time login link to the daemon's web view.
+    pub fn web_login(&self) -> Result<crate::WebLogin, Error> {
+        self.post_json(routes::WEB_LOGIN, b"{}")
+    }
+
     /// The daemon's metrics, OpenMetrics text.
     pub fn metrics(&self) -> Result<String, Error> {
         let mut response = self.success(self.agent.get(self.url(routes::METRICS)).call())?;

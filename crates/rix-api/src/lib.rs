@@ -30,12 +30,12 @@ pub mod views;
 pub use rix_record as record;
 
 pub use backend::Backend;
-pub use charter::{CharterLog, CharterView, PendingProposals, ProposalView};
+pub use charter::{CharterLog, CharterView, PendingProposals, ProposalView, describe_change};
 pub use client::ApiClient;
 pub use error::{Error, ErrorBody, ErrorKind};
 pub use filter::{RecordFilter, SearchHit, SearchQuery, SearchResults};
 pub use reports::{
     ChainView, EquivocationView, ImportReport, MemberStats, NewestRecord, PeerRole, PeerView, ReindexReport, Rejection,
-    RetiredRecordView, StatsReport, StatusView, StorageView, VerifyReport,
+    RetiredRecordView, StatsReport, StatusView, StorageView, VerifyReport, WebLogin,
 };
 pub use views::{Detail, RecordKind, RecordList, RecordView, WithdrawalView};

@@ -46,12 +46,22 @@ pub struct MemberStats {
     pub newest: Option<NewestRecord>,
     /// Key factors with no publication by this member: coverage gaps.
     pub missing_factors: Vec<KeyFactor>,
+    /// Current publications per year of creation.
+    #[serde(default)]
+    pub by_year: BTreeMap<String, u64>,
 }
 
 impl MemberStats {
     /// An empty row for `member`.
     pub fn new(member: MemberCode) -> Self {
-        Self { member, publications: 0, by_factor: BTreeMap::new(), newest: None, missing_factors: Vec::new() }
+        Self {
+            member,
+            publications: 0,
+            by_factor: BTreeMap::new(),
+            newest: None,
+            missing_factors: Vec::new(),
+            by_year: BTreeMap::new(),
+        }
     }
 
     /// Publications on `factor`.
@@ -286,6 +296,15 @@ pub struct PeerView {
     /// it; below -80 it ignores what the peer sends).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gossip_score: Option<f64>,
+}
+
+/// `rix web --json`: a link that signs a browser into the daemon's web view once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebLogin {
+    /// The URL, carrying a one-time token.
+    pub url: String,
+    /// Seconds the token stays valid if unused.
+    pub expires_in: u64,
 }
 
 /// What `rix reindex` did.

@@ -1,6 +1,7 @@
 //! The daemon's HTTP routes, shared by the server (`rix-node`'s `api`) and [`crate::client`].
 //! Every route but [`METRICS`] needs `Authorization: Bearer TOKEN`; `docs/cli.md` describes
-//! each.
+//! each. The web view's pages (`/`, `/records`, ... in `rix-web`) are outside `/v1` and use
+//! a session cookie instead; `docs/web.md` describes them.
 
 /// `GET`: a cheap authenticated probe.
 pub const HEALTH: &str = "/v1/health";
@@ -40,6 +41,8 @@ pub const CHARTER_PENDING: &str = "/v1/charter/pending";
 pub const CHARTER_PROPOSE: &str = "/v1/charter/propose";
 /// `POST /v1/charter/approve/PREFIX`: the approved [`crate::ProposalView`].
 pub const CHARTER_APPROVE: &str = "/v1/charter/approve";
+/// `POST`: a one-time login link to the web view, [`crate::WebLogin`].
+pub const WEB_LOGIN: &str = "/v1/web/login";
 /// `GET`, no token: OpenMetrics text.
 pub const METRICS: &str = "/metrics";
 

@@ -69,6 +69,13 @@ pub enum Command {
     Status,
     /// Connected peers: member code, address, last sync (needs the running daemon).
     Peers,
+    /// Print a link that opens the analysts' web view of this node in a browser, signed in
+    /// (needs the running daemon, which serves the pages on its API address).
+    ///
+    /// The link carries a one-time token: it signs one browser in, then is worth nothing. It
+    /// expires after 10 minutes if unused. The session lasts until 12 hours without use or the
+    /// daemon's restart.
+    Web(WebArgs),
     /// Inspect or edit the charter (the network's members and observers).
     #[command(subcommand)]
     Charter(CharterCommand),
@@ -271,6 +278,14 @@ pub struct ExportArgs {
     /// Filters (not for `signed`, which exports everything).
     #[command(flatten)]
     pub filter: FilterArgs,
+}
+
+/// `rix web`
+#[derive(Debug, Args)]
+pub struct WebArgs {
+    /// Also open the link in the default browser (xdg-open, or open on macOS).
+    #[arg(long)]
+    pub open: bool,
 }
 
 /// `rix import`

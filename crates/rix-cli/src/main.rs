@@ -7,7 +7,6 @@ mod cli;
 mod commands;
 mod progress;
 mod render;
-mod report;
 
 use clap::Parser;
 use cli::{Cli, Command};
@@ -35,6 +34,7 @@ fn main() {
         Command::Charter(command) => commands::charter::run(&ctx, command),
         Command::Key(command) => commands::charter::key(&ctx, command),
         Command::Peers => commands::node::peers(&ctx),
+        Command::Web(args) => commands::node::web(&ctx, args),
         Command::Daemon => commands::node::daemon(&ctx),
         Command::Devnet(args) => commands::devnet::run(&ctx, args),
     };

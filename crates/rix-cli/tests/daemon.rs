@@ -167,14 +167,23 @@ fn local_security_key_modes_api_exposure_and_no_secrets_in_logs() {
         std::fs::set_permissions(key, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
 
-    // An API on a non-loopback address is warned about; the token file is owner-only; and with
-    // the most verbose logging, no secret (signing seed, node key, API token) reaches the log.
+    // An API on a non-loopback address is refused (it is plain HTTP), naming the field and the
+    // file, unless the config accepts the risk; then it is warned about. The token file is
+    // owner-only; and with the most verbose logging, no secret (signing seed, node key, API
+    // token) reaches the log.
     let config = std::fs::read_to_string(&kz.config).unwrap();
-    std::fs::write(
-        &kz.config,
-        config.replace(&format!("127.0.0.1:{}", kz.api_port), &format!("0.0.0.0:{}", kz.api_port)),
-    )
-    .unwrap();
+    let exposed = config.replace(&format!("127.0.0.1:{}", kz.api_port), &format!("0.0.0.0:{}", kz.api_port));
+    std::fs::write(&kz.config, &exposed).unwrap();
+    let out = rix.run(&["--config", kz.config_arg(), "daemon"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("api.listen") && stderr.contains("config.toml") && stderr.contains("allow_plaintext_remote"),
+        "{stderr}"
+    );
+    let listen = format!("listen = \"0.0.0.0:{}\"", kz.api_port);
+    assert!(exposed.contains(&listen), "{exposed}");
+    std::fs::write(&kz.config, exposed.replace(&listen, &format!("{listen}\nallow_plaintext_remote = true"))).unwrap();
     let log_path = kz.dir.join("trace.log");
     let mut daemon = rix
         .command()

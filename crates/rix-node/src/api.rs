@@ -1,4 +1,5 @@
-//! The local HTTP/JSON API the `rix` CLI uses while the daemon runs.
+//! The local HTTP/JSON API the `rix` CLI uses while the daemon runs, and the web view's pages
+//! (`rix_web::router`) beside it on the same address.
 //!
 //! Every route but `/metrics` needs `Authorization: Bearer TOKEN`, where TOKEN is the content
 //! of `DATA_DIR/api.token`, written (mode 0600) at each start: whoever can read the node's data
@@ -28,9 +29,7 @@ use rix_store::query::{RecordFilter, RecordList, RecordView};
 use crate::error::NodeError;
 use crate::inprocess::InProcessBackend;
 use crate::node::Node;
-
-/// The signed export streams in chunks of about this size.
-const EXPORT_CHUNK_BYTES: usize = 256 * 1024;
+use rix_web::body::streamed;
 
 /// Writes a fresh random token to `path` (mode 0600) and returns it.
 pub fn write_token(path: &Path) -> Result<String, NodeError> {
@@ -113,8 +112,13 @@ pub fn router(node: Arc<Node>) -> Router {
         .route(routes::CHARTER_PENDING, get(charter_pending))
         .route(routes::CHARTER_PROPOSE, post(charter_propose))
         .route(&format!("{}/{{prefix}}", routes::CHARTER_APPROVE), post(charter_approve))
+        .route(routes::WEB_LOGIN, post(web_login))
         .route_layer(middleware::from_fn_with_state(node.clone(), authenticate));
-    Router::new().route(routes::METRICS, get(metrics)).merge(authenticated).with_state(node)
+    Router::new()
+        .route(routes::METRICS, get(metrics))
+        .merge(authenticated)
+        .with_state(node.clone())
+        .merge(rix_web::router(node.web.clone()))
 }
 
 async fn authenticate(State(node): State<Arc<Node>>, headers: HeaderMap, request: Request, next: Next) -> Response {
@@ -135,6 +139,12 @@ async fn authenticate(State(node): State<Arc<Node>>, headers: HeaderMap, request
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A one-time login link to the web view (`rix web`): whoever holds the API token may open a
+/// browser session.
+async fn web_login(State(node): State<Arc<Node>>) -> Json<rix_api::WebLogin> {
+    Json(rix_api::WebLogin { url: node.web.login_url(), expires_in: rix_web::LOGIN_TTL.as_secs() })
 }
 
 async fn metrics(State(node): State<Arc<Node>>) -> impl IntoResponse {
@@ -205,47 +215,6 @@ async fn export_signed(State(node): State<Arc<Node>>) -> ApiResult<impl IntoResp
     });
     let count = header::HeaderName::from_static(routes::EXPORT_COUNT_HEADER);
     Ok(([(header::CONTENT_TYPE, "application/octet-stream".to_owned()), (count, total.to_string())], body))
-}
-
-/// A response body that `produce` writes on the blocking pool. It goes out in chunks of about
-/// [`EXPORT_CHUNK_BYTES`] through a channel of four, so the daemon holds a few chunks, not the
-/// whole body, however large the replica. An error part-way ends the body abnormally, which
-/// the client reports as a failed export; a client that goes away stops the reading.
-fn streamed(produce: impl FnOnce(&mut ChunkedBody) -> Result<(), rix_api::Error> + Send + 'static) -> axum::body::Body {
-    let (chunks, receiver) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(4);
-    tokio::task::spawn_blocking(move || {
-        let mut out = ChunkedBody { chunk: Vec::with_capacity(EXPORT_CHUNK_BYTES), chunks };
-        let last = match produce(&mut out) {
-            Ok(()) => Ok(std::mem::take(&mut out.chunk)),
-            Err(e) => Err(std::io::Error::other(e.to_string())),
-        };
-        let _ = out.chunks.blocking_send(last);
-    });
-    let body = futures::stream::unfold(receiver, |mut receiver| async move {
-        receiver.recv().await.map(|chunk| (chunk, receiver))
-    });
-    axum::body::Body::from_stream(body)
-}
-
-/// Where [`streamed`] bodies are written: a chunk, sent on when full.
-struct ChunkedBody {
-    chunk: Vec<u8>,
-    chunks: tokio::sync::mpsc::Sender<std::io::Result<Vec<u8>>>,
-}
-
-impl Write for ChunkedBody {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.chunk.extend_from_slice(buf);
-        if self.chunk.len() >= EXPORT_CHUNK_BYTES {
-            let full = std::mem::replace(&mut self.chunk, Vec::with_capacity(EXPORT_CHUNK_BYTES));
-            self.chunks.blocking_send(Ok(full)).map_err(|_| std::io::Error::other("the client went away"))?;
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// Imports a signed export as it arrives: the body's chunks go through a channel of four to a

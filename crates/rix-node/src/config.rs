@@ -216,19 +216,28 @@ impl SyncConfig {
     }
 }
 
-/// `[api]`
+/// `[api]`: the local HTTP API and the web view it serves.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ApiConfig {
-    /// Address of the local HTTP API. Default `127.0.0.1:7401`. Anything but loopback is
-    /// reachable by others and is warned about at start.
+    /// Address of the local HTTP API and the web view. Default `127.0.0.1:7401`. rix serves
+    /// plain HTTP, so an address other than loopback is refused unless
+    /// [`ApiConfig::allow_plaintext_remote`] is set.
     #[serde(with = "text")]
     pub listen: SocketAddr,
+    /// Further `Host` names the web view answers to, such as the name of a TLS reverse proxy
+    /// in front of it (`"rix.customs.example"`). The listen address (and `localhost:PORT` on
+    /// loopback) is always answered; any other name is refused, against DNS rebinding.
+    pub hosts: Vec<String>,
+    /// Allow `listen` on an address other than loopback, in plain HTTP: tokens, session
+    /// cookies and records then cross the network unencrypted. Default false; prefer a TLS
+    /// reverse proxy on the node's machine forwarding to a loopback `listen`.
+    pub allow_plaintext_remote: bool,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        Self { listen: SocketAddr::from(([127, 0, 0, 1], 7401)) }
+        Self { listen: SocketAddr::from(([127, 0, 0, 1], 7401)), hosts: Vec::new(), allow_plaintext_remote: false }
     }
 }
 
@@ -365,6 +374,22 @@ impl NodeConfig {
         if self.store.cache_capacity_mb == 0 {
             return Err(invalid("store.cache_capacity_mb", "must be at least 1".into()));
         }
+        if !self.api.listen.ip().is_loopback() && !self.api.allow_plaintext_remote {
+            return Err(invalid(
+                "api.listen",
+                format!(
+                    "{} is not a loopback address, and rix serves its API and web view in plain HTTP: \
+                     keep it on 127.0.0.1 (behind a TLS reverse proxy for remote readers, its name in \
+                     api.hosts), or set api.allow_plaintext_remote = true to accept the risk",
+                    self.api.listen
+                ),
+            ));
+        }
+        if let Some(bad) = self.api.hosts.iter().find(|h| {
+            h.is_empty() || !h.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+        }) {
+            return Err(invalid("api.hosts", format!("{bad:?} is not a host name (with an optional :port)")));
+        }
         Ok(())
     }
 }
@@ -432,8 +457,11 @@ request_timeout_secs = 30
 recovery_timeout_secs = 30
 
 [api]
-# The local API for the rix CLI. Keep it on loopback.
+# The local API for the rix CLI, and the analysts' web view (`rix web` prints its address).
+# Plain HTTP: keep it on loopback; a non-loopback address needs allow_plaintext_remote = true.
 listen = "{api}"
+# Further Host names the web view answers to (a TLS reverse proxy's name, for example).
+hosts = []
 
 [store]
 cache_capacity_mb = {DEFAULT_CACHE_MB}

@@ -239,7 +239,11 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
     let (supervisor, failures) = Supervisor::new();
     let (history_tx, history_known) = watch::channel(history_known);
     let (queries_tx, queries) = mpsc::channel(QUERY_QUEUE);
-    let node = Arc::new(Node {
+    let hosts = rix_web::Hosts::new(api_addr, &config.config.api.hosts);
+    let runtime = tokio::runtime::Handle::current();
+    // The web view asks the node through its backend; the node holds the web view's sessions.
+    let node = Arc::new_cyclic(|me: &std::sync::Weak<Node>| Node {
+        web: rix_web::Web::new(web_backend(me.clone(), runtime), hosts),
         config,
         genesis,
         charter: watch::channel(Arc::new(current)).0,
@@ -348,6 +352,17 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
     });
     tracing::info!(peer_id = %node.net.local_peer_id(), api = %api_addr, member = ?node.config.config.member, "node started");
     Ok(RunningNode { node, indexer, failures })
+}
+
+/// How the web view opens a backend on its node: the node holds the web view, so the web
+/// view holds the node weakly (a page asked while the node is being dropped gets an error).
+fn web_backend(node: std::sync::Weak<Node>, runtime: tokio::runtime::Handle) -> rix_web::OpenBackend {
+    Arc::new(move || -> Result<Box<dyn rix_api::Backend>, rix_api::Error> {
+        let node = node
+            .upgrade()
+            .ok_or_else(|| rix_api::Error::refused(rix_api::ErrorKind::Unavailable, "the node is stopping"))?;
+        Ok(Box::new(crate::inprocess::InProcessBackend::new(node, runtime.clone())))
+    })
 }
 
 /// The longest a daemon whose worker failed spends stopping before it exits anyway.

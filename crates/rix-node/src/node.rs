@@ -77,6 +77,8 @@ pub struct Node {
     pub(crate) supervisor: Supervisor,
     /// Free space on the data directory's disk, and whether records from outside are taken.
     pub(crate) disk: crate::disk::DiskGauge,
+    /// The analysts' web view, served with the API.
+    pub(crate) web: Arc<rix_web::Web>,
 }
 
 impl std::fmt::Debug for Node {
@@ -89,6 +91,11 @@ impl Node {
     /// The channel [`Node::subscribe_stored`] listens to.
     pub(crate) fn stored_notices() -> tokio::sync::broadcast::Sender<rix_record::RecordId> {
         tokio::sync::broadcast::channel(STORED_NOTICES).0
+    }
+
+    /// The web view: `login_url` gives a one-time login link.
+    pub fn web(&self) -> &Arc<rix_web::Web> {
+        &self.web
     }
 
     /// The replica.

@@ -255,7 +255,7 @@ impl Replica {
             report.publications += 1;
             *report.by_kind.entry(kind.into_owned()).or_default() += 1;
             let year = Timestamp::from_unix(created).map_or_else(|| "?".to_owned(), |t| t.year().to_string());
-            *report.by_year.entry(year).or_default() += 1;
+            *report.by_year.entry(year.clone()).or_default() += 1;
             let row = match rows.entry(author.clone()) {
                 std::collections::btree_map::Entry::Occupied(row) => row.into_mut(),
                 // An author outside the given members (a member since removed): its own row,
@@ -266,6 +266,7 @@ impl Replica {
                 },
             };
             row.publications += 1;
+            *row.by_year.entry(year).or_default() += 1;
             for factor in slugs {
                 *row.by_factor.entry(factor.to_string()).or_default() += 1;
                 *report.factor_totals.entry(factor.into_owned()).or_default() += 1;

@@ -59,7 +59,7 @@ pub fn run(ctx: &Context, command: &CharterCommand) -> Result<()> {
                     ),
                 }
                 for c in &v.changes {
-                    outln!("    {}", describe(c));
+                    outln!("    {}", rix_api::describe_change(c));
                 }
             }
             Ok(())
@@ -219,35 +219,11 @@ fn codes(codes: &[rix_api::record::MemberCode]) -> String {
     codes.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ")
 }
 
-/// One change in words.
-fn describe(change: &Change) -> String {
-    match change {
-        Change::Admit { code, name, public_key, peer_id, addresses, .. } => format!(
-            "admit {code} {name:?}, key {public_key}, node {}{}",
-            if peer_id.is_empty() { "(none)" } else { peer_id },
-            if addresses.is_empty() { String::new() } else { format!(" at {}", addresses.join(" ")) }
-        ),
-        Change::Remove { code, after_seq, .. } => format!("remove {code} (its records after #{after_seq} refused)"),
-        Change::RotateKey { code, public_key, .. } => format!("rotate {code}'s key to {public_key}"),
-        Change::RevokeKey { code, public_key, after_seq, .. } => {
-            format!("revoke {code}'s key {public_key} after record #{after_seq}")
-        }
-        Change::SetNode { code, peer_id, addresses } => {
-            format!("set {code}'s node to {peer_id}{}", if addresses.is_empty() { "" } else { " at " })
-                + &addresses.join(" ")
-        }
-        Change::AddObserver { peer_id, name, .. } => format!("add observer {name:?} ({peer_id})"),
-        Change::RemoveObserver { peer_id } => format!("remove observer {peer_id}"),
-        Change::SetThreshold { threshold: ThresholdRule::Majority } => "set the threshold to a majority".into(),
-        Change::SetThreshold { threshold: ThresholdRule::Fixed { count } } => format!("set the threshold to {count}"),
-    }
-}
-
 fn describe_proposal(p: &ProposalView) -> Result<()> {
     outln!("proposal {}", p.proposal);
     outln!("  amends    version {} (proposed by {} at {})", p.amends_version, p.proposer, p.created_at);
     for c in &p.changes {
-        outln!("  change    {}", describe(c));
+        outln!("  change    {}", rix_api::describe_change(c));
     }
     outln!("  approved  {} ({} of {} needed)", codes(&p.approvals), p.approvals.len(), p.needed);
     let state = match (&p.applied, &p.stale) {

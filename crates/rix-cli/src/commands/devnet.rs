@@ -90,6 +90,13 @@ pub fn run(ctx: &Context, args: &DevnetArgs) -> Result<()> {
         for (code, config) in &configs {
             outln!("  rix --config {} list      # {code}", config.display());
         }
+        // The web view of one node (KZ's when it runs): a one-time link, and how to get another.
+        let (code, node) = nodes.iter().find(|(c, _)| c == "KZ").unwrap_or(&nodes[0]);
+        let config = &configs.iter().find(|(c, _)| c == code).expect("every node has a config").1;
+        outln!();
+        outln!("Web view of {code}'s node (open in a browser; the link signs in once):");
+        outln!("  {}", node.web().login_url());
+        outln!("  another link: rix --config {} web", config.display());
         outln!();
     }
 

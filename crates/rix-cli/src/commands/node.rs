@@ -118,6 +118,37 @@ pub fn status(ctx: &Context) -> Result<()> {
     Ok(())
 }
 
+pub fn web(ctx: &Context, args: &crate::cli::WebArgs) -> Result<()> {
+    let config = ctx.load_config()?;
+    let Some(api) = rix_node::client::connect(&config)? else {
+        anyhow::bail!(
+            "the web view is served by the daemon, which is not running: start it with `rix daemon`, then run `rix web` again"
+        );
+    };
+    let login = api.web_login()?;
+    if args.open {
+        let opener = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
+        let opened = std::process::Command::new(opener)
+            .arg(&login.url)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+        if !matches!(opened, Ok(status) if status.success()) {
+            ctx.note(format!("could not start {opener}; open the link below by hand"));
+        }
+    }
+    if ctx.json {
+        return ctx.print_json(&login);
+    }
+    outln!("{}", login.url);
+    ctx.note(format!(
+        "the link signs one browser in and then stops working; unused, it expires in {} minutes",
+        login.expires_in / 60
+    ));
+    Ok(())
+}
+
 pub fn peers(ctx: &Context) -> Result<()> {
     let config = ctx.load_config()?;
     let Some(api) = rix_node::client::connect(&config)? else {

@@ -72,7 +72,7 @@ fn esc(s: &str) -> String {
 
 /// Markdown to HTML, with raw HTML in the source shown as text (records come from other
 /// administrations; nothing in them may run in the reader's browser).
-fn markdown_html(md: &str) -> String {
+pub fn markdown_html(md: &str) -> String {
     use pulldown_cmark::{Event, HeadingLevel, Parser, Tag, TagEnd, html};
     let demote = |l: HeadingLevel| match l {
         HeadingLevel::H1 => HeadingLevel::H4,
