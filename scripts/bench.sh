@@ -12,12 +12,14 @@ out=target/bench
 mkdir -p "$out"
 if [ "${1:-}" = "--quick" ]; then
     export RIX_BENCH_RECORDS=1000 RIX_BENCH_JOURNAL_WRITES=50 RIX_BENCH_SEARCH_RECORDS=10000 RIX_BENCH_PROPAGATION=300 \
-        RIX_BENCH_CATCHUP=10000 RIX_SCALE_NODES=30 RIX_SCALE_RECORDS=60 RIX_MILLION_RECORDS=50000
+        RIX_BENCH_CATCHUP=10000 RIX_SCALE_NODES=30 RIX_SCALE_RECORDS=60 RIX_MILLION_RECORDS=50000 \
+        RIX_BENCH_WEB_RECORDS=9000 RIX_BENCH_WEB_RUNS=10
 fi
 benches=(
     "pipeline:cargo bench -q -p rix-store --bench pipeline"
     "journal:cargo bench -q -p rix-node --bench journal"
     "search:cargo bench -q -p rix-tests --bench search"
+    "web:cargo bench -q -p rix-tests --bench web"
     "network:cargo bench -q -p rix-tests --bench network"
     "daemons:cargo bench -q -p rix-cli --bench daemons"
     "scale:cargo bench -q -p rix-tests --bench scale"

@@ -6,6 +6,7 @@
 //! `rix` binary) and pass that path in; multi-node tests in this crate's `tests/` use the same
 //! node directories.
 
+pub mod browser;
 pub mod corpus;
 pub mod hostile;
 pub mod js;

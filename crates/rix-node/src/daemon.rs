@@ -350,6 +350,7 @@ pub async fn start(config: LoadedConfig) -> Result<RunningNode, NodeError> {
             tracing::error!(error = %e, "local API stopped");
         }
     });
+    node.web.warm();
     tracing::info!(peer_id = %node.net.local_peer_id(), api = %api_addr, member = ?node.config.config.member, "node started");
     Ok(RunningNode { node, indexer, failures })
 }

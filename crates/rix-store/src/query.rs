@@ -145,9 +145,12 @@ impl Replica {
             Ok(admits(filter, &stored).then_some(stored))
         };
         let mut handed = 0;
-        if let (Some(member), None, None) = (&filter.member, &filter.kind, &filter.factor) {
+        if let Some(member) = &filter.member {
             // The author index is in sequence order, listings in time order: note when each
             // admitted record was created (40 bytes apiece), sort, then read them in order.
+            // Taken with a kind or factor filter too: a facet's time index holds every member's
+            // records, and a member that published long ago would have its records behind all
+            // the others' (on 100,000 records, member + factor took 0.8 s that way, not 10 ms).
             let mut found = Vec::new();
             for id in self.author_ids_newest_first(member) {
                 if found.len() as u64 >= limit {

@@ -219,6 +219,7 @@ fn stats_by_reading_every_record(replica: &Replica, members: &[MemberCode]) -> S
         *report.by_year.entry(r.created_at.year().to_string()).or_default() += 1;
         let row = rows.entry(r.author.to_string()).or_insert_with(|| MemberStats::new(r.author.clone()));
         row.publications += 1;
+        *row.by_year.entry(r.created_at.year().to_string()).or_default() += 1;
         for f in &p.factors {
             *row.by_factor.entry(f.slug().to_owned()).or_default() += 1;
             *report.factor_totals.entry(f.slug().to_owned()).or_default() += 1;

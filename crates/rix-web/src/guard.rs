@@ -71,6 +71,7 @@ pub const LANG_COOKIE: &str = "rix_lang";
 
 /// Every request: Host check, language, security headers.
 pub async fn request(State(web): State<Arc<Web>>, mut request: Request, next: Next) -> Response {
+    let started = Instant::now();
     let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
     let mut response = if !web.hosts.allows(host) {
         // Plain text, no page: whoever asks under a foreign name is not a reader of this node.
@@ -97,6 +98,12 @@ pub async fn request(State(web): State<Arc<Web>>, mut request: Request, next: Ne
         headers.insert(name, HeaderValue::from_static(value));
     }
     headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    // How long the page took at the server (until its head; a download streams after), for
+    // the browser's developer tools and the web benchmark.
+    let took = format!("page;dur={:.2}", started.elapsed().as_secs_f64() * 1000.0);
+    if let Ok(value) = HeaderValue::from_str(&took) {
+        headers.insert(header::HeaderName::from_static("server-timing"), value);
+    }
     response
 }
 

@@ -240,6 +240,12 @@ const TABLE: &[(&str, &str, &str, &str)] = &[
     ("rec.prev", "Previous", "Назад", "上一页"),
     ("rec.next", "Next", "Далее", "下一页"),
     ("rec.page", "Page", "Страница", "第"),
+    (
+        "rec.deepest",
+        "This is the last page offered: narrow the selection (a filter, a date, a search) to see older records, or download the selection.",
+        "Это последняя доступная страница: уточните выборку (фильтр, дата, поиск), чтобы увидеть более старые записи, или скачайте выборку.",
+        "这是可显示的最后一页：请缩小选择范围（筛选、日期、搜索）以查看更早的记录，或下载所选内容。",
+    ),
     ("rec.download", "Download this selection", "Скачать выборку", "下载所选内容"),
     ("rec.results", "Results", "Результаты", "结果"),
     ("rec.summary", "Summary", "Краткое содержание", "摘要"),

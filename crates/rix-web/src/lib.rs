@@ -57,6 +57,17 @@ impl Web {
         format!("http://{}/login?token={token}", self.hosts.primary())
     }
 
+    /// Computes the statistics in the background, so that the first page to show them does not
+    /// wait (the daemon calls it at start).
+    pub fn warm(self: &Arc<Self>) {
+        let web = self.clone();
+        tokio::spawn(async move {
+            if web.stats.get().is_none() {
+                let _ = web.stats().await;
+            }
+        });
+    }
+
     /// Runs `work` with a backend on the blocking pool.
     async fn ask<T: Send + 'static>(
         &self,

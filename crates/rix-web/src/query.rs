@@ -10,8 +10,9 @@ use crate::pages::PageError;
 /// Records per page.
 pub const PAGE_SIZE: usize = 25;
 /// The deepest page offered: listings are read newest first, so page N costs N pages of
-/// reading; beyond this, narrow the selection.
-pub const MAX_PAGE: usize = 400;
+/// reading (page 40, the 1,000th record, about 50 ms on 100,000 records); beyond it, the page
+/// asks for a narrower selection (a filter, a date, a search), and downloads have everything.
+pub const MAX_PAGE: usize = 40;
 
 /// What the records page shows.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -177,7 +178,7 @@ mod tests {
             ("since=2024-02-30", "since"),
             ("since=yesterday", "since"),
             ("page=0", "page"),
-            ("page=100000", "page"),
+            ("page=41", "page"),
             ("language=%3Cscript%3E", "language"),
             ("colour=red", "unknown parameter"),
         ] {

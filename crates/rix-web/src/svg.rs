@@ -26,7 +26,8 @@ pub fn heatmap(l: Lang, stats: &StatsReport) -> Markup {
     const CELL_H: usize = 30;
     const LEFT: usize = 56;
     const TOP: usize = 150;
-    let width = LEFT + CELL_W * KeyFactor::ALL.len() + 8;
+    // Room on the right for the last columns' slanted labels.
+    let width = LEFT + CELL_W * KeyFactor::ALL.len() + 130;
     let height = TOP + CELL_H * stats.members.len().max(1) + 8;
     html! {
         svg.chart.heatmap viewBox={ "0 0 " (width) " " (height) } role="img" aria-labelledby="heatmap-title" {
@@ -64,7 +65,8 @@ pub fn over_time(l: Lang, stats: &StatsReport) -> Markup {
     const ROW_H: usize = 44;
     const LEFT: usize = 56;
     const COL_W: usize = 48;
-    let width = LEFT + COL_W * years.len().max(1) + 8;
+    // At least the width of ten years, so that one year of data is not drawn huge.
+    let width = LEFT + COL_W * years.len().max(10) + 8;
     let height = ROW_H * stats.members.len().max(1) + 28;
     html! {
         svg.chart.time viewBox={ "0 0 " (width) " " (height) } role="img" aria-labelledby="time-title" {
@@ -72,7 +74,7 @@ pub fn over_time(l: Lang, stats: &StatsReport) -> Markup {
             @for (i, row) in stats.members.iter().enumerate() {
                 @let base = ROW_H * (i + 1);
                 text.axis.member x=(LEFT - 8) y=(base - 4) text-anchor="end" { (row.member) }
-                line.baseline x1=(LEFT) x2=(width - 8) y1=(base) y2=(base);
+                line.baseline x1=(LEFT) x2=(LEFT + COL_W * years.len().max(1)) y1=(base) y2=(base) {}
                 @for (j, year) in years.iter().enumerate() {
                     @let n = row.by_year.get(*year).copied().unwrap_or(0);
                     @let h = (n as usize * (ROW_H - 8)).div_ceil(max as usize);
@@ -93,7 +95,7 @@ pub fn over_time(l: Lang, stats: &StatsReport) -> Markup {
 /// Publications per kind, as horizontal bars.
 pub fn by_kind(l: Lang, stats: &StatsReport) -> Markup {
     const ROW_H: usize = 28;
-    const LEFT: usize = 190;
+    const LEFT: usize = 230;
     const BAR_W: usize = 300;
     let counts: Vec<(Kind, u64)> =
         Kind::ALL.iter().map(|k| (*k, stats.by_kind.get(k.slug()).copied().unwrap_or(0))).collect();
@@ -147,6 +149,8 @@ mod tests {
         assert!(svg.contains("KZ · Human Resource Management: 5"));
         let time = over_time(Lang::Ru, &stats).into_string();
         assert_eq!(time.matches("<rect").count(), 1);
+        // SVG inside HTML has no void elements: an unclosed <line> would swallow what follows.
+        assert_eq!(time.matches("<line").count(), time.matches("</line>").count());
         let kinds = by_kind(Lang::Zh, &stats).into_string();
         assert!(kinds.contains("活动: 5"));
         assert_eq!(short("Relationship with the Private Sector", 10), "Relations…");

@@ -105,6 +105,7 @@ fn render(l: Lang, s: &Selection, results: &Results, charter: &CharterView) -> M
                 @if s.page > 1 { a rel="prev" href={ "/records?" (s.page_query(s.page - 1)) } { "← " (l.t("rec.prev")) } }
                 @if has_next { a rel="next" #next href={ "/records?" (s.page_query(s.page + 1)) } { (l.t("rec.next")) " →" } }
             }
+            @if shown > PAGE_SIZE && s.page == MAX_PAGE { p.muted { (l.t("rec.deepest")) } }
         }
         section.downloads aria-labelledby="download" {
             h2 #download { (l.t("rec.download")) }
