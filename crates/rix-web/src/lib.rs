@@ -31,10 +31,14 @@ pub use session::{LOGIN_TTL, Sessions};
 /// Opens a backend on the node: called on the blocking pool for each question a page asks.
 pub type OpenBackend = Arc<dyn Fn() -> Result<Box<dyn Backend>, rix_api::Error> + Send + Sync>;
 
-/// How long computed statistics are shown before they are recomputed (in the background; the
-/// page says when they were computed). On 100,000 records they take about half a second,
-/// which no page should wait for.
+/// How long computed statistics are shown, if the replica's record count has not changed,
+/// before they are recomputed.
 pub const STATS_MAX_AGE: Duration = Duration::from_secs(30);
+
+/// Up to this many records, changed statistics are recomputed before the page is answered;
+/// above, in the background (the page says when they were computed). On 100,000 records they
+/// take about half a second, which no page should wait for.
+pub const STATS_COMPUTED_INLINE: u64 = 20_000;
 
 /// The web view of one node.
 pub struct Web {
@@ -77,14 +81,15 @@ impl Web {
         Ok(tokio::task::spawn_blocking(move || work(&*open()?)).await.map_err(PageError::Worker)??)
     }
 
-    /// The statistics, at most [`STATS_MAX_AGE`] old when the replica is busy: a stale report
-    /// is shown while a fresh one is computed in the background. Returns it with the instant it
-    /// was computed.
+    /// The statistics, with the instant they were computed. They are recomputed when the
+    /// replica has changed since: at once on a replica of up to [`STATS_COMPUTED_INLINE`]
+    /// records (tens of milliseconds), else in the background while the last report is shown,
+    /// so that it is at most a computation (and [`STATS_MAX_AGE`]) behind.
     async fn stats(self: &Arc<Self>) -> Result<(Arc<StatsReport>, rix_api::record::Timestamp), PageError> {
-        let cached = self.stats.get();
-        match cached {
-            Some((report, at, age)) if age < STATS_MAX_AGE => Ok((report, at)),
-            Some((report, at, _)) => {
+        let held = self.ask(|b| Ok(b.status()?.records)).await?;
+        match self.stats.get() {
+            Some((report, at, age)) if report.records_stored == held && age < STATS_MAX_AGE => Ok((report, at)),
+            Some((report, at, _)) if held > STATS_COMPUTED_INLINE => {
                 if !self.stats.refreshing.swap(true, Ordering::AcqRel) {
                     let web = self.clone();
                     tokio::spawn(async move {
@@ -96,7 +101,7 @@ impl Web {
                 }
                 Ok((report, at))
             }
-            None => {
+            _ => {
                 let report = self.ask(|b| b.stats()).await?;
                 Ok(self.stats.put(report))
             }
