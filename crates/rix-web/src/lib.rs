@@ -66,10 +66,17 @@ impl Web {
     pub fn warm(self: &Arc<Self>) {
         let web = self.clone();
         tokio::spawn(async move {
-            if web.stats.get().is_none() {
-                let _ = web.stats().await;
+            if web.stats.get().is_none()
+                && let Ok(held) = web.held().await
+            {
+                let _ = web.stats(held).await;
             }
         });
+    }
+
+    /// How many records the replica holds (its status reads the chain index only).
+    async fn held(&self) -> Result<u64, PageError> {
+        self.ask(|b| Ok(b.status()?.records)).await
     }
 
     /// Runs `work` with a backend on the blocking pool.
@@ -85,8 +92,9 @@ impl Web {
     /// replica has changed since: at once on a replica of up to [`STATS_COMPUTED_INLINE`]
     /// records (tens of milliseconds), else in the background while the last report is shown,
     /// so that it is at most a computation (and [`STATS_MAX_AGE`]) behind.
-    async fn stats(self: &Arc<Self>) -> Result<(Arc<StatsReport>, rix_api::record::Timestamp), PageError> {
-        let held = self.ask(|b| Ok(b.status()?.records)).await?;
+    /// `held` is the replica's record count now (the dashboard has it from its status; other
+    /// callers ask [`Web::held`]).
+    async fn stats(self: &Arc<Self>, held: u64) -> Result<(Arc<StatsReport>, rix_api::record::Timestamp), PageError> {
         match self.stats.get() {
             Some((report, at, age)) if report.records_stored == held && age < STATS_MAX_AGE => Ok((report, at)),
             Some((report, at, _)) if held > STATS_COMPUTED_INLINE => {

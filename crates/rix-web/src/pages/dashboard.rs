@@ -25,7 +25,7 @@ pub async fn page(State(web): State<Arc<Web>>, ctx: Ctx) -> Response {
                 Ok((b.status()?, newest, b.charter(None)?))
             })
             .await?;
-        let (stats, _) = web.stats().await?;
+        let (stats, _) = web.stats(status.records).await?;
         Ok::<_, PageError>(render(l, &status, stats.publications, &newest, &charter))
     }
     .await;

@@ -15,13 +15,7 @@ pub fn page(ctx: &Ctx, title: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang=(l.tag()) {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · rix" }
-                link rel="stylesheet" href="/static/app.css";
-                link rel="icon" href="/static/icon.svg" type="image/svg+xml";
-            }
+            (head(title))
             body {
                 a.skip href="#main" { (l.t("skip")) }
                 header.top {
@@ -33,7 +27,7 @@ pub fn page(ctx: &Ctx, title: &str, body: Markup) -> Markup {
                             }
                         }
                     }
-                    (switcher(ctx))
+                    (switcher(l, &ctx.here))
                 }
                 main #main { (body) }
                 footer {
@@ -46,9 +40,22 @@ pub fn page(ctx: &Ctx, title: &str, body: Markup) -> Markup {
     }
 }
 
+/// A page's `<head>`: the embedded stylesheet and icon, nothing from elsewhere.
+pub fn head(title: &str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) " · rix" }
+            link rel="stylesheet" href="/static/app.css";
+            link rel="icon" href="/static/icon.svg" type="image/svg+xml";
+        }
+    }
+}
+
 /// The language switcher: a form, so it works without script; the choice is kept in a cookie.
-fn switcher(ctx: &Ctx) -> Markup {
-    let l = ctx.lang;
+/// It comes back to `next`.
+pub fn switcher(l: Lang, next: &str) -> Markup {
     html! {
         form.lang method="get" action="/lang" {
             label for="lang" { (l.t("language")) }
@@ -57,7 +64,7 @@ fn switcher(ctx: &Ctx) -> Markup {
                     option value=(other.tag()) lang=(other.tag()) selected[other == l] { (other.name()) }
                 }
             }
-            input type="hidden" name="next" value=(ctx.here);
+            input type="hidden" name="next" value=(next);
             button type="submit" { (l.t("apply")) }
         }
     }

@@ -9,6 +9,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
 
+use super::layout::{head, switcher};
+
 use crate::Web;
 use crate::guard::{LANG_COOKIE, cookie};
 use crate::i18n::Lang;
@@ -20,12 +22,7 @@ pub fn login_page(l: Lang, web: &Web, expired: bool) -> Markup {
     html! {
         (DOCTYPE)
         html lang=(l.tag()) {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (l.t("login.title")) " · rix" }
-                link rel="stylesheet" href="/static/app.css";
-            }
+            (head(l.t("login.title")))
             body.login {
                 main #main {
                     h1 { img src="/static/icon.svg" alt="" width="32" height="32"; " " (l.t("app")) }
@@ -37,16 +34,7 @@ pub fn login_page(l: Lang, web: &Web, expired: bool) -> Markup {
                         input #token type="password" name="token" autocomplete="off" required;
                         button type="submit" { (l.t("login.submit")) }
                     }
-                    form.lang method="get" action="/lang" {
-                        label for="lang" { (l.t("language")) }
-                        select #lang name="lang" {
-                            @for other in Lang::ALL {
-                                option value=(other.tag()) lang=(other.tag()) selected[other == l] { (other.name()) }
-                            }
-                        }
-                        input type="hidden" name="next" value="/";
-                        button type="submit" { (l.t("login.submit")) }
-                    }
+                    (switcher(l, "/"))
                     p.hint { "http://" (web.hosts.primary()) "/" }
                 }
             }

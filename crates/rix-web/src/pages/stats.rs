@@ -17,7 +17,7 @@ use crate::svg;
 pub async fn page(State(web): State<Arc<Web>>, ctx: Ctx) -> Response {
     let l = ctx.lang;
     let body = async {
-        let (stats, at) = web.stats().await?;
+        let (stats, at) = web.stats(web.held().await?).await?;
         Ok::<_, PageError>(render(l, &stats, &at))
     }
     .await;
